@@ -1,0 +1,43 @@
+// Builds what hearth runs from: the CLI/server bundle, the guest agent bundle and the exec shim.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+mkdirSync(dist, { recursive: true });
+
+await build({
+  entryPoints: [join(root, 'src/cli/main.ts')],
+  outfile: join(dist, 'cli.js'),
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  packages: 'external',
+  sourcemap: true,
+  logLevel: 'warning',
+});
+
+// The guest agent: one self-contained file, no node_modules inside the sandbox.
+await build({
+  entryPoints: [join(root, 'src/agent/guest/main.ts')],
+  outfile: join(dist, 'agent.js'),
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  logLevel: 'warning',
+});
+
+// The exec shim: static, so it runs in any image.
+const shimSrc = join(root, 'src/agent/shim/hearth-exec.c');
+const shimOut = join(dist, 'hearth-exec');
+let stale = true;
+try {
+  stale = statSync(shimSrc).mtimeMs > statSync(shimOut).mtimeMs;
+} catch {}
+if (stale) execFileSync('cc', ['-static', '-O2', '-Wall', '-Wextra', '-o', shimOut, shimSrc], { stdio: 'inherit' });

@@ -1,0 +1,113 @@
+import type { AgentClient } from '../agent/client.js';
+import type { ExecExit, ExecLimits } from '../agent/protocol.js';
+
+/** The sandbox backends hearth knows, strongest isolation first. */
+export const BACKEND_NAMES = ['qemu', 'firecracker', 'gvisor', 'bwrap'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+export type Capability =
+  /** A guest kernel per sandbox. */
+  | 'vm-isolation'
+  /** A user-space kernel between the program and the host (gVisor). */
+  | 'syscall-isolation'
+  /** Linux namespaces only. */
+  | 'namespace-isolation'
+  /** The whole sandbox, memory included, can be saved and restored. */
+  | 'memory-snapshots'
+  /** The sandbox's writable files can be saved and restored. */
+  | 'fs-snapshots'
+  /** Memory and process limits come from cgroups (else from rlimits). */
+  | 'cgroup-limits'
+  /** `runOnce`: a fresh sandbox for one program, without starting the agent. */
+  | 'one-shot'
+  /** Ready sandboxes can be kept in a warm pool. */
+  | 'warm-pool';
+
+export interface Probe {
+  usable: boolean;
+  /** Why it is usable or not, in one line a user can act on. */
+  reason: string;
+  /** Facts found on the way (versions, accelerator, paths). */
+  details?: Record<string, string>;
+}
+
+export interface SandboxSpec {
+  /** Image name from the catalog. */
+  image: string;
+  /** Memory for the whole sandbox. @default 512 */
+  memoryMb?: number;
+  /** vCPUs (VM backends). @default 1 */
+  vcpus?: number;
+  /** Size of the writable work dir and /tmp (tmpfs or overlay). @default 256 */
+  diskMb?: number;
+  /** Processes and threads for the whole sandbox. @default 256 */
+  maxProcesses?: number;
+  /** Environment every exec starts from. */
+  env?: Record<string, string>;
+  /** Who owns the sandbox (e.g. `{ job: id }`); recorded so orphans can be reaped. */
+  labels?: Record<string, string>;
+}
+
+export interface SnapshotInfo {
+  path: string;
+  sizeBytes: number;
+  createdAt: string;
+}
+
+export interface Sandbox {
+  readonly id: string;
+  readonly backend: BackendName;
+  readonly spec: Readonly<SandboxSpec>;
+  /** The typed client of the guest agent running inside. */
+  readonly agent: AgentClient;
+  snapshot?(dest: string): Promise<SnapshotInfo>;
+  /** Frees every process, mount, socket and temp file. Safe to call twice, never throws. */
+  destroy(): Promise<void>;
+}
+
+export interface OneShotFile {
+  /** Relative to the work dir. */
+  path: string;
+  content: Buffer;
+  mode?: number;
+}
+
+export interface OneShotStep {
+  argv: string[];
+  env?: Record<string, string>;
+  /** Relative to the work dir. */
+  cwd?: string;
+  stdin?: Buffer;
+  limits?: ExecLimits;
+}
+
+export interface OneShotStepResult extends ExecExit {
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+export interface OneShotRequest {
+  files: OneShotFile[];
+  /** Run in order in the same work dir; a step that does not exit 0 ends the run. */
+  steps: OneShotStep[];
+  /** Called with output as it happens. */
+  onOutput?: (step: number, stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  signal?: AbortSignal;
+}
+
+export interface SandboxBackend {
+  readonly name: BackendName;
+  /** Is this backend usable here, and if not, why. Never hangs: bounded by its own deadline. */
+  probe(): Promise<Probe>;
+  capabilities(): readonly Capability[];
+  /** Starts a sandbox and waits until its agent answered `hello`. */
+  create(spec: SandboxSpec, opts?: { signal?: AbortSignal }): Promise<Sandbox>;
+  /**
+   * The light path for one-shot jobs (capability `one-shot`): a fresh sandbox per call with the
+   * same isolation and limits, running the steps directly without starting the agent. Everything
+   * it creates is freed before it resolves.
+   */
+  runOnce?(spec: SandboxSpec, req: OneShotRequest): Promise<OneShotStepResult[]>;
+  /** Frees what the backend holds beyond single sandboxes (pools, templates). Idempotent. */
+  close?(): Promise<void>;
+}

@@ -1,0 +1,23 @@
+import type { Command } from 'commander';
+import { probeAll } from '../../backends/registry.js';
+
+export function registerDoctor(program: Command): void {
+  program
+    .command('doctor')
+    .description('Check which sandbox backends work on this host, and why not')
+    .option('--json', 'print the report as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const reports = await probeAll({ deadlineMs: 9_000 });
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
+        return;
+      }
+      for (const r of reports) {
+        const mark = r.probe.usable ? 'ok  ' : 'no  ';
+        process.stdout.write(`${mark}${r.name.padEnd(12)}${r.probe.reason}  (${Math.round(r.elapsedMs)} ms)\n`);
+        for (const [k, v] of Object.entries(r.probe.details ?? {})) process.stdout.write(`      ${k}: ${v}\n`);
+      }
+      const usable = reports.filter((r) => r.probe.usable).map((r) => r.name);
+      process.stdout.write(usable.length ? `default backend: ${usable[0]}\n` : 'no backend is usable here\n');
+    });
+}

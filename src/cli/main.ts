@@ -1,0 +1,29 @@
+import { Command } from 'commander';
+import { ERROR_HINTS } from '../errors/codes.js';
+import { HearthError, toHearthError } from '../errors/hearth-error.js';
+import { registerDoctor } from './commands/doctor.js';
+import { registerImages } from './commands/images.js';
+import { registerJobs } from './commands/jobs.js';
+import { registerRun } from './commands/run.js';
+import { registerServe } from './commands/serve.js';
+
+const program = new Command()
+  .name('hearth')
+  .description('Run untrusted code in isolated sandboxes: microVMs, gVisor and Linux namespaces.')
+  .version(process.env.HEARTH_VERSION ?? '0.1.0')
+  .showHelpAfterError();
+
+registerRun(program);
+registerServe(program);
+registerJobs(program);
+registerImages(program);
+registerDoctor(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  const e = toHearthError(err);
+  process.stderr.write(`hearth: ${e.message} [${e.code}]\n`);
+  const hint = e instanceof HearthError ? e.hint : ERROR_HINTS.INTERNAL;
+  process.stderr.write(`hint: ${hint}\n`);
+  if (e.code === 'INTERNAL' && process.env.HEARTH_DEBUG) process.stderr.write(`${(err as Error)?.stack}\n`);
+  process.exitCode = 2;
+});

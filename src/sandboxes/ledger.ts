@@ -1,0 +1,42 @@
+import type { BackendName } from '../backends/backend.js';
+
+/**
+ * What a sandbox holds on the host, recorded before it is created and removed when it is freed,
+ * so that a server that died can be cleaned up after at its next start (see reaper.ts).
+ */
+export interface SandboxRecord {
+  id: string;
+  backend: BackendName;
+  /** The pid of the hearth process that owns it. */
+  ownerPid: number;
+  /** Processes to kill (bwrap, runsc, qemu …), with their start time to avoid killing a reused pid. */
+  pids: { pid: number; startTime?: string }[];
+  /** Files and directories to remove (sockets, overlays, temp dirs). */
+  paths: string[];
+  /** Mount points to unmount before the paths are removed. */
+  mounts: string[];
+  /** cgroup directories to remove. */
+  cgroups: string[];
+  labels: Record<string, string>;
+  createdAt: string;
+}
+
+/** The store's port for sandbox ownership. The SQLite store implements it; so does an in-memory one. */
+export interface SandboxLedger {
+  put(record: SandboxRecord): void;
+  remove(id: string): void;
+  list(): SandboxRecord[];
+}
+
+export class MemoryLedger implements SandboxLedger {
+  readonly #records = new Map<string, SandboxRecord>();
+  put(record: SandboxRecord): void {
+    this.#records.set(record.id, structuredClone(record));
+  }
+  remove(id: string): void {
+    this.#records.delete(id);
+  }
+  list(): SandboxRecord[] {
+    return [...this.#records.values()].map((r) => structuredClone(r));
+  }
+}
