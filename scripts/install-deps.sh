@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what hearth needs on a Debian 12 host (as root): system packages, npm packages, the build.
+# Safe to run again: apt and npm skip what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(bubblewrap runsc qemu-system-x86 debootstrap erofs-utils busybox-static cpio
+  gcc libc6-dev make python3 ca-certificates curl util-linux procps iproute2 xz-utils zstd)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing system packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "hearth needs Node.js 20 or newer on PATH" >&2
+  exit 1
+fi
+
+echo "==> installing npm packages"
+if [ -f package-lock.json ]; then npm ci --no-fund --no-audit --loglevel=error; else npm install --no-fund --no-audit --loglevel=error; fi
+echo "==> building"
+npm run build --silent
