@@ -51,7 +51,8 @@ export function parseCatalog(text: string, path = 'catalog.yaml'): Catalog {
   if (!doc?.images || !doc.languages) fail(path, 'needs `images` and `languages`');
   const images: Record<string, ImageDef> = {};
   for (const [name, def] of Object.entries(doc.images)) {
-    if (!/^[a-z][a-z0-9-]*$/.test(name)) fail(path, `image name ${name} must be lowercase letters, digits, -`);
+    if (!/^[a-z][a-z0-9-]*$/.test(name))
+      fail(path, `image name ${name} must be lowercase letters, digits, -`);
     images[name] = {
       name,
       description: String(def?.description ?? ''),
@@ -77,7 +78,8 @@ export function parseCatalog(text: string, path = 'catalog.yaml'): Catalog {
       if (def.transpile !== 'typescript') fail(path, `languages.${name}.transpile must be typescript`);
       lang.transpile = 'typescript';
     }
-    if (def?.env !== undefined) lang.env = Object.fromEntries(Object.entries(def.env).map(([k, v]) => [k, String(v)]));
+    if (def?.env !== undefined)
+      lang.env = Object.fromEntries(Object.entries(def.env).map(([k, v]) => [k, String(v)]));
     for (const key of [name, ...lang.aliases]) {
       const other = taken.get(key.toLowerCase());
       if (other) fail(path, `${key} names both ${other} and ${name}`);
@@ -91,7 +93,9 @@ export function parseCatalog(text: string, path = 'catalog.yaml'): Catalog {
 let cached: Catalog | undefined;
 
 /** The catalog in force: `HEARTH_CATALOG` if set, else catalog.yaml at the project root. */
-export function loadCatalog(path = process.env.HEARTH_CATALOG || join(projectRoot(), 'catalog.yaml')): Catalog {
+export function loadCatalog(
+  path = process.env.HEARTH_CATALOG || join(projectRoot(), 'catalog.yaml'),
+): Catalog {
   if (cached && !process.env.HEARTH_CATALOG) return cached;
   const catalog = parseCatalog(readFileSync(path, 'utf8'), path);
   if (!process.env.HEARTH_CATALOG) cached = catalog;
@@ -115,7 +119,10 @@ export function resolveLanguage(catalog: Catalog, nameOrAlias: string): Language
 export function resolveImageDef(catalog: Catalog, name: string): ImageDef {
   const image = catalog.images[name];
   if (!image) {
-    throw new HearthError('UNKNOWN_IMAGE', `unknown image "${name}"; known: ${Object.keys(catalog.images).join(', ')}`);
+    throw new HearthError(
+      'UNKNOWN_IMAGE',
+      `unknown image "${name}"; known: ${Object.keys(catalog.images).join(', ')}`,
+    );
   }
   return image;
 }

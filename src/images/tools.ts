@@ -1,0 +1,142 @@
+import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { chmod, copyFile, link, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { distDir, type HearthPaths, hearthPaths } from '../config/paths.js';
+import { HearthError } from '../errors/hearth-error.js';
+import { findUsers, pidAlive } from './in-use.js';
+import { removeTree } from './remove-tree.js';
+
+/**
+ * The tools layer: what every sandbox gets read-only at /.hearth, whatever its image — the host's
+ * Node binary, the guest agent bundle and the exec shim. Kept apart from images so a new agent
+ * never rebuilds an image.
+ */
+export interface ToolsLayer {
+  /** `<paths.tools>/<hash>`: mount it read-only at /.hearth. */
+  dir: string;
+  hash: string;
+  /** `<dir>/bin/node` */
+  node: string;
+  /** `<dir>/agent.js` */
+  agent: string;
+  /** `<dir>/bin/hearth-exec` */
+  shim: string;
+}
+
+export interface EnsureToolsOptions {
+  /** @default hearthPaths() */
+  paths?: HearthPaths;
+  /** Where agent.js and hearth-exec are. @default distDir() */
+  distDir?: string;
+  /** The Node binary to ship. @default process.execPath */
+  nodePath?: string;
+}
+
+/** Versions of the tools layer kept on disk (the newest by time of creation). */
+export const TOOLS_KEEP = 3;
+
+const memo = new Map<string, ToolsLayer>();
+
+function layerAt(dir: string, hash: string): ToolsLayer {
+  return {
+    dir,
+    hash,
+    node: join(dir, 'bin/node'),
+    agent: join(dir, 'agent.js'),
+    shim: join(dir, 'bin/hearth-exec'),
+  };
+}
+
+function sourceStat(path: string): { mtimeMs: number; size: number } {
+  try {
+    return statSync(path);
+  } catch {
+    throw new HearthError(
+      'SANDBOX_START_FAILED',
+      `${path} is missing: the tools layer needs the agent bundle and exec shim`,
+      {
+        hint: 'Run `npm run build` in the hearth checkout to produce dist/agent.js and dist/hearth-exec.',
+      },
+    );
+  }
+}
+
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to);
+  } catch {
+    await copyFile(from, to);
+  }
+}
+
+/**
+ * Returns the tools layer for the current agent, shim and Node, creating it if needed (atomically:
+ * written to a temp dir, then renamed). Fast when present: stats, and a memo keyed by mtimes.
+ */
+export async function ensureTools(opts: EnsureToolsOptions = {}): Promise<ToolsLayer> {
+  const paths = opts.paths ?? hearthPaths();
+  const dist = opts.distDir ?? distDir();
+  const nodePath = opts.nodePath ?? process.execPath;
+  const agentSrc = join(dist, 'agent.js');
+  const shimSrc = join(dist, 'hearth-exec');
+  const a = sourceStat(agentSrc);
+  const s = sourceStat(shimSrc);
+  const n = statSync(nodePath);
+  const key = [paths.tools, agentSrc, a.mtimeMs, a.size, shimSrc, s.mtimeMs, s.size, nodePath, n.size].join(
+    '|',
+  );
+  const known = memo.get(key);
+  if (known && (await stat(known.dir).catch(() => undefined))) return known;
+
+  const hash = createHash('sha256')
+    .update(await readFile(agentSrc))
+    .update('\0')
+    .update(await readFile(shimSrc))
+    .update(`\0${process.version}\0${n.size}`)
+    .digest('hex')
+    .slice(0, 16);
+  const layer = layerAt(join(paths.tools, hash), hash);
+  if (!(await stat(layer.agent).catch(() => undefined))) {
+    await mkdir(paths.tools, { recursive: true });
+    const tmp = join(paths.tools, `.tmp-${hash}-${process.pid}`);
+    try {
+      await removeTree(tmp);
+      await mkdir(join(tmp, 'bin'), { recursive: true });
+      await linkOrCopy(nodePath, join(tmp, 'bin/node'));
+      await copyFile(shimSrc, join(tmp, 'bin/hearth-exec'));
+      await chmod(join(tmp, 'bin/hearth-exec'), 0o755);
+      await copyFile(agentSrc, join(tmp, 'agent.js'));
+      await rename(tmp, layer.dir).catch(async (err: NodeJS.ErrnoException) => {
+        // Another process made the same layer first: theirs is identical.
+        if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+      });
+    } finally {
+      await removeTree(tmp);
+    }
+    await pruneTools(paths, layer.dir);
+  }
+  memo.set(key, layer);
+  return layer;
+}
+
+/** Removes tools layers beyond the newest TOOLS_KEEP, never `keep` nor one a live process uses. */
+async function pruneTools(paths: HearthPaths, keep: string): Promise<void> {
+  const entries = await readdir(paths.tools);
+  const dated: { dir: string; at: number }[] = [];
+  for (const entry of entries) {
+    const dir = join(paths.tools, entry);
+    const tmp = /^\.tmp-[0-9a-f]{16}-(\d+)$/.exec(entry);
+    if (tmp) {
+      if (!pidAlive(Number(tmp[1]))) await removeTree(dir);
+      continue;
+    }
+    if (!/^[0-9a-f]{16}$/.test(entry)) continue;
+    const st = await stat(dir).catch(() => undefined);
+    if (st) dated.push({ dir, at: st.birthtimeMs || st.ctimeMs });
+  }
+  dated.sort((x, y) => y.at - x.at);
+  for (const { dir } of dated.slice(TOOLS_KEEP)) {
+    if (dir !== keep && findUsers(dir).length === 0) await removeTree(dir);
+  }
+}
