@@ -13,20 +13,24 @@ export interface BuildProgress {
   message: string;
 }
 
-/** debootstrap's progress names (its `--debian-installer` output) mapped to build phases. */
-const PHASES: Record<string, BuildPhase> = {
-  DOWNREL: 'resolve',
-  DOWNRELSIG: 'resolve',
-  DOWNPKGS: 'resolve',
-  DOWNMAINPKGS: 'resolve',
-  SIZEDEBS: 'resolve',
-  DOWNDEBS: 'download',
-  EXTRACTPKGS: 'extract',
-  INSTCORE: 'install',
-  UNPACKREQ: 'install',
-  UNPACKBASE: 'install',
-  CONFREQ: 'configure',
-  CONFBASE: 'configure',
+/**
+ * debootstrap's progress names (its `--debian-installer` output) mapped to build phases, with the
+ * part of the phase each covers: debootstrap unpacks and configures twice (required packages, then
+ * the rest), so each round is half of its phase.
+ */
+const PHASES: Record<string, { phase: BuildPhase; from: number; to: number }> = {
+  DOWNREL: { phase: 'resolve', from: 0, to: 10 },
+  DOWNRELSIG: { phase: 'resolve', from: 10, to: 20 },
+  DOWNPKGS: { phase: 'resolve', from: 20, to: 70 },
+  DOWNMAINPKGS: { phase: 'resolve', from: 20, to: 70 },
+  SIZEDEBS: { phase: 'resolve', from: 70, to: 100 },
+  DOWNDEBS: { phase: 'download', from: 0, to: 100 },
+  EXTRACTPKGS: { phase: 'extract', from: 0, to: 100 },
+  INSTCORE: { phase: 'install', from: 0, to: 0 },
+  UNPACKREQ: { phase: 'install', from: 0, to: 50 },
+  CONFREQ: { phase: 'configure', from: 0, to: 50 },
+  UNPACKBASE: { phase: 'install', from: 50, to: 100 },
+  CONFBASE: { phase: 'configure', from: 50, to: 100 },
 };
 
 /** The Debian mirror: HEARTH_DEBIAN_MIRROR, else the host's apt sources, else deb.debian.org. */
@@ -109,10 +113,15 @@ export function runDebootstrap(opts: DebootstrapOptions): Promise<void> {
       const [, tag = '', rest = ''] = m;
       if (tag === 'P') {
         const [now = '0', end = '0', name = ''] = rest.split(' ');
-        const phase = PHASES[name];
+        const span = PHASES[name];
         const total = Number(end);
-        if (phase && total > 0) {
-          opts.onProgress({ phase, percent: Math.min(100, (Number(now) / total) * 100), message: lastInfo });
+        if (span && total > 0) {
+          const part = Math.min(1, Number(now) / total);
+          opts.onProgress({
+            phase: span.phase,
+            percent: span.from + (span.to - span.from) * part,
+            message: lastInfo,
+          });
         }
       } else if (tag === 'I' || tag === 'E' || tag === 'W') {
         block = { kind: tag, args: [] };
