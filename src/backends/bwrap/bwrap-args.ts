@@ -1,0 +1,96 @@
+import { posix } from 'node:path';
+import { HearthError } from '../../errors/hearth-error.js';
+
+/** The PATH every sandbox process starts with: the tools layer first, then the image's dirs. */
+export const SANDBOX_PATH = '/.hearth/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** The uid and gid the sandbox's programs see themselves as (the image's `sandbox` user). */
+export const SANDBOX_UID = 1000;
+
+export interface BwrapArgsOptions {
+  /** The image's root filesystem, mounted read-only at /. */
+  rootfs: string;
+  /** The tools layer, mounted read-only at /.hearth. */
+  toolsDir: string;
+  /** Size of each of the /work and /tmp tmpfs mounts. */
+  diskMb: number;
+  /** A host directory bind-mounted read-write at /work instead of a fresh tmpfs. */
+  workDir?: string;
+  /** Files copied into the fresh /work tmpfs from inherited fds (`--file FD`). */
+  files?: { fd: number; path: string; mode?: number }[];
+  /** Working directory inside the sandbox. @default /work */
+  chdir?: string;
+  env: Record<string, string>;
+  /** The program to run inside, and its arguments. */
+  command: string[];
+}
+
+/** A relative path inside the work dir, normalised; anything that leaves it is refused. */
+export function workPath(rel: string, what = 'path'): string {
+  const norm = posix.normalize(rel.replace(/\\/g, '/'));
+  if (!rel || posix.isAbsolute(rel) || norm === '..' || norm.startsWith('../') || norm.includes('\0')) {
+    throw new HearthError(
+      'VALIDATION_FAILED',
+      `${what} "${rel}" must be relative and stay inside the work dir`,
+    );
+  }
+  return norm === '.' ? '' : norm;
+}
+
+/** The base environment of every sandbox process, plus `extra`. */
+export function sandboxEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return { PATH: SANDBOX_PATH, HOME: '/work', LANG: 'C.UTF-8', USER: 'sandbox', ...extra };
+}
+
+/**
+ * bwrap's arguments for one sandbox: every namespace unshared (user, pid, net, ipc, uts, cgroup),
+ * the image read-only at /, the tools layer at /.hearth, size-limited tmpfs /work and /tmp, a
+ * fresh /proc and /dev, an empty environment but `env`, and the sandbox user (uid 1000).
+ */
+export function bwrapArgs(o: BwrapArgsOptions): string[] {
+  const bytes = String(o.diskMb * 1024 * 1024);
+  const args = [
+    '--unshare-user',
+    '--unshare-pid',
+    '--unshare-net',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
+    '--die-with-parent',
+    '--new-session',
+    '--ro-bind',
+    o.rootfs,
+    '/',
+    '--ro-bind',
+    o.toolsDir,
+    '/.hearth',
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--size',
+    bytes,
+    '--perms',
+    '1777',
+    '--tmpfs',
+    '/tmp',
+  ];
+  if (o.workDir) args.push('--bind', o.workDir, '/work');
+  else args.push('--size', bytes, '--perms', '0755', '--tmpfs', '/work');
+  const dirs = new Set<string>();
+  for (const f of o.files ?? []) {
+    const rel = workPath(f.path, 'file path');
+    const parts = rel.split('/').slice(0, -1);
+    for (let i = 1; i <= parts.length; i++) {
+      const dir = `/work/${parts.slice(0, i).join('/')}`;
+      if (!dirs.has(dir)) args.push('--perms', '0755', '--dir', dir);
+      dirs.add(dir);
+    }
+    const mode = ((f.mode ?? 0o644) & 0o7777).toString(8).padStart(4, '0');
+    args.push('--perms', mode, '--file', String(f.fd), `/work/${rel}`);
+  }
+  args.push('--hostname', 'sandbox', '--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID));
+  args.push('--chdir', o.chdir ?? '/work', '--clearenv');
+  for (const [k, v] of Object.entries(o.env)) args.push('--setenv', k, v);
+  args.push('--', ...o.command);
+  return args;
+}

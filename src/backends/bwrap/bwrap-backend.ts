@@ -1,0 +1,47 @@
+import { type HearthPaths, hearthPaths } from '../../config/paths.js';
+import { requireImage } from '../../images/store.js';
+import { ensureTools } from '../../images/tools.js';
+import { detectCgroups } from '../../sandboxes/cgroups.js';
+import { MemoryLedger } from '../../sandboxes/ledger.js';
+import type { Capability, SandboxBackend, SandboxSpec } from '../backend.js';
+import type { BackendOptions } from '../registry.js';
+import { probeBwrap } from './bwrap-probe.js';
+import { bwrapRunOnce, type RunOnceContext } from './bwrap-run-once.js';
+import { UidPool } from './uid-pool.js';
+
+/**
+ * The bwrap backend: Linux namespaces (user, pid, net, ipc, uts, cgroup) via bubblewrap, the image
+ * read-only, size-limited tmpfs for /work and /tmp, each sandbox in its own host cgroups and its own
+ * unprivileged host uid. `create` starts the guest agent on the sandbox's stdio; `runOnce` runs
+ * programs directly under the exec shim for one-shot jobs.
+ */
+export function createBwrapBackend(opts: BackendOptions & { bwrap?: string } = {}): SandboxBackend {
+  const paths: HearthPaths = opts.paths ?? hearthPaths();
+  const ledger = opts.ledger ?? new MemoryLedger();
+  const uids = new UidPool();
+  const bwrap = opts.bwrap ?? process.env.HEARTH_BWRAP ?? 'bwrap';
+
+  async function context(spec: SandboxSpec): Promise<RunOnceContext> {
+    const image = requireImage(spec.image, { paths });
+    const tools = await ensureTools({ paths });
+    return { paths, ledger, uids, bwrap, rootfs: image.rootfs, tools };
+  }
+
+  return {
+    name: 'bwrap',
+    probe: () => probeBwrap({ paths, bwrap }),
+    capabilities(): readonly Capability[] {
+      const caps: Capability[] = ['namespace-isolation', 'one-shot'];
+      if (detectCgroups().mode !== 'none') caps.push('cgroup-limits');
+      return caps;
+    },
+    async create(spec, createOpts) {
+      // Loaded on first use: the one-shot path never needs the agent client.
+      const { startBwrapSandbox } = await import('./bwrap-sandbox.js');
+      return startBwrapSandbox(await context(spec), spec, createOpts?.signal);
+    },
+    async runOnce(spec, req) {
+      return bwrapRunOnce(await context(spec), spec, req);
+    },
+  };
+}

@@ -1,0 +1,34 @@
+import type { SandboxCgroup } from '../../sandboxes/cgroups.js';
+import type { SandboxLedger, SandboxRecord } from '../../sandboxes/ledger.js';
+import type { SandboxSpec } from '../backend.js';
+import type { UidPool } from './uid-pool.js';
+
+/** What a bwrap sandbox or one-shot run needs from its backend. */
+export interface BwrapContext {
+  ledger: SandboxLedger;
+  uids: UidPool;
+  rootfs: string;
+  tools: { dir: string; shim: string };
+  /** The bwrap binary. @default bwrap (from PATH) */
+  bwrap: string;
+  /** How long the agent may take to say hello. @default 15000 */
+  helloTimeoutMs?: number;
+}
+
+/** Sandbox spec defaults (see SandboxSpec). */
+export const SPEC_DEFAULTS = { memoryMb: 512, diskMb: 256, maxProcesses: 256 } as const;
+
+/** The ledger record of a bwrap sandbox, before its processes are known. */
+export function newRecord(id: string, spec: SandboxSpec, cg: SandboxCgroup | undefined): SandboxRecord {
+  return {
+    id,
+    backend: 'bwrap',
+    ownerPid: process.pid,
+    pids: [],
+    paths: [],
+    mounts: [],
+    cgroups: cg?.dirs ?? [],
+    labels: spec.labels ?? {},
+    createdAt: new Date().toISOString(),
+  };
+}

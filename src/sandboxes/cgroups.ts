@@ -1,0 +1,250 @@
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Host cgroups for sandboxes: one group per sandbox (`hearth/<id>`) holding every process the
+ * sandbox starts, with a memory limit (swap included where the kernel accounts it), a process
+ * limit, and the counters read back after a run (OOM kills, peak memory, CPU time).
+ *
+ * Works with cgroup v2 (memory and pids controllers available at the root) and with the v1
+ * hierarchies (memory + pids, and cpuacct for CPU time when mounted). Anything else is `none`:
+ * sandboxes then rely on rlimits alone.
+ */
+export type CgroupMode = 'v2' | 'v1' | 'none';
+
+export interface CgroupSupport {
+  mode: CgroupMode;
+  /** One line: what was found, or why cgroups cannot be used. */
+  reason: string;
+}
+
+export interface CgroupLimits {
+  /** Memory for every process of the group, swap included. */
+  memoryMb?: number;
+  /** Processes and threads for the group. */
+  maxProcesses?: number;
+}
+
+/** The mount point of cgroup v2 or of the v1 hierarchies. @default /sys/fs/cgroup */
+const ROOT = process.env.HEARTH_CGROUP_ROOT || '/sys/fs/cgroup';
+const PARENT = 'hearth';
+
+let detected: CgroupSupport | undefined;
+
+function tryPrepare(dirs: string[]): string | undefined {
+  try {
+    for (const d of dirs) mkdirSync(d, { recursive: true });
+    return undefined;
+  } catch (err) {
+    return `cannot create ${dirs.join(', ')}: ${(err as Error).message}`;
+  }
+}
+
+function enableV2Controllers(): void {
+  for (const dir of [ROOT, join(ROOT, PARENT)]) {
+    const have = readFileSync(join(dir, 'cgroup.subtree_control'), 'utf8');
+    const missing = ['memory', 'pids'].filter((c) => !have.split(/\s+/).includes(c));
+    if (missing.length)
+      writeFileSync(join(dir, 'cgroup.subtree_control'), missing.map((c) => `+${c}`).join(' '));
+  }
+}
+
+function detect(): CgroupSupport {
+  const isRoot = process.getuid?.() === 0;
+  if (!isRoot) return { mode: 'none', reason: 'not root: cannot create cgroups' };
+  const v2Controllers = join(ROOT, 'cgroup.controllers');
+  if (existsSync(v2Controllers)) {
+    const ctl = readFileSync(v2Controllers, 'utf8').split(/\s+/);
+    if (ctl.includes('memory') && ctl.includes('pids')) {
+      const failed = tryPrepare([join(ROOT, PARENT)]);
+      if (failed) return { mode: 'none', reason: failed };
+      try {
+        enableV2Controllers();
+      } catch (err) {
+        return {
+          mode: 'none',
+          reason: `cgroup v2: cannot enable memory+pids: ${(err as Error).message}`,
+        };
+      }
+      return { mode: 'v2', reason: `cgroup v2 at ${ROOT}` };
+    }
+  }
+  if (existsSync(join(ROOT, 'memory/memory.limit_in_bytes')) && existsSync(join(ROOT, 'pids/cgroup.procs'))) {
+    const failed = tryPrepare([join(ROOT, 'memory', PARENT), join(ROOT, 'pids', PARENT)]);
+    if (failed) return { mode: 'none', reason: failed };
+    return { mode: 'v1', reason: `cgroup v1 memory+pids at ${ROOT}` };
+  }
+  return { mode: 'none', reason: `no usable cgroup memory+pids controllers under ${ROOT}` };
+}
+
+/** Which cgroup version this host offers for sandboxes (detected once per process). */
+export function detectCgroups(): CgroupSupport {
+  detected ??= detect();
+  return detected;
+}
+
+function readNumber(file: string): number {
+  try {
+    const v = Number.parseInt(readFileSync(file, 'utf8'), 10);
+    return Number.isFinite(v) ? v : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function readKey(file: string, key: string): number {
+  try {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const [k, v] = line.split(' ');
+      if (k === key && v) return Number.parseInt(v, 10) || 0;
+    }
+  } catch {}
+  return 0;
+}
+
+/** Kills what is left in a cgroup directory and removes it, retrying while the kernel lets go. */
+export async function removeCgroupDir(dir: string, opts: { attempts?: number } = {}): Promise<boolean> {
+  const attempts = opts.attempts ?? 50;
+  for (let i = 0; i < attempts; i++) {
+    if (!existsSync(dir)) return true;
+    let procs: number[] = [];
+    try {
+      procs = readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+    } catch {}
+    for (const pid of procs) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
+    }
+    try {
+      rmdirSync(dir);
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return true;
+      if (code !== 'EBUSY' && code !== 'ENOTEMPTY') return false;
+    }
+    await sleep(i < 10 ? 5 : 20);
+  }
+  return !existsSync(dir);
+}
+
+/** The cgroups of one sandbox. Create with `SandboxCgroup.create`; `remove()` is idempotent. */
+export class SandboxCgroup {
+  readonly mode: Exclude<CgroupMode, 'none'>;
+  /** Every directory of the group: give each to the exec shim's `--cgroup`, record each in the ledger. */
+  readonly dirs: string[];
+  readonly #memory: string;
+  readonly #pids: string;
+  readonly #cpu: string | undefined;
+  #removing: Promise<void> | undefined;
+
+  private constructor(
+    mode: Exclude<CgroupMode, 'none'>,
+    memory: string,
+    pids: string,
+    cpu: string | undefined,
+  ) {
+    this.mode = mode;
+    this.#memory = memory;
+    this.#pids = pids;
+    this.#cpu = cpu;
+    this.dirs = [...new Set([memory, pids, ...(cpu ? [cpu] : [])])];
+  }
+
+  /** Creates the groups for sandbox `id` with `limits`, or returns undefined when cgroups are unusable here. */
+  static create(id: string, limits: CgroupLimits): SandboxCgroup | undefined {
+    const support = detectCgroups();
+    if (support.mode === 'none') return undefined;
+    let cg: SandboxCgroup;
+    if (support.mode === 'v2') {
+      const dir = join(ROOT, PARENT, id);
+      cg = new SandboxCgroup('v2', dir, dir, dir);
+    } else {
+      const cpuacct = join(ROOT, 'cpuacct');
+      const cpu = existsSync(join(cpuacct, 'cpuacct.usage')) ? join(cpuacct, PARENT, id) : undefined;
+      cg = new SandboxCgroup('v1', join(ROOT, 'memory', PARENT, id), join(ROOT, 'pids', PARENT, id), cpu);
+    }
+    try {
+      for (const d of cg.dirs) mkdirSync(d, { recursive: true });
+      cg.setLimits(limits);
+      return cg;
+    } catch (err) {
+      for (const d of cg.dirs) {
+        try {
+          rmdirSync(d);
+        } catch {}
+      }
+      throw err;
+    }
+  }
+
+  /** Sets (or changes, between runs) the memory and process limits. */
+  setLimits(limits: CgroupLimits): void {
+    if (this.mode === 'v2') {
+      if (limits.memoryMb) {
+        writeFileSync(join(this.#memory, 'memory.max'), String(limits.memoryMb * 1024 * 1024));
+        if (existsSync(join(this.#memory, 'memory.swap.max')))
+          writeFileSync(join(this.#memory, 'memory.swap.max'), '0');
+      }
+      if (limits.maxProcesses) writeFileSync(join(this.#pids, 'pids.max'), String(limits.maxProcesses));
+      return;
+    }
+    if (limits.memoryMb) {
+      const bytes = String(limits.memoryMb * 1024 * 1024);
+      const memsw = join(this.#memory, 'memory.memsw.limit_in_bytes');
+      const hasSwap = existsSync(memsw);
+      // memsw must stay >= the memory limit: raise memsw first when growing, lower it last when shrinking.
+      const current = readNumber(join(this.#memory, 'memory.limit_in_bytes'));
+      if (hasSwap && Number(bytes) > current) writeFileSync(memsw, bytes);
+      writeFileSync(join(this.#memory, 'memory.limit_in_bytes'), bytes);
+      if (hasSwap) writeFileSync(memsw, bytes);
+    }
+    if (limits.maxProcesses) writeFileSync(join(this.#pids, 'pids.max'), String(limits.maxProcesses));
+  }
+
+  /** How many times the kernel's OOM killer killed a process of this group. */
+  oomKills(): number {
+    if (this.mode === 'v2') return readKey(join(this.#memory, 'memory.events'), 'oom_kill');
+    return readKey(join(this.#memory, 'memory.oom_control'), 'oom_kill');
+  }
+
+  /** The group's peak memory use in KiB (0 when the kernel does not report it). */
+  peakMemoryKb(): number {
+    const file = this.mode === 'v2' ? 'memory.peak' : 'memory.max_usage_in_bytes';
+    return Math.round(readNumber(join(this.#memory, file)) / 1024);
+  }
+
+  /** Resets the peak memory counter where the kernel allows it (v1), so each run reads its own. */
+  resetPeak(): void {
+    if (this.mode !== 'v1') return;
+    try {
+      writeFileSync(join(this.#memory, 'memory.max_usage_in_bytes'), '0');
+    } catch {}
+  }
+
+  /** CPU time used by every process of the group so far, in ms (0 without a cpu accounting group). */
+  cpuTimeMs(): number {
+    if (!this.#cpu) return 0;
+    if (this.mode === 'v2') return Math.round(readKey(join(this.#cpu, 'cpu.stat'), 'usage_usec') / 1000);
+    return Math.round(readNumber(join(this.#cpu, 'cpuacct.usage')) / 1e6);
+  }
+
+  /** The pids currently in the group. */
+  pids(): number[] {
+    try {
+      return readFileSync(join(this.#pids, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  }
+
+  /** Kills what is left and removes every directory. Idempotent, never throws. */
+  remove(): Promise<void> {
+    this.#removing ??= (async () => {
+      for (const d of this.dirs) await removeCgroupDir(d);
+    })();
+    return this.#removing;
+  }
+}

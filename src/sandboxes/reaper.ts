@@ -1,0 +1,115 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { type HearthPaths, hearthPaths } from '../config/paths.js';
+import { removeCgroupDir } from './cgroups.js';
+import type { SandboxLedger, SandboxRecord } from './ledger.js';
+import { isHearthProcess, ownerPidOf, processStartTime } from './sandbox-id.js';
+
+const run = promisify(execFile);
+const CGROUP_ROOT = process.env.HEARTH_CGROUP_ROOT || '/sys/fs/cgroup';
+
+export interface ReapOptions {
+  paths?: HearthPaths;
+  /** Decides whether a record's owner still lives. @default a live process that is a hearth (Node) process */
+  isOwnerAlive?: (pid: number) => boolean;
+}
+
+function ownerAlive(pid: number): boolean {
+  return existsSync(`/proc/${pid}`) && isHearthProcess(pid);
+}
+
+/** Mount points at or below `prefix`, deepest first. */
+export function mountsUnder(prefix: string): string[] {
+  let text = '';
+  try {
+    text = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const mp = line.split(' ')[4]?.replace(/\\040/g, ' ');
+    if (mp && (mp === prefix || mp.startsWith(`${prefix}/`))) out.push(mp);
+  }
+  return out.sort((a, b) => b.length - a.length);
+}
+
+/** Unmounts `target` (lazily, so a busy mount still goes). Resolves false if it is still mounted. */
+export async function unmount(target: string): Promise<boolean> {
+  if (!mountsUnder(target).includes(target)) return true;
+  try {
+    await run('umount', ['-l', target]);
+  } catch {}
+  return !mountsUnder(target).includes(target);
+}
+
+/** Kills the record's processes that are still the same processes (start time matches). */
+function killRecorded(rec: SandboxRecord): void {
+  for (const { pid, startTime } of rec.pids) {
+    const now = processStartTime(pid);
+    if (now === undefined || (startTime !== undefined && now !== startTime)) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  }
+}
+
+/** Frees everything a record names. Safe to repeat. */
+export async function freeRecord(rec: SandboxRecord): Promise<void> {
+  killRecorded(rec);
+  for (const cg of rec.cgroups) await removeCgroupDir(cg);
+  for (const m of [...rec.mounts].sort((a, b) => b.length - a.length)) await unmount(m);
+  for (const p of rec.paths) {
+    if (mountsUnder(p).length) continue; // never delete through a mount that would not go
+    rmSync(p, { recursive: true, force: true });
+  }
+}
+
+function sweepDir(dir: string, isAlive: (pid: number) => boolean, found: (name: string) => void): string[] {
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names.filter((name) => {
+    const owner = ownerPidOf(name);
+    if (owner === undefined || owner === process.pid || isAlive(owner)) return false;
+    found(name);
+    return true;
+  });
+}
+
+/**
+ * Frees the sandboxes whose owning hearth process died: the ledger's records first (kill their
+ * processes if they are still the same ones, remove cgroups, unmount, delete paths, drop the
+ * record), then what is left under `<paths.run>` and the `hearth/` cgroups, named by sandbox ids
+ * whose owner is dead (see sandbox-id.ts). Never touches a live owner's sandboxes.
+ */
+export async function reapOrphans(
+  ledger: SandboxLedger,
+  opts: ReapOptions = {},
+): Promise<{ reaped: string[] }> {
+  const paths = opts.paths ?? hearthPaths();
+  const isAlive = opts.isOwnerAlive ?? ownerAlive;
+  const reaped = new Set<string>();
+  for (const rec of ledger.list()) {
+    if (rec.ownerPid === process.pid || isAlive(rec.ownerPid)) continue;
+    await freeRecord(rec);
+    ledger.remove(rec.id);
+    reaped.add(rec.id);
+  }
+  for (const name of sweepDir(paths.run, isAlive, (n) => reaped.add(n))) {
+    const dir = join(paths.run, name);
+    for (const m of mountsUnder(dir)) await unmount(m);
+    if (!mountsUnder(dir).length) rmSync(dir, { recursive: true, force: true });
+  }
+  for (const ctl of ['', 'memory', 'pids', 'cpuacct']) {
+    const parent = join(CGROUP_ROOT, ctl, 'hearth');
+    for (const name of sweepDir(parent, isAlive, (n) => reaped.add(n)))
+      await removeCgroupDir(join(parent, name));
+  }
+  return { reaped: [...reaped] };
+}
