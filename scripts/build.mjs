@@ -1,6 +1,6 @@
 // Builds what hearth runs from: the CLI/server bundle, the guest agent bundle and the exec shim.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, renameSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -8,6 +8,35 @@ import { build } from 'esbuild';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 mkdirSync(dist, { recursive: true });
+
+// The guest agent: one self-contained file, no node_modules inside the sandbox.
+await build({
+  entryPoints: [join(root, 'src/agent/guest/main.ts')],
+  outfile: join(dist, 'agent.js'),
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  // dist/ sits under a package of type "module", where Node loads agent.js as ESM; inside sandboxes
+  // there is no package.json and it loads as CommonJS. This makes `require` work in both.
+  banner: { js: "var require = typeof require === 'function' ? require : process.getBuiltinModule;" },
+  minify: true,
+  logLevel: 'warning',
+});
+
+// The exec shim: static, so it runs in any image.
+const shimSrc = join(root, 'src/agent/shim/hearth-exec.c');
+const shimOut = join(dist, 'hearth-exec');
+let stale = true;
+try {
+  stale = statSync(shimSrc).mtimeMs > statSync(shimOut).mtimeMs;
+} catch {}
+if (stale) {
+  // Build beside it and rename: the old binary may be running (ETXTBSY), and a half-written one must never be seen.
+  const tmp = `${shimOut}.${process.pid}.tmp`;
+  execFileSync('cc', ['-static', '-O2', '-Wall', '-Wextra', '-o', tmp, shimSrc], { stdio: 'inherit' });
+  renameSync(tmp, shimOut);
+}
 
 await build({
   entryPoints: [join(root, 'src/cli/main.ts')],
@@ -20,24 +49,3 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
 });
-
-// The guest agent: one self-contained file, no node_modules inside the sandbox.
-await build({
-  entryPoints: [join(root, 'src/agent/guest/main.ts')],
-  outfile: join(dist, 'agent.js'),
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  minify: true,
-  logLevel: 'warning',
-});
-
-// The exec shim: static, so it runs in any image.
-const shimSrc = join(root, 'src/agent/shim/hearth-exec.c');
-const shimOut = join(dist, 'hearth-exec');
-let stale = true;
-try {
-  stale = statSync(shimSrc).mtimeMs > statSync(shimOut).mtimeMs;
-} catch {}
-if (stale) execFileSync('cc', ['-static', '-O2', '-Wall', '-Wextra', '-o', shimOut, shimSrc], { stdio: 'inherit' });

@@ -1,0 +1,231 @@
+/**
+ * One running exec: spawned through the shim, output streamed as it arrives, watchdogs for wall
+ * time, CPU time and output bytes, and one exit report at the end.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
+import type { Readable } from 'node:stream';
+import type { ExecExit, ExecLimits } from '../protocol.js';
+import { GuestError } from './guest-error.js';
+import { ExecCgroup, type LimitSetup } from './limits.js';
+import { buildShimArgs, parseReport, type ShimReport } from './shim-report.js';
+
+export interface ExecContext {
+  /** The shim binary, or undefined to spawn programs directly (no rlimits, no rusage). */
+  shim: string | undefined;
+  limits: LimitSetup;
+  /** Sends output; false asks the exec to pause until `onDrain`. */
+  sendOutput(channel: number, stream: 'stdout' | 'stderr', bytes: Buffer): boolean;
+  onDrain(listener: () => void): void;
+  sendExit(channel: number, exit: ExecExit): void;
+  /** Called once the exec has sent its exit (or failed to start). */
+  onDone(channel: number): void;
+}
+
+export interface ExecStart {
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  stdin: 'pipe' | 'null';
+  limits: ExecLimits;
+}
+
+/** After asking the shim to kill the tree, how long before the shim itself gets SIGKILL. */
+const SHIM_KILL_GRACE_MS = 3000;
+/** After the process exited, how long to wait for its output pipes to close. */
+const PIPE_CLOSE_GRACE_MS = 2000;
+
+export class GuestExec {
+  readonly #ctx: ExecContext;
+  readonly #id: number;
+  readonly #limits: ExecLimits;
+  readonly #startedAt = performance.now();
+  #child!: ChildProcess;
+  #cgroup: ExecCgroup | undefined;
+  #programPid: number | undefined;
+  #report: ShimReport | undefined;
+  #reportText = '';
+  #outputBytes = 0;
+  #timedOut = false;
+  #truncated = false;
+  #killing = false;
+  #finished = false;
+  #timers: NodeJS.Timeout[] = [];
+
+  constructor(ctx: ExecContext, id: number, start: ExecStart) {
+    this.#ctx = ctx;
+    this.#id = id;
+    this.#limits = start.limits;
+    const { shim, limits: setup } = ctx;
+    if (setup.mechanism === 'cgroup-v2' && setup.parent)
+      this.#cgroup = ExecCgroup.create(setup.parent, `${process.pid}-${id}`, start.limits);
+    const stdio: Array<'pipe' | 'ignore'> = [start.stdin === 'pipe' ? 'pipe' : 'ignore', 'pipe', 'pipe'];
+    try {
+      if (shim) {
+        const args = buildShimArgs(start.limits, setup.mechanism, this.#cgroup?.dir);
+        this.#child = spawn(shim, [...args, '--', ...start.argv], {
+          cwd: start.cwd,
+          env: start.env,
+          stdio: [...stdio, 'pipe'],
+        });
+      } else {
+        const [file, ...args] = start.argv as [string, ...string[]];
+        this.#child = spawn(file, args, { cwd: start.cwd, env: start.env, stdio, detached: true });
+      }
+    } catch (err) {
+      this.#cgroup?.remove();
+      throw new GuestError('EXEC_FAILED', (err as Error).message);
+    }
+    if (this.#child.pid === undefined) {
+      // Spawn failed; Node reports why in an 'error' event on the next tick.
+      this.#child.on('error', () => {});
+      this.#cgroup?.remove();
+      throw new GuestError('EXEC_FAILED', `cannot start ${start.argv[0]}`);
+    }
+    if (!shim) this.#programPid = this.#child.pid;
+    this.#wire(start.limits);
+  }
+
+  get pid(): number {
+    return this.#child.pid as number;
+  }
+
+  #wire(limits: ExecLimits): void {
+    const child = this.#child;
+    child.on('error', (err) => process.stderr.write(`hearth-agent: exec ${this.#id}: ${err.message}\n`));
+    child.stdin?.on('error', () => {});
+    this.#pipeOutput(child.stdout as Readable, 'stdout');
+    this.#pipeOutput(child.stderr as Readable, 'stderr');
+    const reportPipe = child.stdio[3] as Readable | undefined;
+    reportPipe?.setEncoding('utf8');
+    reportPipe?.on('data', (text: string) => this.#onReportText(text));
+    if (limits.timeoutMs !== undefined && limits.timeoutMs > 0)
+      this.#timers.push(setTimeout(() => this.#watchdogFired(), limits.timeoutMs));
+    const cg = this.#cgroup;
+    const cpuLimit = limits.cpuTimeMs;
+    if (cg && cpuLimit !== undefined)
+      this.#timers.push(setInterval(() => cg.cpuMs() > cpuLimit && this.#watchdogFired(), 100));
+    child.on('exit', () => {
+      this.#timers.push(setTimeout(() => this.#finish(), PIPE_CLOSE_GRACE_MS));
+    });
+    child.on('close', () => this.#finish());
+  }
+
+  #pipeOutput(stream: Readable, name: 'stdout' | 'stderr'): void {
+    stream.on('data', (chunk: Buffer) => {
+      if (this.#truncated) return;
+      const cap = this.#limits.maxOutputBytes;
+      if (cap !== undefined && this.#outputBytes + chunk.length > cap) {
+        const room = cap - this.#outputBytes;
+        if (room > 0) this.#ctx.sendOutput(this.#id, name, chunk.subarray(0, room));
+        this.#outputBytes = cap;
+        this.#truncated = true;
+        this.kill();
+        return;
+      }
+      this.#outputBytes += chunk.length;
+      if (!this.#ctx.sendOutput(this.#id, name, chunk)) {
+        this.#child.stdout?.pause();
+        this.#child.stderr?.pause();
+        this.#ctx.onDrain(() => {
+          this.#child.stdout?.resume();
+          this.#child.stderr?.resume();
+        });
+      }
+    });
+  }
+
+  #onReportText(text: string): void {
+    this.#reportText += text;
+    let nl = this.#reportText.indexOf('\n');
+    while (nl >= 0) {
+      const parsed = parseReport(this.#reportText.slice(0, nl));
+      this.#reportText = this.#reportText.slice(nl + 1);
+      if (parsed && 'pid' in parsed) this.#programPid = parsed.pid;
+      else if (parsed) this.#report = parsed;
+      nl = this.#reportText.indexOf('\n');
+    }
+  }
+
+  #watchdogFired(): void {
+    if (this.#finished || this.#timedOut) return;
+    this.#timedOut = true;
+    this.kill();
+  }
+
+  writeStdin(bytes: Buffer): void {
+    const stdin = this.#child.stdin;
+    if (stdin && !stdin.destroyed && !stdin.writableEnded) stdin.write(bytes);
+  }
+
+  closeStdin(): void {
+    this.#child.stdin?.end();
+  }
+
+  /** Delivers a signal: SIGKILL kills the whole tree, others go to the program's process group. */
+  signal(name: string): void {
+    if (!(name in osConstants.signals)) throw new GuestError('BAD_REQUEST', `unknown signal ${name}`);
+    if (this.#finished) return;
+    if (name === 'SIGKILL' || this.#programPid === undefined) {
+      this.kill();
+      return;
+    }
+    try {
+      process.kill(-this.#programPid, name as NodeJS.Signals);
+    } catch {}
+  }
+
+  /** Kills the whole process tree (idempotent). */
+  kill(): void {
+    if (this.#killing || this.#finished) return;
+    this.#killing = true;
+    const child = this.#child;
+    if (!this.#ctx.shim) {
+      try {
+        process.kill(-(child.pid as number), 'SIGKILL');
+      } catch {}
+      return;
+    }
+    // The shim answers SIGTERM by SIGKILLing every descendant, then reports and exits.
+    child.kill('SIGTERM');
+    this.#timers.push(
+      setTimeout(() => {
+        if (this.#programPid !== undefined)
+          try {
+            process.kill(-this.#programPid, 'SIGKILL');
+          } catch {}
+        child.kill('SIGKILL');
+      }, SHIM_KILL_GRACE_MS),
+    );
+  }
+
+  #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    for (const t of this.#timers) clearTimeout(t);
+    const child = this.#child;
+    for (const s of child.stdio) s?.destroy();
+    if (this.#reportText) this.#onReportText('\n');
+    const report = this.#report;
+    const cg = this.#cgroup;
+    const cpuTimeMs = Math.max(report?.cpuTimeMs ?? 0, cg?.cpuMs() ?? 0);
+    const exitCode = report ? report.exitCode : child.exitCode;
+    const signal = report ? report.signal : child.signalCode;
+    const cpuLimit = this.#limits.cpuTimeMs;
+    const cpuKilled =
+      signal === 'SIGXCPU' || (cpuLimit !== undefined && signal === 'SIGKILL' && cpuTimeMs >= cpuLimit);
+    const exit: ExecExit = {
+      exitCode: exitCode ?? null,
+      signal: signal ?? null,
+      timedOut: this.#timedOut || cpuKilled,
+      truncated: this.#truncated,
+      outOfMemory: cg ? cg.oomKilled() : (report?.asLimitHit ?? false),
+      cpuTimeMs,
+      wallTimeMs: Math.round(performance.now() - this.#startedAt),
+      peakMemoryKb: cg?.peakKb() ?? report?.peakMemoryKb ?? 0,
+    };
+    cg?.remove();
+    this.#ctx.sendExit(this.#id, exit);
+    this.#ctx.onDone(this.#id);
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Entry of the guest agent bundle (dist/agent.js):
+ *
+ *   node agent.js [--stdio | --port <char device> | --socket <unix socket>] [--work-dir /work]
+ *                 [--limits auto|cgroup|rlimit] [--env KEY=VALUE]...
+ *
+ * With --stdio the frames use fd 0/1, so nothing else may ever reach stdout: console output goes
+ * to stderr.
+ */
+import { accessSync, constants as fsConstants } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { GuestAgent } from './agent.js';
+import { Confinement } from './confine.js';
+import { type LimitMode, setupLimits } from './limits.js';
+import { openTransport, type TransportSpec } from './transport.js';
+
+const BASE_PATH = '/.hearth/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+interface AgentArgs {
+  transport: TransportSpec;
+  workDir: string;
+  limits: LimitMode;
+  env: Record<string, string>;
+}
+
+function parseArgs(argv: string[]): AgentArgs {
+  const args: AgentArgs = { transport: { kind: 'stdio' }, workDir: '/work', limits: 'auto', env: {} };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) usage(`${flag} needs a value`);
+      return v;
+    };
+    if (flag === '--stdio') args.transport = { kind: 'stdio' };
+    else if (flag === '--port') args.transport = { kind: 'port', path: value() };
+    else if (flag === '--socket') args.transport = { kind: 'socket', path: value() };
+    else if (flag === '--work-dir') args.workDir = resolve(value());
+    else if (flag === '--limits') {
+      const mode = value();
+      if (mode !== 'auto' && mode !== 'cgroup' && mode !== 'rlimit') usage(`unknown --limits ${mode}`);
+      args.limits = mode;
+    } else if (flag === '--env') {
+      const pair = value();
+      const eq = pair.indexOf('=');
+      if (eq <= 0) usage(`--env needs KEY=VALUE, got ${pair}`);
+      args.env[pair.slice(0, eq)] = pair.slice(eq + 1);
+    } else usage(`unknown option ${flag}`);
+  }
+  return args;
+}
+
+function usage(problem: string): never {
+  process.stderr.write(`hearth-agent: ${problem}\n`);
+  process.exit(64);
+}
+
+/** `$HEARTH_SHIM`, else `bin/hearth-exec` (tools layer) or `hearth-exec` (dist/) beside agent.js. */
+function findShim(): string | undefined {
+  const here = dirname(process.argv[1] ?? '.');
+  const candidates = [process.env.HEARTH_SHIM, join(here, 'bin/hearth-exec'), join(here, 'hearth-exec')];
+  for (const c of candidates) {
+    if (!c) continue;
+    try {
+      accessSync(c, fsConstants.X_OK);
+      return resolve(c);
+    } catch {}
+  }
+  return undefined;
+}
+
+function main(): void {
+  // Keep stdout for frames only.
+  const toStderr = (...a: unknown[]): void => void process.stderr.write(`${a.map(String).join(' ')}\n`);
+  console.log = console.info = console.debug = console.warn = toStderr;
+  const args = parseArgs(process.argv.slice(2));
+  const confine = new Confinement(args.workDir);
+  const limits = setupLimits(args.limits);
+  if (limits.reason) process.stderr.write(`hearth-agent: using rlimits: ${limits.reason}\n`);
+  const agent = new GuestAgent({
+    confine,
+    shim: findShim(),
+    limits,
+    baseEnv: { PATH: BASE_PATH, HOME: confine.workDir, LANG: 'C.UTF-8', ...args.env },
+    exit: (code) => process.exit(code),
+  });
+  const transport = openTransport(args.transport, {
+    onData: (chunk) => agent.onData(chunk),
+    onReset: () => agent.onReset(),
+    onEnd: (err) => {
+      if (err) process.stderr.write(`hearth-agent: stream failed: ${err.message}\n`);
+      agent.onEnd();
+    },
+  });
+  agent.attach(transport);
+  process.on('SIGPIPE', () => {});
+  process.on('uncaughtException', (err) => {
+    process.stderr.write(`hearth-agent: ${err.stack ?? err.message}\n`);
+  });
+}
+
+main();

@@ -1,0 +1,268 @@
+/*
+ * hearth-exec: runs one program with rlimits, in cgroups, as a child subreaper, and reports what
+ * it used. Node can neither set rlimits on a child nor read its rusage; this does both.
+ *
+ *   hearth-exec [--cpu-ms N] [--as-mb N] [--nproc N] [--fsize-bytes N] [--nofile N] [--report-fd N]
+ *               [--cgroup DIR]... [--uid N --gid N] [--no-kill-orphans] -- PROG ARGS...
+ *   hearth-exec --set-time MS        settimeofday (root only)
+ *   hearth-exec --reseed HEXBYTES    add the bytes to the kernel pool and reseed the CRNG
+ *   hearth-exec --sync               sync(2)
+ *
+ * The report fd gets `{"pid":N}` when the program has started, then one line when it ended:
+ * {"exitCode":N|null,"signal":"SIGKILL"|null,"cpuTimeMs":N,"peakMemoryKb":N,"asLimitHit":bool}
+ * Exit status: the program's code, 128+signal when a signal ended it, 125 when the shim failed.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/random.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CGROUPS 16
+
+static void die(const char *what) {
+  fprintf(stderr, "hearth-exec: %s: %s\n", what, strerror(errno));
+  exit(125);
+}
+
+static long long parse_num(const char *flag, const char *s) {
+  char *end;
+  errno = 0;
+  long long v = s ? strtoll(s, &end, 10) : -1;
+  if (!s || errno || *end || v < 0) {
+    fprintf(stderr, "hearth-exec: %s needs a non-negative integer\n", flag);
+    exit(125);
+  }
+  return v;
+}
+
+static void set_limit(int resource, long long soft, long long hard) {
+  struct rlimit rl = {(rlim_t)soft, (rlim_t)hard};
+  if (setrlimit(resource, &rl) != 0) die("setrlimit");
+}
+
+static int set_time(const char *ms_text) {
+  long long ms = parse_num("--set-time", ms_text);
+  struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+  if (settimeofday(&tv, NULL) != 0) die("settimeofday");
+  return 0;
+}
+
+static int reseed(const char *hex) {
+  size_t n = strlen(hex) / 2;
+  if (n == 0 || n > 512 || strlen(hex) % 2) {
+    fprintf(stderr, "hearth-exec: --reseed needs 2..1024 hex digits\n");
+    return 125;
+  }
+  struct {
+    struct rand_pool_info info;
+    unsigned char bytes[512];
+  } req;
+  for (size_t i = 0; i < n; i++) {
+    unsigned int b;
+    if (sscanf(hex + 2 * i, "%2x", &b) != 1) {
+      fprintf(stderr, "hearth-exec: --reseed: not hex\n");
+      return 125;
+    }
+    req.bytes[i] = (unsigned char)b;
+  }
+  req.info.entropy_count = (int)(n * 8);
+  req.info.buf_size = (int)n;
+  int fd = open("/dev/urandom", O_RDWR | O_CLOEXEC);
+  if (fd < 0) die("open /dev/urandom");
+  if (ioctl(fd, RNDADDENTROPY, &req) != 0) {
+    /* Without CAP_SYS_ADMIN: mix the bytes in uncredited, which any user may do. */
+    if (errno != EPERM || write(fd, req.bytes, n) != (ssize_t)n) die("RNDADDENTROPY");
+    close(fd);
+    return 0;
+  }
+  if (ioctl(fd, RNDRESEEDCRNG) != 0 && errno != EINVAL && errno != ENOTTY) die("RNDRESEEDCRNG");
+  close(fd);
+  return 0;
+}
+
+/* Every live process whose parent chain leads to us gets SIGKILL, until none is left. */
+static void kill_descendants(pid_t self, pid_t pgid) {
+  size_t cap = 1024;
+  pid_t *pids = malloc(cap * sizeof(pid_t)), *ppids = malloc(cap * sizeof(pid_t));
+  char *mark = NULL;
+  if (!pids || !ppids) die("malloc");
+  for (int round = 0; round < 5000; round++) {
+    if (pgid > 0) kill(-pgid, SIGKILL);
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
+    size_t n = 0;
+    DIR *proc = opendir("/proc");
+    if (!proc) break;
+    struct dirent *de;
+    while ((de = readdir(proc))) {
+      if (de->d_name[0] < '1' || de->d_name[0] > '9') continue;
+      char path[300], buf[512];
+      snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+      int fd = open(path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      ssize_t len = read(fd, buf, sizeof buf - 1);
+      close(fd);
+      if (len <= 0) continue;
+      buf[len] = 0;
+      char *rp = strrchr(buf, ')');
+      char state;
+      int ppid;
+      if (!rp || sscanf(rp + 1, " %c %d", &state, &ppid) != 2 || state == 'Z') continue;
+      if (n == cap) {
+        cap *= 2;
+        pids = realloc(pids, cap * sizeof(pid_t));
+        ppids = realloc(ppids, cap * sizeof(pid_t));
+        if (!pids || !ppids) die("realloc");
+      }
+      pids[n] = atoi(de->d_name);
+      ppids[n++] = ppid;
+    }
+    closedir(proc);
+    free(mark);
+    mark = calloc(n + 1, 1);
+    if (!mark) die("calloc");
+    int found = 0;
+    for (int changed = 1; changed;) {
+      changed = 0;
+      for (size_t i = 0; i < n; i++) {
+        if (mark[i]) continue;
+        int is_child = ppids[i] == self;
+        for (size_t j = 0; !is_child && j < n; j++) is_child = mark[j] && pids[j] == ppids[i];
+        if (is_child) mark[i] = 1, changed = 1, found = 1, kill(pids[i], SIGKILL);
+      }
+    }
+    if (!found) break;
+    struct timespec pause = {0, 1000000};
+    nanosleep(&pause, NULL);
+  }
+  free(mark);
+  free(pids);
+  free(ppids);
+}
+
+int main(int argc, char **argv) {
+  long long cpu_ms = -1, as_mb = -1, nproc = -1, fsize = -1, nofile = -1, uid = -1, gid = -1;
+  int report_fd = -1, kill_orphans = 1, ncg = 0, i = 1;
+  const char *cgroups[MAX_CGROUPS];
+  for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--set-time")) return set_time(v);
+    if (!strcmp(a, "--reseed")) return v ? reseed(v) : 125;
+    if (!strcmp(a, "--sync")) return sync(), 0;
+    if (!strcmp(a, "--no-kill-orphans")) {
+      kill_orphans = 0;
+      continue;
+    }
+    if (!strcmp(a, "--cgroup")) {
+      if (!v || ncg == MAX_CGROUPS) return fprintf(stderr, "hearth-exec: bad --cgroup\n"), 125;
+      cgroups[ncg++] = v;
+    } else if (!strcmp(a, "--cpu-ms")) cpu_ms = parse_num(a, v);
+    else if (!strcmp(a, "--as-mb")) as_mb = parse_num(a, v);
+    else if (!strcmp(a, "--nproc")) nproc = parse_num(a, v);
+    else if (!strcmp(a, "--fsize-bytes")) fsize = parse_num(a, v);
+    else if (!strcmp(a, "--nofile")) nofile = parse_num(a, v);
+    else if (!strcmp(a, "--report-fd")) report_fd = (int)parse_num(a, v);
+    else if (!strcmp(a, "--uid")) uid = parse_num(a, v);
+    else if (!strcmp(a, "--gid")) gid = parse_num(a, v);
+    else return fprintf(stderr, "hearth-exec: unknown option %s\n", a), 125;
+    i++;
+  }
+  if (i + 1 >= argc) return fprintf(stderr, "hearth-exec: nothing to run after --\n"), 125;
+  char **prog = argv + i + 1;
+
+  for (int c = 0; c < ncg; c++) {
+    char path[4096], pid_text[32];
+    snprintf(path, sizeof path, "%s/cgroup.procs", cgroups[c]);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    int len = snprintf(pid_text, sizeof pid_text, "%d\n", (int)getpid());
+    if (fd < 0 || write(fd, pid_text, (size_t)len) != len) die(path);
+    close(fd);
+  }
+  if (gid >= 0 && (setgroups(0, NULL) != 0 || setgid((gid_t)gid) != 0)) die("setgid");
+  if (uid >= 0 && setuid((uid_t)uid) != 0) die("setuid");
+  if (report_fd > 2) fcntl(report_fd, F_SETFD, FD_CLOEXEC);
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) die("PR_SET_CHILD_SUBREAPER");
+
+  sigset_t watched, old;
+  sigemptyset(&watched);
+  sigaddset(&watched, SIGCHLD);
+  sigaddset(&watched, SIGTERM);
+  sigaddset(&watched, SIGINT);
+  sigaddset(&watched, SIGHUP);
+  sigprocmask(SIG_BLOCK, &watched, &old);
+
+  pid_t child = fork();
+  if (child < 0) die("fork");
+  if (child == 0) {
+    setpgid(0, 0);
+    for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (cpu_ms >= 0) set_limit(RLIMIT_CPU, (cpu_ms + 999) / 1000, (cpu_ms + 999) / 1000 + 1);
+    if (as_mb >= 0) set_limit(RLIMIT_AS, as_mb << 20, as_mb << 20);
+    if (nproc >= 0) set_limit(RLIMIT_NPROC, nproc, nproc);
+    if (fsize >= 0) set_limit(RLIMIT_FSIZE, fsize, fsize);
+    if (nofile >= 0) set_limit(RLIMIT_NOFILE, nofile, nofile);
+    execvp(prog[0], prog);
+    fprintf(stderr, "hearth-exec: cannot run %s: %s\n", prog[0], strerror(errno));
+    _exit(127);
+  }
+  setpgid(child, child);
+  if (report_fd >= 0) dprintf(report_fd, "{\"pid\":%d}\n", (int)child);
+
+  pid_t self = getpid();
+  int status = 0, done = 0;
+  while (!done) {
+    siginfo_t info;
+    int sig = sigwaitinfo(&watched, &info);
+    if (sig < 0) continue;
+    if (sig != SIGCHLD) {
+      kill_descendants(self, child);
+      continue;
+    }
+    pid_t p;
+    int st;
+    while ((p = waitpid(-1, &st, WNOHANG)) > 0)
+      if (p == child) status = st, done = 1;
+  }
+  if (kill_orphans) kill_descendants(self, child);
+  while (waitpid(-1, NULL, WNOHANG) > 0) {
+  }
+
+  struct rusage ru;
+  getrusage(RUSAGE_CHILDREN, &ru);
+  long long cpu = (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+                  (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+  long peak_kb = ru.ru_maxrss;
+  int code = -1, term = 0;
+  if (WIFEXITED(status)) code = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status)) term = WTERMSIG(status);
+  int failed = term == SIGSEGV || term == SIGABRT || term == SIGBUS || term == SIGKILL || code > 0;
+  int as_hit = as_mb > 0 && failed && peak_kb * 10 >= as_mb * 1024 * 7;
+  if (report_fd >= 0) {
+    char code_text[16], sig_text[32];
+    snprintf(code_text, sizeof code_text, "%d", code);
+    const char *abbrev = term ? sigabbrev_np(term) : NULL;
+    if (abbrev) snprintf(sig_text, sizeof sig_text, "\"SIG%s\"", abbrev);
+    else if (term) snprintf(sig_text, sizeof sig_text, "\"SIG%d\"", term);
+    dprintf(report_fd,
+            "{\"exitCode\":%s,\"signal\":%s,\"cpuTimeMs\":%lld,\"peakMemoryKb\":%ld,\"asLimitHit\":%s}\n",
+            term ? "null" : code_text, term ? sig_text : "null", cpu, peak_kb, as_hit ? "true" : "false");
+  }
+  return term ? 128 + term : code;
+}
