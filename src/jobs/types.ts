@@ -27,7 +27,7 @@ export interface JobFile {
   encoding?: 'utf8' | 'base64';
 }
 
-/** What a client submits (POST /v1/jobs). Exactly one of `code` and `files`. */
+/** What a client submits (POST /v1/jobs): `code`, `files`, or both (then `code` is the entry point). */
 export interface JobRequest {
   language: string;
   version?: string;

@@ -1,5 +1,5 @@
-import type { SandboxLedger } from '../sandboxes/ledger.js';
 import type { Job, JobErrorInfo, JobRequest, JobResult, JobStatus } from '../jobs/types.js';
+import type { SandboxLedger } from '../sandboxes/ledger.js';
 
 export interface NewJob {
   id: string;

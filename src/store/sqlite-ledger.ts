@@ -6,28 +6,41 @@ import type { SandboxLedger, SandboxRecord } from '../sandboxes/ledger.js';
  * record a sandbox before it starts a single process and remove it as the last step of destroy().
  */
 export class SqliteLedger implements SandboxLedger {
-  readonly #put: BetterSqlite3.Statement<[string, number, string, number]>;
-  readonly #remove: BetterSqlite3.Statement<[string]>;
-  readonly #list: BetterSqlite3.Statement<[], { record: string }>;
+  readonly #db: BetterSqlite3.Database;
+  #stmts:
+    | {
+        put: BetterSqlite3.Statement<[string, number, string, number]>;
+        remove: BetterSqlite3.Statement<[string]>;
+        list: BetterSqlite3.Statement<[], { record: string }>;
+      }
+    | undefined;
 
+  /** The `sandboxes` table must exist (see migrations.ts); statements are prepared at first use. */
   constructor(db: BetterSqlite3.Database) {
-    this.#put = db.prepare(
-      `insert into sandboxes (id, owner_pid, record, created_at) values (?, ?, ?, ?)
-       on conflict (id) do update set owner_pid = excluded.owner_pid, record = excluded.record`,
-    );
-    this.#remove = db.prepare('delete from sandboxes where id = ?');
-    this.#list = db.prepare('select record from sandboxes order by created_at, id');
+    this.#db = db;
+  }
+
+  get #s() {
+    this.#stmts ??= {
+      put: this.#db.prepare(
+        `insert into sandboxes (id, owner_pid, record, created_at) values (?, ?, ?, ?)
+         on conflict (id) do update set owner_pid = excluded.owner_pid, record = excluded.record`,
+      ),
+      remove: this.#db.prepare('delete from sandboxes where id = ?'),
+      list: this.#db.prepare('select record from sandboxes order by created_at, id'),
+    };
+    return this.#stmts;
   }
 
   put(record: SandboxRecord): void {
-    this.#put.run(record.id, record.ownerPid, JSON.stringify(record), Date.now());
+    this.#s.put.run(record.id, record.ownerPid, JSON.stringify(record), Date.now());
   }
 
   remove(id: string): void {
-    this.#remove.run(id);
+    this.#s.remove.run(id);
   }
 
   list(): SandboxRecord[] {
-    return this.#list.all().map((row) => JSON.parse(row.record) as SandboxRecord);
+    return this.#s.list.all().map((row) => JSON.parse(row.record) as SandboxRecord);
   }
 }

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Sqlite from 'better-sqlite3';
-import { Kysely, SqliteDialect, type Selectable } from 'kysely';
+import { Kysely, type Selectable, SqliteDialect } from 'kysely';
 import { HearthError } from '../errors/hearth-error.js';
 import type { Job, JobStatus } from '../jobs/types.js';
 import type { SandboxLedger } from '../sandboxes/ledger.js';
@@ -104,7 +104,10 @@ export class SqliteStore implements JobStore {
     return row && toJob(row);
   }
 
-  async markRunning(id: string, o: { backend: string; ownerPid: number; startedAtMs: number }): Promise<boolean> {
+  async markRunning(
+    id: string,
+    o: { backend: string; ownerPid: number; startedAtMs: number },
+  ): Promise<boolean> {
     const r = await this.#db
       .updateTable('jobs')
       .set((eb) => ({
@@ -137,7 +140,11 @@ export class SqliteStore implements JobStore {
 
   async list(query: JobListQuery): Promise<JobPage> {
     const limit = Math.max(1, Math.min(query.limit ?? 50, 500));
-    let q = this.#db.selectFrom('jobs').selectAll().orderBy('seq', 'desc').limit(limit + 1);
+    let q = this.#db
+      .selectFrom('jobs')
+      .selectAll()
+      .orderBy('seq', 'desc')
+      .limit(limit + 1);
     if (query.status) q = q.where('status', '=', query.status);
     if (query.language) q = q.where('language', '=', query.language);
     if (query.cursor) q = q.where('seq', '<', decodeCursor(query.cursor));

@@ -1,0 +1,94 @@
+import { availableParallelism } from 'node:os';
+import { HearthError } from '../errors/hearth-error.js';
+import type { JobLimits } from './types.js';
+
+/** The job service's settings; `jobsConfig(process.env)` reads them from HEARTH_* variables. */
+export interface JobsConfig {
+  /** Jobs running at once. `HEARTH_CONCURRENCY`; @default the number of cores */
+  concurrency: number;
+  /** Jobs waiting beyond the running ones; past it a submit gets QUEUE_FULL. `HEARTH_MAX_QUEUE`; @default 1000 */
+  maxQueue: number;
+  /** Bytes of code (or files) per job. `HEARTH_MAX_CODE_BYTES`; @default 1 MiB */
+  maxCodeBytes: number;
+  /** Jobs per batch request. `HEARTH_MAX_BATCH`; @default 20 */
+  maxBatch: number;
+  /** The backend jobs use when they name none. `HEARTH_BACKEND`; @default the first usable of bwrap, gvisor, qemu, firecracker */
+  defaultBackend: string | undefined;
+  /** Limits a job gets when it asks for none. */
+  defaultLimits: JobLimits;
+  /** The most a job may ask for; more is LIMIT_TOO_HIGH. */
+  maxLimits: JobLimits;
+  /** Wall-clock limit of a compile step. `HEARTH_COMPILE_TIMEOUT_MS`; @default 30000 */
+  compileTimeoutMs: number;
+  /** Memory of a compile step (compilers need more than most programs). @default 1024 */
+  compileMemoryMb: number;
+  /** Ready sandboxes kept per image for backends without one-shot runs or their own pool. `HEARTH_POOL_SIZE`; @default 1 */
+  poolSize: number;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) {
+    throw new HearthError('VALIDATION_FAILED', `${name}=${raw} must be an integer ≥ ${min}`, {
+      hint: `Fix or unset ${name}.`,
+    });
+  }
+  return n;
+}
+
+export function jobsConfig(env: NodeJS.ProcessEnv = process.env): JobsConfig {
+  return {
+    concurrency: int(env, 'HEARTH_CONCURRENCY', availableParallelism(), 1),
+    maxQueue: int(env, 'HEARTH_MAX_QUEUE', 1000),
+    maxCodeBytes: int(env, 'HEARTH_MAX_CODE_BYTES', 1024 * 1024, 1),
+    maxBatch: int(env, 'HEARTH_MAX_BATCH', 20, 1),
+    defaultBackend: env.HEARTH_BACKEND || undefined,
+    defaultLimits: {
+      timeoutMs: int(env, 'HEARTH_DEFAULT_TIMEOUT_MS', 10_000, 1),
+      cpuTimeMs: int(env, 'HEARTH_DEFAULT_CPU_TIME_MS', 10_000, 1),
+      memoryMb: int(env, 'HEARTH_DEFAULT_MEMORY_MB', 256, 1),
+      maxOutputBytes: int(env, 'HEARTH_DEFAULT_MAX_OUTPUT_BYTES', 1024 * 1024, 1),
+      maxProcesses: int(env, 'HEARTH_DEFAULT_MAX_PROCESSES', 64, 1),
+    },
+    maxLimits: {
+      timeoutMs: int(env, 'HEARTH_MAX_TIMEOUT_MS', 60_000, 1),
+      cpuTimeMs: int(env, 'HEARTH_MAX_CPU_TIME_MS', 60_000, 1),
+      memoryMb: int(env, 'HEARTH_MAX_MEMORY_MB', 2048, 1),
+      maxOutputBytes: int(env, 'HEARTH_MAX_OUTPUT_BYTES', 16 * 1024 * 1024, 1),
+      maxProcesses: int(env, 'HEARTH_MAX_PROCESSES', 512, 1),
+    },
+    compileTimeoutMs: int(env, 'HEARTH_COMPILE_TIMEOUT_MS', 30_000, 1),
+    compileMemoryMb: int(env, 'HEARTH_COMPILE_MEMORY_MB', 1024, 1),
+    poolSize: int(env, 'HEARTH_POOL_SIZE', 1),
+  };
+}
+
+const LIMIT_KEYS = ['timeoutMs', 'cpuTimeMs', 'memoryMb', 'maxOutputBytes', 'maxProcesses'] as const;
+
+/** The job's limits: the defaults with what it asked for, each checked against its maximum. */
+export function resolveLimits(config: JobsConfig, asked: Partial<JobLimits> | undefined): JobLimits {
+  const limits = { ...config.defaultLimits };
+  for (const key of LIMIT_KEYS) {
+    const v = asked?.[key];
+    if (v === undefined) continue;
+    if (!Number.isInteger(v) || v < 1) {
+      throw new HearthError('VALIDATION_FAILED', `limits.${key} must be a positive integer`);
+    }
+    if (v > config.maxLimits[key]) {
+      throw new HearthError(
+        'LIMIT_TOO_HIGH',
+        `limits.${key} ${v} is above the maximum ${config.maxLimits[key]}`,
+        {
+          details: { limit: key, maximum: config.maxLimits[key] },
+        },
+      );
+    }
+    limits[key] = v;
+  }
+  // The default CPU time follows a raised wall-clock limit, so asking only for timeoutMs is enough.
+  if (asked?.cpuTimeMs === undefined)
+    limits.cpuTimeMs = Math.min(config.maxLimits.cpuTimeMs, limits.timeoutMs);
+  return limits;
+}

@@ -1,0 +1,143 @@
+import { StringDecoder } from 'node:string_decoder';
+import type { ExecHandle } from '../agent/client.js';
+import type { OneShotStepResult, Sandbox } from '../backends/backend.js';
+import { HearthError } from '../errors/hearth-error.js';
+import { syntheticStep, toStepResult } from './output.js';
+import { prepareJob } from './prepare.js';
+import { buildSteps } from './runner.js';
+import type { JobService } from './service.js';
+import type { JobRequest, JobResult, JobStage, OutputStream, StepResult } from './types.js';
+
+export interface InteractiveHandlers {
+  onRuntime?(info: { language: string; backend: string; sandboxId: string }): void;
+  onStage?(stage: JobStage): void;
+  onOutput?(stage: JobStage, stream: OutputStream, data: string): void;
+}
+
+/**
+ * A job whose stdin streams from the client while it runs (the WebSocket route). It needs the agent,
+ * so it runs in a sandbox from `create` (through the warm pool), never one-shot.
+ */
+export class InteractiveJob {
+  readonly result: Promise<JobResult>;
+  #sandbox: Sandbox | undefined;
+  #handle: ExecHandle | undefined;
+  #pendingStdin: Array<Buffer | 'close'> = [];
+  #closing: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(service: JobService, request: JobRequest, handlers: InteractiveHandlers) {
+    this.result = this.#run(service, request, handlers).finally(() => this.close());
+    this.result.catch(() => {});
+  }
+
+  writeStdin(data: string | Buffer): void {
+    const buf = Buffer.isBuffer(data) ? data : Buffer.from(data);
+    if (this.#handle) this.#handle.writeStdin(buf);
+    else this.#pendingStdin.push(buf);
+  }
+
+  closeStdin(): void {
+    if (this.#handle) this.#handle.closeStdin();
+    else this.#pendingStdin.push('close');
+  }
+
+  async signal(signal: string): Promise<void> {
+    if (!/^SIG[A-Z0-9]+$/.test(signal))
+      throw new HearthError('VALIDATION_FAILED', `"${signal}" is not a signal name`);
+    await this.#handle?.kill(signal);
+  }
+
+  /** Kills the program and frees the sandbox. Idempotent. */
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#closing ??= (async () => {
+      await this.#sandbox?.destroy();
+    })();
+    return this.#closing;
+  }
+
+  async #run(service: JobService, request: JobRequest, h: InteractiveHandlers): Promise<JobResult> {
+    const started = performance.now();
+    const prepared = await prepareJob(request, service.catalog, service.config);
+    if (prepared.compileError !== undefined) {
+      h.onStage?.('compile');
+      h.onOutput?.('compile', 'stderr', prepared.compileError);
+      return finalResult([syntheticStep(1, prepared.compileError)], true, 0);
+    }
+    const { backend } = await service.backends.get(request.backend);
+    const sandbox = await service.pool.acquire(backend, prepared.lang.image);
+    this.#sandbox = sandbox;
+    if (this.#closed) {
+      await sandbox.destroy();
+      throw new HearthError('CANCELLED', 'the connection closed before the job started');
+    }
+    h.onRuntime?.({ language: prepared.lang.name, backend: backend.name, sandboxId: sandbox.id });
+    const agent = sandbox.agent;
+    for (const f of prepared.files) {
+      const dir = f.path.split('/').slice(0, -1).join('/');
+      if (dir) await agent.mkdir(dir, { recursive: true });
+      await agent.writeFile(f.path, f.content, f.mode ? { mode: f.mode } : {});
+    }
+    const startMs = performance.now() - started;
+    const steps = buildSteps({ request: { ...request, stdin: undefined }, prepared, config: service.config });
+    const hasCompile = prepared.lang.compile !== undefined;
+    const results: StepResult[] = [];
+    for (const [i, step] of steps.entries()) {
+      const stage: JobStage = hasCompile && i === 0 ? 'compile' : 'run';
+      h.onStage?.(stage);
+      const chunks = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+      const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+      const on = (stream: OutputStream) => (c: Buffer) => {
+        chunks[stream].push(c);
+        const text = decoders[stream].write(c);
+        if (text) h.onOutput?.(stage, stream, text);
+      };
+      const handle = agent.exec(
+        {
+          argv: step.argv,
+          env: step.env ?? {},
+          stdin: 'pipe',
+          ...(step.limits ? { limits: step.limits } : {}),
+        },
+        { onStdout: on('stdout'), onStderr: on('stderr') },
+      );
+      await handle.started;
+      if (stage === 'run') {
+        this.#handle = handle;
+        if (request.stdin) handle.writeStdin(request.stdin);
+        for (const p of this.#pendingStdin.splice(0)) {
+          if (p === 'close') handle.closeStdin();
+          else handle.writeStdin(p);
+        }
+      } else {
+        handle.closeStdin();
+      }
+      const exit = await handle.exit;
+      const raw: OneShotStepResult = {
+        ...exit,
+        stdout: Buffer.concat(chunks.stdout),
+        stderr: Buffer.concat(chunks.stderr),
+      };
+      results.push(toStepResult(raw));
+      if (exit.exitCode !== 0) break;
+    }
+    return finalResult(results, hasCompile, startMs);
+  }
+}
+
+function finalResult(steps: StepResult[], hasCompile: boolean, startMs: number): JobResult {
+  const last = steps.at(-1) as StepResult;
+  const { cpuTimeMs: _c, wallTimeMs: _w, peakMemoryKb: _p, ...exit } = last;
+  const runMs = steps.reduce((a, s) => a + s.wallTimeMs, 0);
+  return {
+    ...exit,
+    stage: hasCompile && steps.length === 1 ? 'compile' : 'run',
+    ...(hasCompile && steps[0] ? { compile: steps[0] } : {}),
+    timing: { queuedMs: 0, startMs: Math.round(startMs), runMs, totalMs: Math.round(startMs) + runMs },
+    usage: {
+      cpuTimeMs: steps.reduce((a, s) => a + s.cpuTimeMs, 0),
+      peakMemoryKb: Math.max(...steps.map((s) => s.peakMemoryKb)),
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import type { HearthPaths } from '../config/paths.js';
+import type { Catalog, LanguageDef } from '../images/catalog.js';
+import { findImage } from '../images/store.js';
+import type { BackendSet } from './backends.js';
+
+export interface LanguageInfo {
+  name: string;
+  /** From the language's version command run in a sandbox; null until probed (or if it failed). */
+  version: string | null;
+  aliases: string[];
+  image: string;
+  compiled: boolean;
+  /** Its image is built, so jobs can run. */
+  available: boolean;
+}
+
+/** The first version-looking token of a version command's output (`Python 3.11.2` → `3.11.2`). */
+export function parseVersion(output: string): string | null {
+  return /\d+(?:\.\d+)+/.exec(output)?.[0] ?? /\d+/.exec(output)?.[0] ?? null;
+}
+
+/**
+ * The catalog's languages with their versions. Versions are probed once per image, in the
+ * background, at the first request that finds the image built; the request itself never waits.
+ */
+export class LanguageCatalog {
+  readonly #catalog: Catalog;
+  readonly #backends: BackendSet;
+  readonly #paths: HearthPaths | undefined;
+  readonly #versions = new Map<string, string | null>();
+  readonly #probed = new Map<string, Promise<void>>();
+
+  constructor(opts: { catalog: Catalog; backends: BackendSet; paths?: HearthPaths | undefined }) {
+    this.#catalog = opts.catalog;
+    this.#backends = opts.backends;
+    this.#paths = opts.paths;
+  }
+
+  list(): LanguageInfo[] {
+    const built = new Map<string, boolean>();
+    for (const name of Object.keys(this.#catalog.images)) {
+      const ok =
+        findImage(name, { catalog: this.#catalog, ...(this.#paths ? { paths: this.#paths } : {}) }) !==
+        undefined;
+      built.set(name, ok);
+      if (ok) this.probe(name);
+    }
+    return Object.values(this.#catalog.languages).map((l) => ({
+      name: l.name,
+      version: this.#versions.get(l.name) ?? null,
+      aliases: l.aliases,
+      image: l.image,
+      compiled: l.compile !== undefined,
+      available: built.get(l.image) ?? false,
+    }));
+  }
+
+  /** Probes the versions of an image's languages (once); resolves when done, never rejects. */
+  probe(image: string): Promise<void> {
+    let p = this.#probed.get(image);
+    if (!p) {
+      const langs = Object.values(this.#catalog.languages).filter((l) => l.image === image);
+      p = this.#run(image, langs).catch(() => {});
+      this.#probed.set(image, p);
+    }
+    return p;
+  }
+
+  async #run(image: string, langs: LanguageDef[]): Promise<void> {
+    const { backend } = await this.#backends.default();
+    if (!backend.runOnce) return;
+    const results = await backend.runOnce(
+      { image, memoryMb: 1024, labels: { probe: 'versions' } },
+      {
+        files: [],
+        steps: langs.map((l) => ({
+          argv: l.version,
+          env: { ...l.env },
+          limits: { timeoutMs: 15_000, memoryMb: 1024 },
+        })),
+      },
+    );
+    for (const [i, r] of results.entries()) {
+      const lang = langs[i];
+      if (!lang || r.exitCode !== 0) continue;
+      this.#versions.set(lang.name, parseVersion(`${r.stdout.toString()}\n${r.stderr.toString()}`));
+    }
+  }
+}

@@ -1,0 +1,333 @@
+import { randomUUID } from 'node:crypto';
+import type { HearthPaths } from '../config/paths.js';
+import { HearthError, toHearthError } from '../errors/hearth-error.js';
+import { type Catalog, loadCatalog } from '../images/catalog.js';
+import type { JobListQuery, JobPage, JobStore } from '../store/job-store.js';
+import { BackendSet } from './backends.js';
+import { type JobsConfig, jobsConfig } from './config.js';
+import { type JobEvent, JobEventBus, type JobListener } from './events.js';
+import { SandboxPool } from './pool.js';
+import { type PreparedJob, prepareJob } from './prepare.js';
+import { runJob } from './runner.js';
+import { type AbortReason, Scheduler } from './scheduler.js';
+import { FINAL_STATUSES, type Job, type JobErrorInfo, type JobRequest } from './types.js';
+
+/** Counters the service reports to (the server's Prometheus metrics implement it). */
+export interface JobMetrics {
+  jobFinished(status: string, seconds: number): void;
+  sandboxAllocated(seconds: number): void;
+}
+
+export interface JobLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface JobServiceOptions {
+  store: JobStore;
+  /** @default jobsConfig(process.env) */
+  config?: JobsConfig;
+  /** @default loadCatalog() */
+  catalog?: Catalog;
+  paths?: HearthPaths;
+  metrics?: JobMetrics;
+  logger?: JobLogger;
+}
+
+interface Live {
+  job: Job;
+  prepared: PreparedJob | undefined;
+  createdMs: number;
+}
+
+const errorInfo = (e: HearthError): JobErrorInfo => ({ code: e.code, message: e.message, hint: e.hint });
+
+/** Jobs: submit → store → queue → a fresh sandbox → store → subscribers. */
+export class JobService {
+  readonly config: JobsConfig;
+  readonly catalog: Catalog;
+  readonly store: JobStore;
+  readonly backends: BackendSet;
+  readonly pool: SandboxPool;
+  readonly paths: HearthPaths | undefined;
+  readonly #bus = new JobEventBus();
+  readonly #live = new Map<string, Live>();
+  readonly #scheduler: Scheduler;
+  readonly #metrics: JobMetrics | undefined;
+  readonly log: JobLogger | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(opts: JobServiceOptions) {
+    this.store = opts.store;
+    this.config = opts.config ?? jobsConfig();
+    this.catalog = opts.catalog ?? loadCatalog();
+    this.#metrics = opts.metrics;
+    this.log = opts.logger;
+    this.paths = opts.paths;
+    this.backends = new BackendSet({
+      ledger: opts.store.ledger,
+      ...(opts.paths ? { paths: opts.paths } : {}),
+      defaultBackend: this.config.defaultBackend,
+    });
+    this.pool = new SandboxPool({
+      size: this.config.poolSize,
+      spec: {
+        memoryMb: Math.max(this.config.maxLimits.memoryMb, this.config.compileMemoryMb),
+        maxProcesses: this.config.maxLimits.maxProcesses,
+      },
+      onAllocated: (s) => this.#metrics?.sandboxAllocated(s),
+      onError: (err) => this.log?.warn({ err }, 'pool refill failed'),
+    });
+    this.#scheduler = new Scheduler({
+      concurrency: this.config.concurrency,
+      maxQueue: this.config.maxQueue,
+      run: (id, signal) => this.#run(id, signal),
+    });
+  }
+
+  get queueDepth(): number {
+    return this.#scheduler.depth;
+  }
+
+  get runningCount(): number {
+    return this.#scheduler.runningCount;
+  }
+
+  /** Checks, stores (committed) and queues a job; the returned job is `queued`. */
+  async submit(request: JobRequest): Promise<Job> {
+    const prepared = await prepareJob(request, this.catalog, this.config);
+    this.#scheduler.assertRoom();
+    const createdMs = Date.now();
+    const id = randomUUID();
+    const job: Job = {
+      id,
+      status: 'queued',
+      language: prepared.lang.name,
+      version: request.version ?? null,
+      backend: request.backend ?? null,
+      request,
+      result: null,
+      error: null,
+      createdAt: new Date(createdMs).toISOString(),
+      startedAt: null,
+      finishedAt: null,
+      attempts: 0,
+    };
+    await this.store.insert({
+      id,
+      language: job.language,
+      version: job.version,
+      backend: job.backend,
+      request,
+      createdAtMs: createdMs,
+    });
+    this.#enqueue({ job, prepared, createdMs });
+    return { ...job };
+  }
+
+  /** Submits each request on its own: an item that fails validation gets its error, the others run. */
+  async submitBatch(requests: JobRequest[]): Promise<Array<{ id: string } | { error: JobErrorInfo }>> {
+    if (requests.length > this.config.maxBatch) {
+      throw new HearthError(
+        'BATCH_TOO_LARGE',
+        `${requests.length} jobs; the maximum per batch is ${this.config.maxBatch}`,
+      );
+    }
+    const out: Array<{ id: string } | { error: JobErrorInfo }> = [];
+    for (const r of requests) {
+      try {
+        out.push({ id: (await this.submit(r)).id });
+      } catch (err) {
+        out.push({ error: errorInfo(toHearthError(err)) });
+      }
+    }
+    return out;
+  }
+
+  async get(id: string): Promise<Job> {
+    const job = this.#live.get(id)?.job ?? (await this.store.get(id));
+    if (!job) throw new HearthError('JOB_NOT_FOUND', `no job with id ${id}`);
+    return { ...job };
+  }
+
+  list(query: JobListQuery): Promise<JobPage> {
+    return this.store.list(query);
+  }
+
+  /** Cancels a queued or running job; JOB_FINISHED if it already ended. */
+  async cancel(id: string): Promise<Job> {
+    const job = await this.get(id);
+    if (FINAL_STATUSES.has(job.status)) {
+      throw new HearthError('JOB_FINISHED', `job ${id} is already ${job.status}`);
+    }
+    const how = await this.#scheduler.cancel(id);
+    if (how !== 'aborted') {
+      await this.#finish(id, 'cancelled', null, new HearthError('CANCELLED', 'cancelled before it started'));
+    }
+    return this.get(id);
+  }
+
+  /**
+   * Follows a job: replays what a live job emitted so far, then streams; a finished job gets its
+   * `result` event at once. Returns the unsubscribe function.
+   */
+  async subscribe(id: string, listener: JobListener): Promise<() => void> {
+    const off = this.#bus.subscribe(id, listener);
+    if (off) return off;
+    const job = await this.get(id);
+    if (FINAL_STATUSES.has(job.status)) {
+      listener({ type: 'result', job });
+      return () => {};
+    }
+    // Queued in the store but owned by no live channel here (e.g. another server): poll the store.
+    let stopped = false;
+    const poll = async () => {
+      while (!stopped) {
+        await new Promise((r) => setTimeout(r, 250));
+        const now = await this.store.get(id).catch(() => undefined);
+        if (now && FINAL_STATUSES.has(now.status)) {
+          if (!stopped) listener({ type: 'result', job: now });
+          return;
+        }
+      }
+    };
+    void poll();
+    return () => {
+      stopped = true;
+    };
+  }
+
+  /** Resolves with the job once it is final. */
+  wait(id: string, signal?: AbortSignal): Promise<Job> {
+    return new Promise<Job>((resolve, reject) => {
+      let off: (() => void) | undefined;
+      let done = false;
+      const onAbort = () => {
+        off?.();
+        reject(new HearthError('CANCELLED', 'stopped waiting'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.subscribe(id, (e: JobEvent) => {
+        if (e.type !== 'result') return;
+        done = true;
+        off?.();
+        signal?.removeEventListener('abort', onAbort);
+        resolve(e.job);
+      }).then((o) => {
+        off = o;
+        if (done) o();
+      }, reject);
+    });
+  }
+
+  /** Re-queues a job found `queued` in the store at start-up. */
+  requeue(job: Job): void {
+    this.#enqueue({ job, prepared: undefined, createdMs: Date.parse(job.createdAt) });
+  }
+
+  /** Finishes a job as an error from outside a run (recovery). */
+  async fail(id: string, err: HearthError): Promise<void> {
+    await this.#finish(id, 'error', null, err);
+  }
+
+  /** Stops accepting, lets running jobs finish up to `graceMs`, aborts the rest, drains pools. Idempotent. */
+  close(opts: { graceMs?: number } = {}): Promise<void> {
+    this.#closing ??= (async () => {
+      const left = await this.#scheduler.drain(opts.graceMs ?? 10_000);
+      for (const id of left) this.#live.delete(id);
+      await this.pool.close();
+      await this.backends.close();
+    })();
+    return this.#closing;
+  }
+
+  #enqueue(live: Live): void {
+    this.#live.set(live.job.id, live);
+    this.#bus.open(live.job.id);
+    this.#scheduler.enqueue(live.job.id);
+  }
+
+  async #run(id: string, signal: AbortSignal): Promise<void> {
+    const live = this.#live.get(id);
+    if (!live) return;
+    const { job } = live;
+    try {
+      const prepared = live.prepared ?? (await prepareJob(job.request, this.catalog, this.config));
+      const { backend } = await this.backends.get(job.request.backend);
+      const startedMs = Date.now();
+      if (
+        !(await this.store.markRunning(id, {
+          backend: backend.name,
+          ownerPid: process.pid,
+          startedAtMs: startedMs,
+        }))
+      ) {
+        this.#live.delete(id);
+        return;
+      }
+      Object.assign(job, {
+        status: 'running',
+        backend: backend.name,
+        startedAt: new Date(startedMs).toISOString(),
+        attempts: job.attempts + 1,
+      });
+      this.#bus.emit(id, { type: 'status', status: 'running', backend: backend.name });
+      if (signal.aborted) throw signal.reason;
+      const out = await runJob({
+        id,
+        request: job.request,
+        prepared,
+        backend,
+        config: this.config,
+        pool: this.pool,
+        signal,
+        onStage: (stage) => this.#bus.emit(id, { type: 'stage', stage }),
+        onOutput: (stage, stream, chunk) => this.#bus.output(id, stage, stream, chunk),
+      });
+      if (backend.runOnce) this.#metrics?.sandboxAllocated(out.timing.startMs / 1000);
+      if (signal.aborted) throw signal.reason;
+      const finishedMs = Date.now();
+      const result = {
+        ...out,
+        timing: { queuedMs: startedMs - live.createdMs, ...out.timing, totalMs: finishedMs - live.createdMs },
+      };
+      await this.#finish(id, 'completed', result, undefined, finishedMs);
+    } catch (err) {
+      const reason = signal.aborted ? (signal.reason as AbortReason) : undefined;
+      if (reason === 'cancelled')
+        await this.#finish(id, 'cancelled', null, new HearthError('CANCELLED', 'cancelled while running'));
+      else if (reason === 'shutdown') {
+        await this.#finish(
+          id,
+          'error',
+          null,
+          new HearthError('INTERRUPTED', 'the server shut down while this ran'),
+        );
+      } else {
+        const e = toHearthError(err);
+        if (e.code === 'INTERNAL') this.log?.error({ err, job: id }, 'job failed');
+        await this.#finish(id, 'error', null, e);
+      }
+    }
+  }
+
+  async #finish(
+    id: string,
+    status: 'completed' | 'error' | 'cancelled',
+    result: Job['result'],
+    err?: HearthError,
+    finishedMs = Date.now(),
+  ): Promise<void> {
+    const error = err ? errorInfo(err) : null;
+    const wrote = await this.store.finish(id, { status, result, error, finishedAtMs: finishedMs });
+    const live = this.#live.get(id);
+    this.#live.delete(id);
+    const job = live?.job ?? (await this.store.get(id));
+    if (!job) return;
+    if (wrote) Object.assign(job, { status, result, error, finishedAt: new Date(finishedMs).toISOString() });
+    const started = job.startedAt ? Date.parse(job.startedAt) : finishedMs;
+    if (wrote) this.#metrics?.jobFinished(status, (finishedMs - started) / 1000);
+    this.#bus.finish(wrote ? job : ((await this.store.get(id)) ?? job));
+  }
+}

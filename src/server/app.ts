@@ -1,0 +1,62 @@
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import websocket from '@fastify/websocket';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { LanguageCatalog } from '../jobs/languages.js';
+import type { JobService } from '../jobs/service.js';
+import { installAuth } from './auth.js';
+import { installErrorHandling } from './errors.js';
+import type { ServerMetrics } from './metrics.js';
+import { interactiveRoute } from './routes/interactive.js';
+import { jobRoutes } from './routes/jobs.js';
+import { seedRoutes } from './routes/seed.js';
+import { systemRoutes } from './routes/system.js';
+
+export interface AppOptions {
+  service: JobService;
+  metrics: ServerMetrics;
+  /** Bearer tokens; empty = no auth. */
+  tokens?: readonly string[];
+  /** pino options, or false for none. @default false */
+  logger?: boolean | object;
+}
+
+/** The HTTP API on a job service. Does not listen: `app.listen()` or `app.inject()`. */
+export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: o.logger ?? false,
+    logController: new LogController({ disableRequestLogging: true }),
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    // The largest regular body; routes with code set their own limit.
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.removeContentTypeParser('text/plain');
+  installErrorHandling(app);
+  installAuth(app, o.tokens ?? []);
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'hearth',
+        version: process.env.HEARTH_VERSION ?? '0.1.0',
+        description: 'Run code in isolated sandboxes',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: o.tokens?.length ? [{ bearer: [] }] : [],
+    },
+  });
+  await app.register(websocket, { options: { maxPayload: 4 * 1024 * 1024 } });
+  const bodyLimit = o.service.config.maxCodeBytes * 2 + 1024 * 1024;
+  const languages = new LanguageCatalog({
+    catalog: o.service.catalog,
+    backends: o.service.backends,
+    paths: o.service.paths,
+  });
+  await app.register(jobRoutes, { service: o.service, bodyLimit });
+  await app.register(seedRoutes, { service: o.service, bodyLimit });
+  await app.register(systemRoutes, { service: o.service, languages, metrics: o.metrics });
+  await app.register(async (scope) => interactiveRoute(scope, o.service));
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

@@ -1,0 +1,30 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { HearthError } from '../errors/hearth-error.js';
+
+/** Routes open without a token (load balancers probe them). */
+const OPEN_ROUTES = new Set(['/health']);
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/** Is the host a loopback address (where tokens are optional)? */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/** Bearer tokens: every request but /health needs one of `tokens` (compared in constant time). */
+export function installAuth(app: FastifyInstance, tokens: readonly string[]): void {
+  if (!tokens.length) return;
+  const known = tokens.map(digest);
+  const allowed = (req: FastifyRequest): boolean => {
+    const header = req.headers.authorization;
+    const m = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    if (!m?.[1]) return false;
+    const d = digest(m[1]);
+    return known.some((k) => timingSafeEqual(k, d));
+  };
+  app.addHook('onRequest', async (req) => {
+    if (OPEN_ROUTES.has(req.url.split('?')[0] ?? '')) return;
+    if (!allowed(req)) throw new HearthError('UNAUTHORIZED', 'a valid bearer token is required');
+  });
+}

@@ -1,0 +1,84 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { JOB_STATUSES } from '../jobs/types.js';
+
+const PositiveInt = Type.Integer({ minimum: 1 });
+
+export const LimitsSchema = Type.Object(
+  {
+    timeoutMs: Type.Optional(PositiveInt),
+    cpuTimeMs: Type.Optional(PositiveInt),
+    memoryMb: Type.Optional(PositiveInt),
+    maxOutputBytes: Type.Optional(PositiveInt),
+    maxProcesses: Type.Optional(PositiveInt),
+  },
+  { additionalProperties: false, description: 'Per-job limits; each is checked against the server maximum.' },
+);
+
+export const FileSchema = Type.Object(
+  {
+    name: Type.Optional(Type.String({ maxLength: 255 })),
+    content: Type.String(),
+    encoding: Type.Optional(Type.Union([Type.Literal('utf8'), Type.Literal('base64')])),
+  },
+  { additionalProperties: false },
+);
+
+export const JobRequestSchema = Type.Object(
+  {
+    language: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description: 'A language name or alias (GET /v1/languages).',
+    }),
+    version: Type.Optional(Type.String({ maxLength: 64 })),
+    code: Type.Optional(Type.String({ description: 'The program; or send `files`.' })),
+    files: Type.Optional(Type.Array(FileSchema, { minItems: 1, maxItems: 100 })),
+    stdin: Type.Optional(Type.String()),
+    args: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 256 })),
+    env: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 32_768 }))),
+    limits: Type.Optional(LimitsSchema),
+    backend: Type.Optional(Type.String({ maxLength: 32 })),
+  },
+  { additionalProperties: false, $id: 'JobRequest' },
+);
+export type JobRequestBody = Static<typeof JobRequestSchema>;
+
+export const JobIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
+
+export const WaitQuery = Type.Object(
+  {
+    wait: Type.Optional(
+      Type.Union([Type.Literal('true'), Type.Literal('false'), Type.Literal('1'), Type.Literal('0')]),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const ListQuery = Type.Object(
+  {
+    status: Type.Optional(Type.Union(JOB_STATUSES.map((s) => Type.Literal(s)))),
+    language: Type.Optional(Type.String({ maxLength: 64 })),
+    limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,2}$', description: '1–500; @default 50' })),
+    cursor: Type.Optional(Type.String({ maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);
+
+export const BatchSchema = Type.Object(
+  { jobs: Type.Array(Type.Unknown(), { minItems: 1 }) },
+  { additionalProperties: false },
+);
+
+export const SeedRunSchema = Type.Object(
+  { language: Type.String({ maxLength: 64 }), code: Type.String() },
+  { additionalProperties: false },
+);
+
+export const ErrorSchema = Type.Object({
+  error: Type.Object(
+    { code: Type.String(), message: Type.String(), hint: Type.String() },
+    { additionalProperties: true },
+  ),
+});
+
+export const AcceptedSchema = Type.Object({ id: Type.String(), status: Type.String() });

@@ -1,0 +1,100 @@
+import type { FastifyInstance } from 'fastify';
+import { type HearthPaths, hearthPaths } from '../config/paths.js';
+import { HearthError } from '../errors/hearth-error.js';
+import { jobsConfig } from '../jobs/config.js';
+import { type RecoveryReport, recoverJobs } from '../jobs/recovery.js';
+import { JobService } from '../jobs/service.js';
+import { SqliteStore } from '../store/sqlite-store.js';
+import { buildApp } from './app.js';
+import { isLoopback } from './auth.js';
+import { ServerMetrics } from './metrics.js';
+
+export interface ServeOptions {
+  /** `HEARTH_HOST`; @default 127.0.0.1 */
+  host?: string;
+  /** `HEARTH_PORT`; 0 picks a free port. @default 8080 */
+  port?: number;
+  /** `HEARTH_TOKENS` (comma-separated); required on a non-loopback host. */
+  tokens?: string[];
+  paths?: HearthPaths;
+  /** How long running jobs may finish at shutdown. `HEARTH_SHUTDOWN_GRACE_MS`; @default 10000 */
+  shutdownGraceMs?: number;
+  /** pino options or false. @default { level: HEARTH_LOG_LEVEL ?? 'info' } */
+  logger?: boolean | object;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  service: JobService;
+  url: string;
+  recovery: RecoveryReport;
+  /** Stops accepting, lets running jobs finish (up to the grace period), closes everything. Idempotent. */
+  close(): Promise<void>;
+}
+
+export function tokensFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env.HEARTH_TOKENS ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+}
+
+/** `hearth serve`: the store, recovery of unfinished jobs and orphaned sandboxes, then the HTTP API. */
+export async function startServer(opts: ServeOptions = {}): Promise<RunningServer> {
+  const env = process.env;
+  const host = opts.host ?? env.HEARTH_HOST ?? '127.0.0.1';
+  const port = opts.port ?? (env.HEARTH_PORT ? Number(env.HEARTH_PORT) : 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new HearthError('VALIDATION_FAILED', `port ${port} is not a valid TCP port`);
+  }
+  const tokens = opts.tokens ?? tokensFromEnv(env);
+  if (!tokens.length && !isLoopback(host)) {
+    throw new HearthError('UNAUTHORIZED', `refusing to listen on ${host} without HEARTH_TOKENS`, {
+      hint: 'Set HEARTH_TOKENS=<token>[,<token>…] to serve beyond loopback, or bind 127.0.0.1.',
+    });
+  }
+  const paths = opts.paths ?? hearthPaths();
+  const store = await SqliteStore.open({ path: paths.db });
+  const metrics = new ServerMetrics();
+  const graceMs = opts.shutdownGraceMs ?? Number(env.HEARTH_SHUTDOWN_GRACE_MS ?? 10_000);
+  let service: JobService | undefined;
+  let app: FastifyInstance | undefined;
+  try {
+    service = new JobService({ store, config: jobsConfig(env), paths, metrics });
+    metrics.watch(service);
+    app = await buildApp({
+      service,
+      metrics,
+      tokens,
+      logger: opts.logger ?? { level: env.HEARTH_LOG_LEVEL ?? 'info' },
+    });
+    Object.assign(service, { log: app.log });
+    const recovery = await recoverJobs(service);
+    void service.backends.default().catch(() => {});
+    await app.listen({ host, port });
+    const addr = app.server.address();
+    const actualPort = typeof addr === 'object' && addr ? addr.port : port;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+    const s = service;
+    const a = app;
+    let closing: Promise<void> | undefined;
+    return {
+      app,
+      service,
+      url,
+      recovery,
+      close: () =>
+        (closing ??= (async () => {
+          const stopping = a.close();
+          await s.close({ graceMs });
+          await stopping;
+          await store.close();
+        })()),
+    };
+  } catch (err) {
+    await app?.close().catch(() => {});
+    await service?.close({ graceMs: 0 }).catch(() => {});
+    await store.close();
+    throw err;
+  }
+}
