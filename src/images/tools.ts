@@ -135,7 +135,8 @@ async function pruneTools(paths: HearthPaths, keep: string): Promise<void> {
     const st = await stat(dir).catch(() => undefined);
     if (st) dated.push({ dir, at: st.birthtimeMs || st.ctimeMs });
   }
-  dated.sort((x, y) => y.at - x.at);
+  // Newest first, the layer just made before all (creation times can tie).
+  dated.sort((x, y) => Number(y.dir === keep) - Number(x.dir === keep) || y.at - x.at);
   for (const { dir } of dated.slice(TOOLS_KEEP)) {
     if (dir !== keep && findUsers(dir).length === 0) await removeTree(dir);
   }
