@@ -30,6 +30,12 @@ export interface ExecStart {
   limits: ExecLimits;
 }
 
+/** What runtimes print when an allocation was refused (RLIMIT_AS gives no other sign). */
+const OOM_MESSAGE =
+  /MemoryError|out of memory|Cannot allocate memory|bad_alloc|Fatal process OOM|heap limit/i;
+/** Bytes of stderr kept to look for OOM_MESSAGE. */
+const STDERR_TAIL_BYTES = 4096;
+
 /** After asking the shim to kill the tree, how long before the shim itself gets SIGKILL. */
 const SHIM_KILL_GRACE_MS = 3000;
 /** After the process exited, how long to wait for its output pipes to close. */
@@ -46,6 +52,7 @@ export class GuestExec {
   #report: ShimReport | undefined;
   #reportText = '';
   #outputBytes = 0;
+  #stderrTail = '';
   #timedOut = false;
   #truncated = false;
   #killing = false;
@@ -113,6 +120,8 @@ export class GuestExec {
 
   #pipeOutput(stream: Readable, name: 'stdout' | 'stderr'): void {
     stream.on('data', (chunk: Buffer) => {
+      if (name === 'stderr' && this.#limits.memoryMb !== undefined)
+        this.#stderrTail = (this.#stderrTail + chunk.toString('latin1')).slice(-STDERR_TAIL_BYTES);
       if (this.#truncated) return;
       const cap = this.#limits.maxOutputBytes;
       if (cap !== undefined && this.#outputBytes + chunk.length > cap) {
@@ -199,6 +208,14 @@ export class GuestExec {
     );
   }
 
+  /** Best effort: RLIMIT_AS makes allocations fail, and the program dies its own way. */
+  #rlimitOom(report: ShimReport | undefined, exitCode: number | null, signal: string | null): boolean {
+    if (this.#limits.memoryMb === undefined) return false;
+    if (report?.asLimitHit) return true;
+    const failed = (exitCode !== null && exitCode !== 0) || (signal !== null && signal !== 'SIGKILL');
+    return failed && OOM_MESSAGE.test(this.#stderrTail);
+  }
+
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
@@ -219,7 +236,7 @@ export class GuestExec {
       signal: signal ?? null,
       timedOut: this.#timedOut || cpuKilled,
       truncated: this.#truncated,
-      outOfMemory: cg ? cg.oomKilled() : (report?.asLimitHit ?? false),
+      outOfMemory: cg ? cg.oomKilled() : this.#rlimitOom(report, exitCode ?? null, signal ?? null),
       cpuTimeMs,
       wallTimeMs: Math.round(performance.now() - this.#startedAt),
       peakMemoryKb: cg?.peakKb() ?? report?.peakMemoryKb ?? 0,

@@ -94,16 +94,37 @@ static int reseed(const char *hex) {
   return 0;
 }
 
+/* The program we run; its status is kept by whichever wait reaps it. */
+static pid_t main_child = -1;
+static int main_status = 0, main_done = 0;
+
+/* Reaps every child that has exited, without blocking. */
+static void reap(void) {
+  pid_t p;
+  int st;
+  while ((p = waitpid(-1, &st, WNOHANG)) > 0)
+    if (p == main_child) main_status = st, main_done = 1;
+}
+
+/* True while we have any child, live or zombie. As a subreaper every descendant that outlives its
+ * parent becomes our child, so no children means no descendants and /proc need not be read. */
+static int have_children(void) {
+  siginfo_t info;
+  return waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0 || errno != ECHILD;
+}
+
 /* Every live process whose parent chain leads to us gets SIGKILL, until none is left. */
 static void kill_descendants(pid_t self, pid_t pgid) {
+  if (pgid > 0) kill(-pgid, SIGKILL);
+  reap();
+  if (!have_children()) return;
   size_t cap = 1024;
   pid_t *pids = malloc(cap * sizeof(pid_t)), *ppids = malloc(cap * sizeof(pid_t));
   char *mark = NULL;
   if (!pids || !ppids) die("malloc");
   for (int round = 0; round < 5000; round++) {
     if (pgid > 0) kill(-pgid, SIGKILL);
-    while (waitpid(-1, NULL, WNOHANG) > 0) {
-    }
+    reap();
     size_t n = 0;
     DIR *proc = opendir("/proc");
     if (!proc) break;
@@ -196,6 +217,8 @@ int main(int argc, char **argv) {
   if (uid >= 0 && setuid((uid_t)uid) != 0) die("setuid");
   if (report_fd > 2) fcntl(report_fd, F_SETFD, FD_CLOEXEC);
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) die("PR_SET_CHILD_SUBREAPER");
+  /* If whoever started us dies, take the tree down with us (SIGTERM is handled below). */
+  pid_t parent = getppid();
 
   sigset_t watched, old;
   sigemptyset(&watched);
@@ -204,6 +227,8 @@ int main(int argc, char **argv) {
   sigaddset(&watched, SIGINT);
   sigaddset(&watched, SIGHUP);
   sigprocmask(SIG_BLOCK, &watched, &old);
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() != parent) raise(SIGTERM);
 
   pid_t child = fork();
   if (child < 0) die("fork");
@@ -225,24 +250,18 @@ int main(int argc, char **argv) {
   setpgid(child, child);
   if (report_fd >= 0) dprintf(report_fd, "{\"pid\":%d}\n", (int)child);
 
+  main_child = child;
   pid_t self = getpid();
-  int status = 0, done = 0;
-  while (!done) {
+  while (!main_done) {
     siginfo_t info;
     int sig = sigwaitinfo(&watched, &info);
     if (sig < 0) continue;
-    if (sig != SIGCHLD) {
-      kill_descendants(self, child);
-      continue;
-    }
-    pid_t p;
-    int st;
-    while ((p = waitpid(-1, &st, WNOHANG)) > 0)
-      if (p == child) status = st, done = 1;
+    if (sig != SIGCHLD) kill_descendants(self, child);
+    reap();
   }
   if (kill_orphans) kill_descendants(self, child);
-  while (waitpid(-1, NULL, WNOHANG) > 0) {
-  }
+  reap();
+  int status = main_status;
 
   struct rusage ru;
   getrusage(RUSAGE_CHILDREN, &ru);
@@ -252,7 +271,7 @@ int main(int argc, char **argv) {
   int code = -1, term = 0;
   if (WIFEXITED(status)) code = WEXITSTATUS(status);
   else if (WIFSIGNALED(status)) term = WTERMSIG(status);
-  int failed = term == SIGSEGV || term == SIGABRT || term == SIGBUS || term == SIGKILL || code > 0;
+  int failed = term == SIGSEGV || term == SIGABRT || term == SIGBUS || term == SIGTRAP || term == SIGKILL || code > 0;
   int as_hit = as_mb > 0 && failed && peak_kb * 10 >= as_mb * 1024 * 7;
   if (report_fd >= 0) {
     char code_text[16], sig_text[32];
