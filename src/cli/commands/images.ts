@@ -35,38 +35,36 @@ function formatBytes(bytes: number): string {
   return `${Math.round(bytes / 1e6)} MB`;
 }
 
-/** Shows one build's progress: a bar on a terminal, else a line per phase and per 10 %. */
+/**
+ * Shows one build's progress: a bar on a terminal, else a line per phase and per 10 %. Nothing is
+ * shown for an image that is up to date (its only event is `done`).
+ */
 function progressDisplay(name: string): { onProgress: (e: BuildProgress) => void; stop: () => void } {
   let overall = 0;
-  let lastPhase = '';
-  let lastStep = -1;
-  if (process.stdout.isTTY) {
-    const bar = new SingleBar({
-      format: `${name.padEnd(10)} [{bar}] {percentage}% {phase} {message}`,
-      barsize: 30,
-      hideCursor: true,
-      clearOnComplete: false,
-    });
-    bar.start(100, 0, { phase: 'resolve', message: '' });
-    return {
-      onProgress: (e) => {
-        overall = Math.max(overall, overallPercent(e));
-        bar.update(Math.floor(overall), { phase: e.phase, message: e.message.slice(0, 50) });
-      },
-      stop: () => bar.stop(),
-    };
-  }
-  return {
-    onProgress: (e) => {
-      overall = Math.max(overall, overallPercent(e));
-      const step = Math.floor(overall / 10);
-      if (e.phase === lastPhase && step === lastStep) return;
-      lastPhase = e.phase;
-      lastStep = step;
+  let lastLine = '';
+  let bar: SingleBar | undefined;
+  const onProgress = (e: BuildProgress) => {
+    if (e.phase === 'done') return;
+    overall = Math.max(overall, overallPercent(e));
+    if (!process.stdout.isTTY) {
+      const line = `${e.phase} ${Math.floor(overall / 10)}`;
+      if (line === lastLine) return;
+      lastLine = line;
       process.stdout.write(`${name}: ${String(Math.floor(overall)).padStart(3)}% ${e.phase}: ${e.message}\n`);
-    },
-    stop: () => {},
+      return;
+    }
+    if (!bar) {
+      bar = new SingleBar({
+        format: `${name.padEnd(10)} [{bar}] {percentage}% {phase}: {message}`,
+        barsize: 30,
+        hideCursor: true,
+        clearOnComplete: false,
+      });
+      bar.start(100, 0, { phase: e.phase, message: '' });
+    }
+    bar.update(Math.floor(overall), { phase: e.phase, message: e.message.slice(0, 50) });
   };
+  return { onProgress, stop: () => bar?.stop() };
 }
 
 async function build(names: string[], opts: { force?: boolean }): Promise<void> {
