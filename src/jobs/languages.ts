@@ -72,7 +72,8 @@ export class LanguageCatalog {
     const results = await backend.runOnce(
       { image, memoryMb: 1024, labels: { probe: 'versions' } },
       {
-        files: [],
+        // A file, so the work dir is set up as for any job.
+        files: [{ path: '.version-probe', content: Buffer.alloc(0) }],
         steps: langs.map((l) => ({
           argv: l.version,
           env: { ...l.env },
