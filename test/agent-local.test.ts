@@ -39,7 +39,7 @@ describe('guest agent exec (local process, real shim)', () => {
     const { client, workDir } = await agent();
     await client.mkdir('sub');
     const r = await client.run({
-      shell: 'pwd; echo "$HOME|$FOO|$LANG|${HEARTH_SHIM:-none}"',
+      shell: 'pwd; echo "$HOME|$FOO|$LANG|$' + '{HEARTH_SHIM:-none}"',
       cwd: 'sub',
       env: { FOO: 'bar' },
     });
@@ -77,7 +77,14 @@ describe('guest agent exec (local process, real shim)', () => {
   it('pipes stdin written in pieces and closed', async () => {
     const { client } = await agent();
     let out = '';
-    const h = client.exec({ argv: ['cat'], stdin: 'pipe' }, { onStdout: (c) => void (out += c.toString()) });
+    const h = client.exec(
+      { argv: ['cat'], stdin: 'pipe' },
+      {
+        onStdout: (c) => {
+          out += c.toString();
+        },
+      },
+    );
     expect((await h.started).pid).toBeGreaterThan(0);
     h.writeStdin('one ');
     h.writeStdin(Buffer.from('two'));

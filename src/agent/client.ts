@@ -34,6 +34,9 @@ export interface AgentConnectOptions {
 
 export type RunResult = ExecExit & { stdout: Buffer; stderr: Buffer };
 
+/** `run()`'s request: `stdin` is the content fed to the program (then closed); without it, /dev/null. */
+export type RunRequest = Omit<ExecRequest, 'stdin'> & { stdin?: Buffer | string };
+
 type HostRequest = HostMessage extends infer M ? (M extends { id: number } ? Omit<M, 'id'> : never) : never;
 
 interface Pending {
@@ -122,9 +125,9 @@ export class AgentClient {
   }
 
   /** Runs a program to the end and gathers its output. */
-  async run(req: ExecRequest & { stdin?: Buffer | string }, handlers: ExecHandlers = {}): Promise<RunResult> {
+  async run(req: RunRequest, handlers: ExecHandlers = {}): Promise<RunResult> {
     const { stdin, ...rest } = req;
-    const request: ExecRequest = stdin !== undefined ? { ...rest, stdin: 'pipe' } : rest;
+    const request: ExecRequest = { ...rest, stdin: stdin !== undefined ? 'pipe' : 'null' };
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     const handle = this.exec(request, {
