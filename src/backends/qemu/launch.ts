@@ -1,0 +1,131 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { AgentClient } from '../../agent/client.js';
+import type { HearthPaths } from '../../config/paths.js';
+import { HearthError } from '../../errors/hearth-error.js';
+import type { VmArtefacts } from '../../images/vm/artefacts.js';
+import type { SandboxLedger } from '../../sandboxes/ledger.js';
+import { newSandboxId } from '../../sandboxes/sandbox-id.js';
+import type { AccelVerdict } from './accel.js';
+import type { QemuVmConfig } from './qemu-args.js';
+import { QemuVm } from './qemu-vm.js';
+
+/** What fixes a VM's device layout: a template restores only into the same shape. */
+export interface VmShape {
+  vcpus: number;
+  memoryMb: number;
+  diskMb: number;
+}
+
+export interface LaunchContext {
+  paths: HearthPaths;
+  ledger: SandboxLedger;
+  artefacts: VmArtefacts;
+  accel: AccelVerdict;
+}
+
+/** How long a cold boot may take until the agent answers (TCG on a busy 2-core host is slow). */
+export const COLD_BOOT_TIMEOUT_MS = 90_000;
+/** How long a restored VM's agent may take to answer. */
+const RESTORE_TIMEOUT_MS = 20_000;
+
+export function vmConfig(
+  ctx: LaunchContext,
+  shape: VmShape,
+): Omit<QemuVmConfig, 'agentSocket' | 'qmpSocket' | 'consoleLog'> {
+  return {
+    accel: ctx.accel.accel,
+    ...(ctx.accel.cpu ? { cpu: ctx.accel.cpu } : {}),
+    vcpus: shape.vcpus,
+    memoryMb: shape.memoryMb,
+    diskMb: shape.diskMb,
+    kernel: ctx.artefacts.kernel.vmlinuz,
+    initrd: ctx.artefacts.initramfs.path,
+    rootfs: ctx.artefacts.rootfsErofs,
+    tools: ctx.artefacts.toolsErofs,
+  };
+}
+
+export interface LaunchedVm {
+  id: string;
+  vm: QemuVm;
+  agent: AgentClient;
+}
+
+/** Boots a VM from scratch and waits for its agent. */
+export async function coldBoot(
+  ctx: LaunchContext,
+  shape: VmShape,
+  opts: { labels?: Record<string, string>; signal?: AbortSignal } = {},
+): Promise<LaunchedVm> {
+  const id = newSandboxId('qemu');
+  const vm = await QemuVm.start({
+    id,
+    dir: join(ctx.paths.run, id),
+    config: vmConfig(ctx, shape),
+    ledger: ctx.ledger,
+    ...(opts.labels ? { labels: opts.labels } : {}),
+  });
+  return withVm(vm, opts.signal, async () => {
+    const agent = await vm.connectAgent({ helloTimeoutMs: COLD_BOOT_TIMEOUT_MS });
+    return { id, vm, agent };
+  });
+}
+
+/**
+ * Starts a VM paused (`-incoming defer`), loads the template's state into it, resumes it, then
+ * reconnects the agent and tells it who it is now: a new sandbox id, the wall clock, and fresh
+ * entropy (every clone of a template starts with the same RNG state).
+ */
+export async function restore(
+  ctx: LaunchContext,
+  shape: VmShape,
+  opts: { stateFile: string; labels?: Record<string, string>; signal?: AbortSignal },
+): Promise<LaunchedVm> {
+  const id = newSandboxId('qemu');
+  const vm = await QemuVm.start({
+    id,
+    dir: join(ctx.paths.run, id),
+    config: { ...vmConfig(ctx, shape), incoming: true },
+    ledger: ctx.ledger,
+    ...(opts.labels ? { labels: opts.labels } : {}),
+  });
+  return withVm(vm, opts.signal, async () => {
+    await vm.qmp.execute('migrate-incoming', { uri: `exec:cat ${shellQuote(opts.stateFile)}` });
+    const state = await waitForIncoming(vm, RESTORE_TIMEOUT_MS);
+    if (state === 'paused') await vm.qmp.execute('cont');
+    const agent = await vm.connectAgent({ helloTimeoutMs: RESTORE_TIMEOUT_MS });
+    await agent.afterRestore({ sandboxId: id, nowMs: Date.now(), entropy: randomBytes(32) });
+    return { id, vm, agent };
+  });
+}
+
+/** Waits until the incoming migration has been loaded; resolves the run state after it. */
+async function waitForIncoming(vm: QemuVm, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await vm.qmp.execute<{ status: string }>('query-status');
+    if (s.status === 'running' || s.status === 'paused') return s.status;
+    if (s.status !== 'inmigrate' || vm.exited) throw vm.failure(`restore failed (${s.status})`);
+    if (Date.now() > deadline) throw vm.failure(`restore did not finish in ${timeoutMs} ms (${s.status})`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** Runs `fn`; on error or abort the VM is destroyed before the error is rethrown. */
+async function withVm<T>(vm: QemuVm, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  const onAbort = (): void => void vm.destroy();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    if (signal?.aborted) throw new HearthError('CANCELLED', 'cancelled before the VM started');
+    return await fn();
+  } catch (err) {
+    await vm.destroy();
+    if (signal?.aborted) throw new HearthError('CANCELLED', 'cancelled while the VM started', { cause: err });
+    throw err;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+export const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;

@@ -1,0 +1,198 @@
+import { hearthPaths } from '../../config/paths.js';
+import { HearthError } from '../../errors/hearth-error.js';
+import { requireImage } from '../../images/store.js';
+import { ensureTools } from '../../images/tools.js';
+import { ensureVmArtefacts } from '../../images/vm/artefacts.js';
+import { ensureInitramfs } from '../../images/vm/initramfs.js';
+import { ensureKernel, findKernel } from '../../images/vm/kernel.js';
+import { MemoryLedger } from '../../sandboxes/ledger.js';
+import type { Capability, Probe, Sandbox, SandboxBackend, SandboxSpec } from '../backend.js';
+import type { BackendOptions } from '../registry.js';
+import { type AccelVerdict, chooseAccel, getQemuVersion } from './accel.js';
+import { coldBoot, type LaunchContext, restore, type VmShape } from './launch.js';
+import { WarmPool } from './pool.js';
+import type { Accelerator } from './qemu-args.js';
+import { QemuSandbox } from './qemu-sandbox.js';
+import { ensureTemplate } from './template.js';
+
+const CAPABILITIES: readonly Capability[] = ['vm-isolation', 'memory-snapshots', 'warm-pool'];
+/** Shape defaults; they match SandboxSpec's documented defaults. */
+export const SHAPE_DEFAULTS: VmShape = { vcpus: 1, memoryMb: 512, diskMb: 256 };
+
+export interface QemuBackendOptions extends BackendOptions {
+  /** Ready VMs kept per template. `HEARTH_QEMU_POOL`; @default 1 */
+  poolSize?: number;
+  /** Restore from templates (else every sandbox cold boots). `HEARTH_QEMU_TEMPLATES=0` turns it off. @default true */
+  templates?: boolean;
+  /** Force an accelerator instead of probing. `HEARTH_QEMU_ACCEL`. */
+  accel?: Accelerator;
+}
+
+export function shapeOf(spec: SandboxSpec): VmShape {
+  return {
+    vcpus: spec.vcpus ?? SHAPE_DEFAULTS.vcpus,
+    memoryMb: spec.memoryMb ?? SHAPE_DEFAULTS.memoryMb,
+    diskMb: spec.diskMb ?? SHAPE_DEFAULTS.diskMb,
+  };
+}
+
+function envAccel(): Accelerator | undefined {
+  const v = process.env.HEARTH_QEMU_ACCEL;
+  return v === 'kvm' || v === 'tcg' ? v : undefined;
+}
+
+export function createQemuBackend(
+  opts: QemuBackendOptions = {},
+): SandboxBackend & { poolReady(image: string, spec?: SandboxSpec): Promise<void> } {
+  const paths = opts.paths ?? hearthPaths();
+  const ledger = opts.ledger ?? new MemoryLedger();
+  const poolSize = opts.poolSize ?? Number(process.env.HEARTH_QEMU_POOL ?? 1);
+  const useTemplates = opts.templates ?? process.env.HEARTH_QEMU_TEMPLATES !== '0';
+  const force = opts.accel ?? envAccel();
+  const contexts = new Map<string, Promise<LaunchContext>>();
+  const pools = new Map<string, WarmPool>();
+  const live = new Set<QemuSandbox>();
+  let accel: Promise<AccelVerdict> | undefined;
+  let closed = false;
+  let closing: Promise<void> | undefined;
+
+  async function verdict(): Promise<AccelVerdict> {
+    accel ??= (async () => {
+      const kernel = await ensureKernel({ paths });
+      const initramfs = ensureInitramfs({ kernel, paths });
+      return chooseAccel({ paths, kernel, initrd: initramfs.path, ...(force ? { force } : {}) });
+    })();
+    accel.catch(() => {
+      accel = undefined;
+    });
+    return accel;
+  }
+
+  function context(image: string): Promise<LaunchContext> {
+    let c = contexts.get(image);
+    if (!c) {
+      c = (async () => {
+        const built = requireImage(image, { paths });
+        const tools = await ensureTools({ paths });
+        const [artefacts, acc] = await Promise.all([
+          ensureVmArtefacts({ image: built, tools, paths }),
+          verdict(),
+        ]);
+        return { paths, ledger, artefacts, accel: acc };
+      })();
+      c.catch(() => contexts.delete(image));
+      contexts.set(image, c);
+    }
+    return c;
+  }
+
+  async function poolFor(image: string, shape: VmShape): Promise<WarmPool | undefined> {
+    if (!useTemplates) return undefined;
+    const key = `${image}|${shape.vcpus}|${shape.memoryMb}|${shape.diskMb}`;
+    let pool = pools.get(key);
+    if (!pool) {
+      const ctx = await context(image);
+      const template = await ensureTemplate(ctx, image, shape);
+      if (closed) return undefined;
+      pool = pools.get(key);
+      if (!pool) {
+        pool = new WarmPool({
+          size: poolSize,
+          onError: (err) => process.emitWarning(`qemu warm pool for ${image}: ${(err as Error).message}`),
+          make: async () =>
+            new QemuSandbox(
+              await restore(ctx, shape, { stateFile: template.stateFile, labels: { pool: image } }),
+              { image },
+            ),
+        });
+        pools.set(key, pool);
+      }
+    }
+    return pool;
+  }
+
+  function track(sb: QemuSandbox): QemuSandbox {
+    live.add(sb);
+    const destroy = sb.destroy.bind(sb);
+    sb.destroy = () => destroy().finally(() => live.delete(sb));
+    return sb;
+  }
+
+  return {
+    name: 'qemu',
+    capabilities: () => CAPABILITIES,
+
+    async probe(): Promise<Probe> {
+      let version: string;
+      try {
+        version = await getQemuVersion();
+      } catch {
+        return {
+          usable: false,
+          reason: 'qemu-system-x86_64 not installed (apt-get install qemu-system-x86)',
+        };
+      }
+      const details: Record<string, string> = { qemu: version };
+      if (!findKernel(paths)) details.kernel = 'not prepared yet (downloaded at first use)';
+      try {
+        const v = await verdict();
+        details.accelerator = v.accel;
+        details.kernel = v.key.split('|')[0] ?? '';
+        return { usable: true, reason: `qemu: ${v.reason}`, details };
+      } catch (err) {
+        return { usable: false, reason: `qemu: ${(err as Error).message}`, details };
+      }
+    },
+
+    async create(spec: SandboxSpec, createOpts: { signal?: AbortSignal } = {}): Promise<Sandbox> {
+      if (closed) throw new HearthError('SHUTTING_DOWN', 'the qemu backend is closed');
+      const shape = shapeOf(spec);
+      if (!Number.isInteger(shape.vcpus) || shape.vcpus < 1 || shape.vcpus > 16) {
+        throw new HearthError(
+          'VALIDATION_FAILED',
+          `vcpus must be an integer from 1 to 16, got ${spec.vcpus}`,
+        );
+      }
+      if (!Number.isInteger(shape.memoryMb) || shape.memoryMb < 128 || shape.memoryMb > 65536) {
+        throw new HearthError(
+          'VALIDATION_FAILED',
+          `memoryMb must be an integer from 128 to 65536 for a VM, got ${spec.memoryMb}`,
+        );
+      }
+      const pool = await poolFor(spec.image, shape);
+      const ready = pool?.take();
+      const labels = spec.labels ?? {};
+      if (ready) {
+        ready.vm.relabel(labels);
+        return track(ready.withSpec(spec));
+      }
+      const ctx = await context(spec.image);
+      const signal = createOpts.signal;
+      const launched = pool
+        ? await restore(ctx, shape, {
+            stateFile: (await ensureTemplate(ctx, spec.image, shape)).stateFile,
+            labels,
+            ...(signal ? { signal } : {}),
+          })
+        : await coldBoot(ctx, shape, { labels, ...(signal ? { signal } : {}) });
+      return track(new QemuSandbox(launched, spec));
+    },
+
+    /** Resolves once the warm pool for `image` (in the shape of `spec`) holds its ready VMs. */
+    async poolReady(image: string, spec: SandboxSpec = { image }): Promise<void> {
+      const pool = await poolFor(image, shapeOf(spec));
+      pool?.fill();
+      await pool?.whenFull();
+    },
+
+    close(): Promise<void> {
+      closed = true;
+      closing ??= (async () => {
+        await Promise.allSettled([...pools.values()].map((p) => p.drain()));
+        pools.clear();
+        await Promise.allSettled([...live].map((s) => s.destroy()));
+      })();
+      return closing;
+    },
+  };
+}

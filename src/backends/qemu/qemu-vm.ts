@@ -1,0 +1,198 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { AgentClient } from '../../agent/client.js';
+import { HearthError } from '../../errors/hearth-error.js';
+import type { SandboxLedger, SandboxRecord } from '../../sandboxes/ledger.js';
+import { processStartTime } from '../../sandboxes/sandbox-id.js';
+import { type QemuVmConfig, qemuArgs } from './qemu-args.js';
+import { QmpClient } from './qmp.js';
+
+export const QEMU_BINARY = process.env.HEARTH_QEMU || 'qemu-system-x86_64';
+/** Between SIGTERM and SIGKILL. */
+const KILL_GRACE_MS = 2_000;
+
+export interface StartVmOptions {
+  id: string;
+  /** Per-VM directory for sockets and the console log; removed on destroy. */
+  dir: string;
+  config: Omit<QemuVmConfig, 'agentSocket' | 'qmpSocket' | 'consoleLog'>;
+  ledger: SandboxLedger;
+  labels?: Record<string, string>;
+  /** How long QEMU may take to open its QMP socket. @default 10_000 */
+  startTimeoutMs?: number;
+}
+
+/** One QEMU process: its QMP connection, its agent socket, and everything to free. */
+export class QemuVm {
+  readonly id: string;
+  readonly dir: string;
+  readonly agentSocket: string;
+  readonly consoleLog: string;
+  readonly #ledger: SandboxLedger;
+  readonly #child: ChildProcess;
+  readonly #exited: Promise<void>;
+  #stderr = '';
+  #qmp: QmpClient | undefined;
+  #agentSocket: Socket | undefined;
+  #destroying: Promise<void> | undefined;
+  #record: SandboxRecord | undefined;
+
+  private constructor(opts: StartVmOptions, child: ChildProcess) {
+    this.id = opts.id;
+    this.dir = opts.dir;
+    this.agentSocket = join(opts.dir, 'agent.sock');
+    this.consoleLog = join(opts.dir, 'console.log');
+    this.#ledger = opts.ledger;
+    this.#child = child;
+    this.#exited = new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      child.once('exit', () => resolve());
+      child.once('error', () => resolve());
+    });
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (c: string) => {
+      if (this.#stderr.length < 8192) this.#stderr += c;
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  get exited(): boolean {
+    return this.#child.pid === undefined || this.#child.exitCode !== null || this.#child.signalCode !== null;
+  }
+
+  /** Starts QEMU and connects to its QMP socket. On failure everything started is freed. */
+  static async start(opts: StartVmOptions): Promise<QemuVm> {
+    mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+    const qmpSocket = join(opts.dir, 'qmp.sock');
+    const args = qemuArgs({
+      ...opts.config,
+      agentSocket: join(opts.dir, 'agent.sock'),
+      qmpSocket,
+      consoleLog: join(opts.dir, 'console.log'),
+    });
+    // Recorded before the process exists, so a crash in between still leaves the dir findable.
+    const record: SandboxRecord = {
+      id: opts.id,
+      backend: 'qemu',
+      ownerPid: process.pid,
+      pids: [],
+      paths: [opts.dir],
+      mounts: [],
+      cgroups: [],
+      labels: opts.labels ?? {},
+      createdAt: new Date().toISOString(),
+    };
+    opts.ledger.put(record);
+    const child = spawn(QEMU_BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const vm = new QemuVm(opts, child);
+    child.on('error', () => {}); // ENOENT and friends surface as the exit below
+    vm.#record = record;
+    if (child.pid) {
+      const startTime = processStartTime(child.pid);
+      record.pids = [{ pid: child.pid, ...(startTime ? { startTime } : {}) }];
+      opts.ledger.put(record);
+    }
+    try {
+      const deadline = Date.now() + (opts.startTimeoutMs ?? 10_000);
+      while (!existsSync(qmpSocket)) {
+        if (vm.exited || !child.pid) throw vm.failure('QEMU exited at start');
+        if (Date.now() > deadline) throw vm.failure('QEMU did not open its QMP socket in time');
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      vm.#qmp = await QmpClient.connect({ path: qmpSocket });
+      return vm;
+    } catch (err) {
+      await vm.destroy();
+      throw err;
+    }
+  }
+
+  /** Records who owns the VM now (a pooled VM handed to a job). */
+  relabel(labels: Record<string, string>): void {
+    if (!this.#record || this.#destroying) return;
+    this.#record = { ...this.#record, labels };
+    this.#ledger.put(this.#record);
+  }
+
+  get qmp(): QmpClient {
+    if (!this.#qmp) throw new HearthError('SANDBOX_LOST', `VM ${this.id} has no QMP connection`);
+    return this.#qmp;
+  }
+
+  /** A SANDBOX_START_FAILED error carrying QEMU's stderr and the console's tail. */
+  failure(what: string): HearthError {
+    let console = '';
+    try {
+      console = readFileSync(this.consoleLog, 'utf8').slice(-1500);
+    } catch {}
+    const detail = [this.#stderr.trim(), console.trim()].filter(Boolean).join('\n');
+    return new HearthError('SANDBOX_START_FAILED', `${what}${detail ? `:\n${detail}` : ''}`);
+  }
+
+  /** Connects to the agent's virtio-serial socket and says hello. */
+  async connectAgent(opts: { helloTimeoutMs: number; requestTimeoutMs?: number }): Promise<AgentClient> {
+    this.#agentSocket?.destroy();
+    const socket = connect(this.agentSocket);
+    this.#agentSocket = socket;
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    }).catch((err) => {
+      throw this.failure(`cannot connect to the agent socket: ${(err as Error).message}`);
+    });
+    const died = this.#exited.then(() => {
+      throw this.failure('the VM exited before its agent answered');
+    });
+    const client = AgentClient.connect({
+      readable: socket,
+      writable: socket,
+      helloTimeoutMs: opts.helloTimeoutMs,
+      ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+    });
+    try {
+      return await Promise.race([client, died]);
+    } catch (err) {
+      void client.then((c) => c.close()).catch(() => {});
+      if (err instanceof HearthError && err.code === 'AGENT_TIMEOUT')
+        throw this.failure('the agent did not answer hello in time');
+      throw err;
+    }
+  }
+
+  /** Stops QEMU (QMP quit, then SIGTERM, then SIGKILL), removes its dir and record. Never throws. */
+  destroy(): Promise<void> {
+    this.#destroying ??= this.#destroy();
+    return this.#destroying;
+  }
+
+  async #destroy(): Promise<void> {
+    this.#agentSocket?.destroy();
+    if (!this.exited && this.#qmp && !this.#qmp.closed) {
+      void this.#qmp.execute('quit').catch(() => {});
+    }
+    if (!this.exited) {
+      const quit = await Promise.race([this.#exited.then(() => true), sleep(300).then(() => false)]);
+      if (!quit) {
+        this.#child.kill('SIGTERM');
+        const termed = await Promise.race([
+          this.#exited.then(() => true),
+          sleep(KILL_GRACE_MS).then(() => false),
+        ]);
+        if (!termed) {
+          this.#child.kill('SIGKILL');
+          await this.#exited;
+        }
+      }
+    }
+    this.#qmp?.close();
+    rmSync(this.dir, { recursive: true, force: true });
+    this.#ledger.remove(this.id);
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
