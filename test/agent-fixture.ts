@@ -34,7 +34,9 @@ export function spawnAgent(extraArgs: string[] = []): {
   stderr(): string;
 } {
   const { agent, shim } = agentBundle();
-  const workDir = mkdtempSync(join(tmpdir(), 'hearth-agent-test-'));
+  // Not under /tmp: the agent allows /tmp too, and escapes from the work dir must land outside both.
+  const base = existsSync('/var/tmp') ? '/var/tmp' : tmpdir();
+  const workDir = mkdtempSync(join(base, 'hearth-agent-test-'));
   const child = spawn(process.execPath, [agent, '--stdio', '--work-dir', workDir, ...extraArgs], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { HEARTH_SHIM: shim, PATH: process.env.PATH ?? '/usr/bin:/bin' },

@@ -42,7 +42,11 @@ export class GuestFiles {
     opts: { mode?: number; append?: boolean },
   ): Promise<{ size: number }> {
     const abs = this.confine.resolve(path);
-    await mkdir(dirname(abs), { recursive: true });
+    await mkdir(dirname(abs), { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'EEXIST' || err.code === 'ENOTDIR')
+        throw new GuestError('NOT_A_DIRECTORY', `a parent of ${path} is not a directory`);
+      throw err;
+    });
     // The parent may have been created just now; check again that nothing escaped on the way.
     this.confine.resolve(path);
     const st = await stat(abs).catch(() => undefined);
