@@ -16,7 +16,7 @@ import {
   findImage,
   type ImageMeta,
   imageHash,
-  versionDirs,
+  pruneImage,
 } from './store.js';
 
 export type { BuildPhase, BuildProgress } from './debootstrap.js';
@@ -54,23 +54,30 @@ async function removeLeftovers(paths: HearthPaths, name: string): Promise<void> 
   }
 }
 
-/** Removes other versions of `name` unless a live process uses them; returns what was removed. */
-async function removeOldVersions(paths: HearthPaths, name: string, keep: string): Promise<string[]> {
-  const removed: string[] = [];
-  for (const dir of versionDirs(paths, name)) {
-    if (dir === keep || findUsers(dir).length > 0) continue;
-    await removeTree(dir);
-    removed.push(dir);
-  }
-  return removed;
-}
-
 /**
  * Builds a catalog image with debootstrap unless the same version is already built. Builds in a
  * temp dir and renames it into place, so a failed or interrupted build leaves no image behind; one
  * builder per image at a time (a second waits for the first and then finds its result).
  */
 export async function buildImage(name: string, opts: BuildImageOptions = {}): Promise<BuildResult> {
+  // One build per image directory in this process (the lock file only tells processes apart).
+  const key = join((opts.paths ?? hearthPaths()).images, name);
+  const running = inflight.get(key);
+  if (running) {
+    opts.onProgress?.({ phase: 'resolve', message: `waiting for the build of ${name} already running here` });
+  }
+  const build = (running ?? Promise.resolve()).catch(() => undefined).then(() => buildOnce(name, opts));
+  inflight.set(key, build);
+  try {
+    return await build;
+  } finally {
+    if (inflight.get(key) === build) inflight.delete(key);
+  }
+}
+
+const inflight = new Map<string, Promise<BuildResult>>();
+
+async function buildOnce(name: string, opts: BuildImageOptions): Promise<BuildResult> {
   const catalog = opts.catalog ?? loadCatalog();
   const def = resolveImageDef(catalog, name);
   const paths = opts.paths ?? hearthPaths();
@@ -145,7 +152,10 @@ export async function buildImage(name: string, opts: BuildImageOptions = {}): Pr
       log.write(`build failed: ${message}\n`);
       await closeLog(log);
       await removeTree(tmp);
-      if (opts.signal?.aborted) throw new HearthError('CANCELLED', `building image "${name}" was cancelled`);
+      if (opts.signal?.aborted) {
+        await unlink(logPath).catch(() => undefined);
+        throw new HearthError('CANCELLED', `building image "${name}" was cancelled`);
+      }
       throw new HearthError(
         'IMAGE_BUILD_FAILED',
         `building image "${name}" failed: ${message} (log: ${logPath})`,
@@ -159,7 +169,7 @@ export async function buildImage(name: string, opts: BuildImageOptions = {}): Pr
     await unlink(logPath).catch(() => undefined);
     emit({ phase: 'finalize', percent: 100, message: 'removing old versions' });
     await removeLeftovers(paths, name);
-    await removeOldVersions(paths, name, finalDir);
+    await pruneImage(name, { paths, catalog });
     const image = findImage(name, { paths, catalog });
     if (!image) throw new HearthError('IMAGE_BUILD_FAILED', `image "${name}" vanished right after its build`);
     emit({ phase: 'done', percent: 100, message: `${name} built (${image.hash})` });

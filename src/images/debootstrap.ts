@@ -105,36 +105,38 @@ export function runDebootstrap(opts: DebootstrapOptions): Promise<void> {
   let lastError = '';
   let lastInfo = 'starting debootstrap';
   let block: { kind: string; args: string[] } | undefined;
-  const fd3 = child.stdio[3];
-  if (fd3 && 'on' in fd3) {
-    createInterface({ input: fd3 as NodeJS.ReadableStream }).on('line', (line) => {
-      const m = /^([A-Z]{1,2}): ?(.*)$/.exec(line);
-      if (!m) return;
-      const [, tag = '', rest = ''] = m;
-      if (tag === 'P') {
-        const [now = '0', end = '0', name = ''] = rest.split(' ');
-        const span = PHASES[name];
-        const total = Number(end);
-        if (span && total > 0) {
-          const part = Math.min(1, Number(now) / total);
-          opts.onProgress({
-            phase: span.phase,
-            percent: span.from + (span.to - span.from) * part,
-            message: lastInfo,
-          });
-        }
-      } else if (tag === 'I' || tag === 'E' || tag === 'W') {
-        block = { kind: tag, args: [] };
-      } else if ((tag === 'IA' || tag === 'EA' || tag === 'WA') && block) {
-        block.args.push(rest);
-      } else if ((tag === 'IF' || tag === 'EF' || tag === 'WF') && block) {
-        const text = format(rest, block.args);
-        opts.log.write(`${block.kind}: ${text}\n`);
-        if (block.kind === 'E') lastError = text;
-        if (block.kind === 'I') lastInfo = text;
-        block = undefined;
+  const onLine = (line: string) => {
+    const m = /^([A-Z]{1,2}): ?(.*)$/.exec(line);
+    if (!m) return;
+    const [, tag = '', rest = ''] = m;
+    if (tag === 'P') {
+      const [now = '0', end = '0', name = ''] = rest.split(' ');
+      const span = PHASES[name];
+      const total = Number(end);
+      if (span && total > 0) {
+        const part = Math.min(1, Number(now) / total);
+        opts.onProgress({
+          phase: span.phase,
+          percent: span.from + (span.to - span.from) * part,
+          message: lastInfo,
+        });
       }
-    });
+    } else if (tag === 'I' || tag === 'E' || tag === 'W') {
+      block = { kind: tag, args: [] };
+    } else if ((tag === 'IA' || tag === 'EA' || tag === 'WA') && block) {
+      block.args.push(rest);
+    } else if ((tag === 'IF' || tag === 'EF' || tag === 'WF') && block) {
+      const text = format(rest, block.args);
+      opts.log.write(`${block.kind}: ${text}\n`);
+      if (block.kind === 'E') lastError = text;
+      if (block.kind === 'I') lastInfo = text;
+      block = undefined;
+    }
+  };
+  // Progress and messages come on fd 3; errors found before debootstrap sets that up come on stdout/stderr.
+  for (const stream of [child.stdio[3], child.stdout, child.stderr]) {
+    if (stream && 'on' in stream)
+      createInterface({ input: stream as NodeJS.ReadableStream }).on('line', onLine);
   }
   let killTimer: NodeJS.Timeout | undefined;
   const onAbort = () => {

@@ -154,3 +154,29 @@ export async function removeImage(name: string, opts: StoreOptions = {}): Promis
   }
   return { removed };
 }
+
+/**
+ * Removes the versions of an image other than the catalog's current one, except those a live
+ * process uses (they stay listed as `stale` until a later prune). Runs after every successful build.
+ */
+export async function pruneImage(
+  name: string,
+  opts: StoreOptions = {},
+): Promise<{ removed: string[]; kept: string[] }> {
+  const catalog = opts.catalog ?? loadCatalog();
+  const paths = opts.paths ?? hearthPaths();
+  const def = resolveImageDef(catalog, name);
+  const current = imageDir(paths, def);
+  const removed: string[] = [];
+  const kept: string[] = [];
+  for (const dir of versionDirs(paths, name)) {
+    if (dir === current) continue;
+    if (findUsers(dir).length > 0) {
+      kept.push(dir);
+      continue;
+    }
+    await removeTree(dir);
+    removed.push(dir);
+  }
+  return { removed, kept };
+}
