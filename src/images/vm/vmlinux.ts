@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { gunzipSync } from 'node:zlib';
+import { inflateRawSync } from 'node:zlib';
 import { HearthError } from '../../errors/hearth-error.js';
 
 /**
@@ -31,7 +31,7 @@ const FORMATS: Format[] = [
   {
     name: 'gzip',
     magic: Buffer.from([0x1f, 0x8b, 0x08]),
-    decompress: (d) => gunzipSync(d, { finishFlush: 2 }),
+    decompress: (d) => gunzipMember(d),
   },
   { name: 'lz4', magic: Buffer.from([0x02, 0x21, 0x4c, 0x18]), decompress: lz4LegacyDecompress },
   {
@@ -41,6 +41,17 @@ const FORMATS: Format[] = [
   },
   { name: 'zstd', magic: Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), decompress: viaTool('zstd', ['-dcq']) },
 ];
+
+/** One gzip member, ignoring whatever follows it (a bzImage carries data after the payload). */
+function gunzipMember(d: Buffer): Buffer {
+  const flags = d[3] as number;
+  let pos = 10;
+  if (flags & 4) pos += 2 + d.readUInt16LE(pos); // FEXTRA
+  if (flags & 8) pos = d.indexOf(0, pos) + 1; // FNAME
+  if (flags & 16) pos = d.indexOf(0, pos) + 1; // FCOMMENT
+  if (flags & 2) pos += 2; // FHCRC
+  return inflateRawSync(d.subarray(pos));
+}
 
 /** Decompresses an LZ4 "legacy" stream (what the kernel's build uses): magic, then blocks of `u32le size | data`. */
 export function lz4LegacyDecompress(input: Buffer): Buffer {
