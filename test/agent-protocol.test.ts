@@ -1,4 +1,8 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AgentClient } from '../src/agent/client.js';
@@ -81,6 +85,42 @@ describe('agent protocol robustness (local process)', () => {
     expect(await a.next((m) => m.id === 5)).toMatchObject({ ok: true });
     a.send(encodeJson({ type: 'ping', id: 6 }));
     expect(await a.next((m) => m.id === 6)).toMatchObject({ ok: true });
+  });
+
+  it('refuses bad limits and requests too large for a frame, and keeps serving', async () => {
+    const { client } = await startAgent();
+    const bad = { argv: ['true'], limits: { timeoutMs: 'soon' } } as unknown as Parameters<
+      typeof client.run
+    >[0];
+    await expect(client.run(bad)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(client.run({ argv: ['true'], limits: { memoryMb: -1 } })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    });
+    const huge = { BIG: 'x'.repeat(5 * 1024 * 1024) };
+    await expect(client.run({ argv: ['true'], env: huge })).rejects.toMatchObject({
+      code: 'PAYLOAD_TOO_LARGE',
+    });
+    expect((await client.run({ argv: ['true'] })).exitCode).toBe(0);
+  });
+
+  it('speaks over a unix socket with --socket', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-agent-sock-'));
+    const server = createServer();
+    const path = join(dir, 'agent.sock');
+    await new Promise<void>((r) => server.listen(path, r));
+    try {
+      const accepted = new Promise<Socket>((r) => server.once('connection', r));
+      const { child } = spawnAgent(['--socket', path]);
+      const sock = await accepted;
+      const client = await AgentClient.connect({ readable: sock, writable: sock });
+      expect((await client.run({ shell: 'echo via socket' })).stdout.toString()).toBe('via socket\n');
+      const exited = new Promise((r) => child.on('exit', r));
+      await client.close();
+      await exited;
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('on undecodable framing writes one error log frame and exits non-zero', async () => {

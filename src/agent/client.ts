@@ -119,8 +119,15 @@ export class AgentClient {
       exec.fail(new HearthError('SANDBOX_LOST', 'the agent connection is closed'));
       return exec;
     }
+    let frame: Buffer;
+    try {
+      frame = encodeJson({ type: 'exec', id, ...req });
+    } catch (err) {
+      exec.fail(tooLarge(err));
+      return exec;
+    }
     this.#execs.set(id, exec);
-    this.#write([encodeJson({ type: 'exec', id, ...req })]);
+    this.#write([frame]);
     return exec;
   }
 
@@ -239,6 +246,12 @@ export class AgentClient {
     if (this.#closed)
       return Promise.reject(new HearthError('SANDBOX_LOST', 'the agent connection is closed'));
     const id = this.#nextId++;
+    let frame: Buffer;
+    try {
+      frame = encodeJson({ ...msg, id });
+    } catch (err) {
+      return Promise.reject(tooLarge(err));
+    }
     return new Promise<ResultValues[K]>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
@@ -248,7 +261,7 @@ export class AgentClient {
       }, timeoutMs);
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, chunks });
       const frames = fileData ? encodeData(id, Stream.File, fileData) : [];
-      frames.push(encodeJson({ ...msg, id }));
+      frames.push(frame);
       this.#write(frames);
     });
   }
@@ -333,6 +346,12 @@ export class AgentClient {
     if (!notify) return;
     void this.close();
   }
+}
+
+function tooLarge(err: unknown): HearthError {
+  return new HearthError('PAYLOAD_TOO_LARGE', `request too large for one frame: ${(err as Error).message}`, {
+    hint: 'Pass large data as stdin or as a file, not in argv or env.',
+  });
 }
 
 function guestError(e: WireError | undefined, fallback: 'EXEC_FAILED'): HearthError {

@@ -6,6 +6,7 @@ import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { encodeData, encodeJson, FrameDecoder } from '../framing.js';
 import {
+  type ExecLimits,
   FrameKind,
   type GuestMessage,
   type HelloInfo,
@@ -168,6 +169,7 @@ export class GuestAgent {
   #exec(msg: Extract<HostMessage, { type: 'exec' }>): { pid: number } {
     if (this.#execs.has(msg.id)) throw new GuestError('AGENT_PROTOCOL', `request id ${msg.id} is in use`);
     const argv = execArgv(msg);
+    const limits = execLimits(msg.limits);
     const workDir = this.#opts.confine.workDir;
     const cwd = msg.cwd === undefined ? workDir : isAbsolute(msg.cwd) ? msg.cwd : resolve(workDir, msg.cwd);
     if (msg.cwd !== undefined && !statSync(cwd, { throwIfNoEntry: false })?.isDirectory())
@@ -188,7 +190,7 @@ export class GuestAgent {
         onDone: (channel) => this.#execs.delete(channel),
       },
       msg.id,
-      { argv, cwd, env, stdin: msg.stdin === 'pipe' ? 'pipe' : 'null', limits: msg.limits ?? {} },
+      { argv, cwd, env, stdin: msg.stdin === 'pipe' ? 'pipe' : 'null', limits },
     );
     this.#execs.set(msg.id, exec);
     return { pid: exec.pid };
@@ -236,6 +238,30 @@ export class GuestAgent {
     this.#killAll();
     setTimeout(() => this.#opts.exit(0), 200).unref();
   }
+}
+
+const LIMIT_KEYS: ReadonlyArray<keyof ExecLimits> = [
+  'timeoutMs',
+  'cpuTimeMs',
+  'memoryMb',
+  'maxProcesses',
+  'maxFileBytes',
+  'maxOutputBytes',
+  'maxOpenFiles',
+];
+
+function execLimits(limits: unknown): ExecLimits {
+  if (limits === undefined || limits === null) return {};
+  if (typeof limits !== 'object') throw new GuestError('BAD_REQUEST', 'limits must be an object');
+  const out: ExecLimits = {};
+  for (const key of LIMIT_KEYS) {
+    const v = (limits as Record<string, unknown>)[key];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+      throw new GuestError('BAD_REQUEST', `limits.${key} must be a non-negative number`);
+    out[key] = v;
+  }
+  return out;
 }
 
 function execArgv(msg: { argv?: unknown; shell?: unknown }): string[] {

@@ -115,7 +115,6 @@ static int have_children(void) {
 
 /* Every live process whose parent chain leads to us gets SIGKILL, until none is left. */
 static void kill_descendants(pid_t self, pid_t pgid) {
-  if (pgid > 0) kill(-pgid, SIGKILL);
   reap();
   if (!have_children()) return;
   size_t cap = 1024;
