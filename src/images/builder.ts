@@ -19,7 +19,7 @@ import {
   pruneImage,
 } from './store.js';
 
-export type { BuildPhase, BuildProgress } from './debootstrap.js';
+export type { BuildProgress } from './debootstrap.js';
 
 export interface BuildImageOptions {
   /** @default hearthPaths() */

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { appendFile, chmod, chown, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, chown, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -80,9 +80,4 @@ export async function prepareRootfs(root: string): Promise<void> {
 export async function treeSizeBytes(root: string): Promise<number> {
   const { stdout } = await run('du', ['-s', '--bytes', root], { maxBuffer: 1 << 20 });
   return Number(stdout.split('\t')[0]) || 0;
-}
-
-/** Names of the entries of a directory, or none if it does not exist. */
-export async function entries(dir: string): Promise<string[]> {
-  return readdir(dir).catch(() => []);
 }
