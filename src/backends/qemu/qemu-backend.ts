@@ -41,9 +41,13 @@ function envAccel(): Accelerator | undefined {
   return v === 'kvm' || v === 'tcg' ? v : undefined;
 }
 
-export function createQemuBackend(
-  opts: QemuBackendOptions = {},
-): SandboxBackend & { poolReady(image: string, spec?: SandboxSpec): Promise<void> } {
+export interface QemuBackend extends SandboxBackend {
+  /** Resolves once the warm pool for `image` (in the shape of `spec`) holds its ready VMs. */
+  poolReady(image: string, spec?: SandboxSpec): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createQemuBackend(opts: QemuBackendOptions = {}): QemuBackend {
   const paths = opts.paths ?? hearthPaths();
   const ledger = opts.ledger ?? new MemoryLedger();
   const poolSize = opts.poolSize ?? Number(process.env.HEARTH_QEMU_POOL ?? 1);
