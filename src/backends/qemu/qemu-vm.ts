@@ -104,7 +104,17 @@ export class QemuVm {
         if (Date.now() > deadline) throw vm.failure('QEMU did not open its QMP socket in time');
         await new Promise((r) => setTimeout(r, 5));
       }
-      vm.#qmp = await QmpClient.connect({ path: qmpSocket });
+      // The socket file appears at bind(), a moment before QEMU listens on it.
+      for (;;) {
+        try {
+          vm.#qmp = await QmpClient.connect({ path: qmpSocket });
+          break;
+        } catch (err) {
+          if (vm.exited) throw vm.failure('QEMU exited at start');
+          if (Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      }
       return vm;
     } catch (err) {
       await vm.destroy();
