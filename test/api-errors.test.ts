@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ERROR_CODES } from '../src/errors/codes.js';
+import { ERROR_CODES, ERROR_STATUS } from '../src/errors/codes.js';
 import { jobsConfig } from '../src/jobs/config.js';
 import { JobService } from '../src/jobs/service.js';
 import { buildApp } from '../src/server/app.js';
@@ -273,3 +273,10 @@ describe('API: bearer tokens', () => {
 function paths(dir: string) {
   return { home: dir, images: dir, tools: dir, vm: dir, cache: dir, run: dir, db: join(dir, 'hearth.db') };
 }
+
+describe('docs/api.md', () => {
+  it('lists every error code with its status', () => {
+    const doc = readFileSync(join(import.meta.dirname, '..', 'docs', 'api.md'), 'utf8');
+    for (const code of ERROR_CODES) expect(doc).toContain(`| \`${code}\` | ${ERROR_STATUS[code]} |`);
+  });
+});

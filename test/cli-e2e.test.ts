@@ -22,7 +22,7 @@ function hearth(args: string[], env: NodeJS.ProcessEnv = {}, input?: string) {
 }
 
 /** Starts `hearth serve --port 0` and resolves with its URL once it listens. */
-export function startServe(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
+function startServe(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...CLI, 'serve', '--port', '0'], {
       cwd: ROOT,
