@@ -12,6 +12,24 @@ import { agentBundle, alive, spawnAgent, startAgent, stopAll } from './agent-fix
 
 afterEach(stopAll);
 
+/** Opens a raw pty and relays its master side to stdio; prints the device path on stderr. */
+const PTY_RELAY = `import os, pty, select, sys, tty
+master, slave = pty.openpty()
+tty.setraw(slave)
+sys.stderr.write(os.ttyname(slave) + "\\n"); sys.stderr.flush()
+while True:
+    r, _, _ = select.select([master, 0], [], [])
+    if master in r:
+        try: data = os.read(master, 65536)
+        except OSError: break
+        if not data: break
+        os.write(1, data)
+    if 0 in r:
+        data = os.read(0, 65536)
+        if not data: break
+        os.write(master, data)
+`;
+
 /** Sends raw bytes to a spawned agent and collects the JSON messages it answers. */
 function rawAgent() {
   const { child } = spawnAgent();
@@ -120,6 +138,24 @@ describe('agent protocol robustness (local process)', () => {
     } finally {
       server.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('speaks over a character device with --port (a raw pty standing in for virtio-serial)', async () => {
+    const relay = spawn('python3', ['-c', PTY_RELAY], { stdio: ['pipe', 'pipe', 'pipe'] });
+    try {
+      const ptyPath = await new Promise<string>((resolve) =>
+        relay.stderr.once('data', (c: Buffer) => resolve(c.toString().trim())),
+      );
+      const { child } = spawnAgent(['--port', ptyPath]);
+      const client = await AgentClient.connect({ readable: relay.stdout, writable: relay.stdin });
+      expect((await client.run({ shell: 'echo via port' })).stdout.toString()).toBe('via port\n');
+      expect(await client.ping()).toBeGreaterThan(0);
+      const exited = new Promise((r) => child.on('exit', r));
+      await client.shutdown();
+      await exited;
+    } finally {
+      relay.kill('SIGKILL');
     }
   });
 

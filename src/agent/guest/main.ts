@@ -77,14 +77,15 @@ function main(): void {
   const confine = new Confinement(args.workDir);
   const limits = setupLimits(args.limits);
   if (limits.reason) process.stderr.write(`hearth-agent: using rlimits: ${limits.reason}\n`);
+  const shim = findShim();
   const agent = new GuestAgent({
     confine,
-    shim: findShim(),
+    shim,
     limits,
     baseEnv: { PATH: BASE_PATH, HOME: confine.workDir, LANG: 'C.UTF-8', ...args.env },
     exit: (code) => process.exit(code),
   });
-  const transport = openTransport(args.transport, {
+  const transport = openTransport(args.transport, shim, {
     onData: (chunk) => agent.onData(chunk),
     onReset: () => agent.onReset(),
     onEnd: (err) => {

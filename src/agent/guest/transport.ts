@@ -1,9 +1,10 @@
 /**
  * The byte streams the agent speaks over: its own stdio, a unix socket, or a virtio-serial port.
  */
-import { closeSync, createWriteStream, fstatSync, openSync, read, write } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createWriteStream, fstatSync } from 'node:fs';
 import { createConnection, Socket } from 'node:net';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 export interface TransportEvents {
   /** Bytes from the host. */
@@ -30,8 +31,13 @@ export type TransportSpec =
 /** Past this many queued bytes `write` returns false. */
 const HIGH_WATER_BYTES = 1024 * 1024;
 
-export function openTransport(spec: TransportSpec, events: TransportEvents): Transport {
-  if (spec.kind === 'port') return openPort(spec.path, events);
+/** Opens the transport; `shim` is needed for `port`. */
+export function openTransport(
+  spec: TransportSpec,
+  shim: string | undefined,
+  events: TransportEvents,
+): Transport {
+  if (spec.kind === 'port') return openPort(spec.path, shim, events);
   let input: NodeJS.ReadableStream;
   let output: Writable;
   if (spec.kind === 'socket') {
@@ -82,78 +88,19 @@ function streamTransport(output: Writable): Transport {
 }
 
 /**
- * A virtio-serial port. Reads return 0 while the host side is not connected (and again after it
- * disconnects, e.g. across a VM snapshot); the agent keeps reading and treats it as a reset.
+ * A virtio-serial port, through the shim's `--relay`: Node can only read a character device with
+ * blocking reads on its thread pool, which also keep the process from exiting. The relay turns it
+ * into pipes and reports on fd 3 when the host side went away (e.g. across a VM snapshot).
  */
-function openPort(path: string, events: TransportEvents): Transport {
-  const fd = openSync(path, 'r+');
-  const readBuf = Buffer.allocUnsafe(256 * 1024);
-  let connected = false;
-  const readLoop = (): void => {
-    read(fd, readBuf, 0, readBuf.length, null, (err, n) => {
-      if (err) {
-        if (err.code === 'EAGAIN' || err.code === 'EINTR') return void setTimeout(readLoop, 20);
-        closeSync(fd);
-        return events.onEnd(err);
-      }
-      if (n === 0) {
-        if (connected) events.onReset();
-        connected = false;
-        return void setTimeout(readLoop, 50);
-      }
-      connected = true;
-      events.onData(Buffer.from(readBuf.subarray(0, n)));
-      readLoop();
-    });
-  };
-  readLoop();
-
-  const queue: Buffer[] = [];
-  let queued = 0;
-  let writing = false;
-  const drainListeners: Array<() => void> = [];
-  const pump = (): void => {
-    const next = queue[0];
-    if (!next) {
-      writing = false;
-      for (const l of drainListeners.splice(0)) l();
-      return;
-    }
-    writing = true;
-    write(fd, next, 0, next.length, null, (err, n) => {
-      if (err) {
-        process.stderr.write(`hearth-agent: port write failed: ${err.message}\n`);
-        n = next.length; // the host is gone; drop the bytes rather than spin
-      }
-      queued -= n;
-      if (n >= next.length) queue.shift();
-      else queue[0] = next.subarray(n);
-      pump();
-    });
-  };
-  return {
-    write(bufs) {
-      for (const b of bufs) {
-        if (b.length === 0) continue;
-        queue.push(b);
-        queued += b.length;
-      }
-      if (!writing) pump();
-      return queued < HIGH_WATER_BYTES;
-    },
-    onDrain(listener) {
-      if (!writing) listener();
-      else drainListeners.push(listener);
-    },
-    flush(timeoutMs) {
-      if (!writing) return Promise.resolve();
-      return new Promise((resolve) => {
-        const timer = setTimeout(resolve, timeoutMs);
-        drainListeners.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    },
-  };
+function openPort(path: string, shim: string | undefined, events: TransportEvents): Transport {
+  if (!shim) throw new Error(`--port ${path} needs the exec shim (set HEARTH_SHIM)`);
+  const relay = spawn(shim, ['--relay', path], { stdio: ['pipe', 'pipe', 'inherit', 'pipe'] });
+  const input = relay.stdout as Readable;
+  const output = relay.stdin as Writable;
+  input.on('data', (chunk: Buffer) => events.onData(chunk));
+  input.on('end', () => events.onEnd(new Error(`the relay for ${path} ended`)));
+  relay.on('error', (err) => events.onEnd(err));
+  output.on('error', (err: Error) => events.onEnd(err));
+  (relay.stdio[3] as Readable).on('data', () => events.onReset());
+  return streamTransport(output);
 }

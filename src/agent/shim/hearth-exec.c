@@ -7,6 +7,7 @@
  *   hearth-exec --set-time MS        settimeofday (root only)
  *   hearth-exec --reseed HEXBYTES    add the bytes to the kernel pool and reseed the CRNG
  *   hearth-exec --sync               sync(2)
+ *   hearth-exec --relay DEVICE       relay a character device to stdin/stdout (virtio-serial)
  *
  * The report fd gets `{"pid":N}` when the program has started, then one line when it ended:
  * {"exitCode":N|null,"signal":"SIGKILL"|null,"cpuTimeMs":N,"peakMemoryKb":N,"asLimitHit":bool}
@@ -18,6 +19,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/random.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +94,58 @@ static int reseed(const char *hex) {
   if (ioctl(fd, RNDRESEEDCRNG) != 0 && errno != EINVAL && errno != ENOTTY) die("RNDRESEEDCRNG");
   close(fd);
   return 0;
+}
+
+static int write_all(int fd, const char *buf, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, buf, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    buf += n, len -= (size_t)n;
+  }
+  return 0;
+}
+
+/*
+ * Relays a character device (a virtio-serial port) to stdin/stdout, so the agent can use pipes the
+ * event loop polls instead of blocking reads. While the host side is not connected the port reads
+ * 0 / polls POLLHUP; then we wait, and write "reset\n" to fd 3 when a connection went away.
+ */
+static int relay(const char *path) {
+  int dev = open(path, O_RDWR | O_CLOEXEC);
+  if (dev < 0) die(path);
+  signal(SIGPIPE, SIG_IGN);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  static char buf[256 * 1024];
+  int connected = 0;
+  for (;;) {
+    struct pollfd p[2] = {{dev, POLLIN, 0}, {0, POLLIN, 0}};
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      die("poll");
+    }
+    if (p[1].revents) {
+      ssize_t n = read(0, buf, sizeof buf);
+      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) return 0; /* the agent is gone */
+      if (n > 0 && write_all(dev, buf, (size_t)n) < 0) die("write to port");
+    }
+    ssize_t n = 0;
+    if (p[0].revents & POLLIN) {
+      n = read(dev, buf, sizeof buf);
+      if (n < 0 && errno != EINTR && errno != EAGAIN) die("read from port");
+      if (n > 0) {
+        connected = 1;
+        if (write_all(1, buf, (size_t)n) < 0) return 0;
+      }
+    }
+    if (n == 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+      if (connected && write(3, "reset\n", 6) < 0) {
+      }
+      connected = 0;
+      struct timespec pause = {0, 20 * 1000000};
+      nanosleep(&pause, NULL);
+    }
+  }
 }
 
 /* The program we run; its status is kept by whichever wait reaps it. */
@@ -183,6 +237,7 @@ int main(int argc, char **argv) {
     if (!strcmp(a, "--set-time")) return set_time(v);
     if (!strcmp(a, "--reseed")) return v ? reseed(v) : 125;
     if (!strcmp(a, "--sync")) return sync(), 0;
+    if (!strcmp(a, "--relay")) return v ? relay(v) : 125;
     if (!strcmp(a, "--no-kill-orphans")) {
       kill_orphans = 0;
       continue;
