@@ -154,7 +154,9 @@ async function buildOnce(name: string, opts: BuildImageOptions): Promise<BuildRe
       await removeTree(tmp);
       if (opts.signal?.aborted) {
         await unlink(logPath).catch(() => undefined);
-        throw new HearthError('CANCELLED', `building image "${name}" was cancelled`);
+        throw new HearthError('CANCELLED', `building image "${name}" was cancelled`, {
+          hint: `Run \`hearth images build ${name}\` again to build it.`,
+        });
       }
       throw new HearthError(
         'IMAGE_BUILD_FAILED',

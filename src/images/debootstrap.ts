@@ -99,7 +99,8 @@ export function runDebootstrap(opts: DebootstrapOptions): Promise<void> {
     opts.mirror,
   ];
   opts.log.write(`$ debootstrap ${args.join(' ')}\n`);
-  const child = spawn('debootstrap', args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+  // Its own process group, so stopping it stops its dpkg and subshells too.
+  const child = spawn('debootstrap', args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], detached: true });
   child.stdout?.pipe(opts.log, { end: false });
   child.stderr?.pipe(opts.log, { end: false });
   let lastError = '';
@@ -139,9 +140,16 @@ export function runDebootstrap(opts: DebootstrapOptions): Promise<void> {
       createInterface({ input: stream as NodeJS.ReadableStream }).on('line', onLine);
   }
   let killTimer: NodeJS.Timeout | undefined;
+  const killGroup = (signal: NodeJS.Signals) => {
+    try {
+      if (child.pid) process.kill(-child.pid, signal);
+    } catch {
+      // Already gone.
+    }
+  };
   const onAbort = () => {
-    child.kill('SIGTERM');
-    killTimer = setTimeout(() => child.kill('SIGKILL'), opts.killGraceMs ?? 5000);
+    killGroup('SIGTERM');
+    killTimer = setTimeout(() => killGroup('SIGKILL'), opts.killGraceMs ?? 5000);
   };
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   return new Promise((resolve, reject) => {

@@ -71,8 +71,10 @@ async function build(names: string[], opts: { force?: boolean }): Promise<void> 
   const catalog = loadCatalog();
   const targets = names.length > 0 ? names : Object.keys(catalog.images);
   const abort = new AbortController();
-  const onSigint = () => abort.abort();
-  process.once('SIGINT', onSigint);
+  // Ctrl-C or a kill stops debootstrap and removes the partial build before the process exits.
+  const onSignal = () => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     for (const name of targets) {
       const display = progressDisplay(name);
@@ -98,7 +100,8 @@ async function build(names: string[], opts: { force?: boolean }): Promise<void> 
       }
     }
   } finally {
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 
