@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { allRows } from './lib.js';
 
 const groups: Record<string, () => Promise<{ default: () => Promise<void> }>> = {
+  agent: () => import('./agent.js'),
   sandbox: () => import('./sandbox.js'),
   jobs: () => import('./jobs.js'),
   qemu: () => import('./qemu.js'),
