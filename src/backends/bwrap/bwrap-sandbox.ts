@@ -49,7 +49,14 @@ export async function startBwrapSandbox(
   let child: ChildProcess | undefined;
   const record = () => newRecord(id, spec, cg);
   const release = async () => {
-    if (child) await stopProcess(child, { graceMs: 2000 });
+    const killAll = () => {
+      for (const pid of cg?.pids() ?? []) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {}
+      }
+    };
+    if (child) await stopProcess(child, { politeMs: 300, graceMs: 2000, onKill: killAll });
     await cg?.remove();
     ctx.ledger.remove(id);
     ctx.uids.release(uid);

@@ -40,12 +40,26 @@ export function exited(child: ChildProcess): Promise<void> {
 }
 
 /**
- * SIGTERM (the shim then SIGKILLs every descendant), SIGKILL after `graceMs`, and waits for the
- * exit. Never throws.
+ * Optionally waits `politeMs` for the process to end by itself, then SIGTERM (the shim then
+ * SIGKILLs every descendant), SIGKILL after `graceMs` (`onKill` first, e.g. to kill a cgroup),
+ * and waits for the exit. Never throws.
  */
-export async function stopProcess(child: ChildProcess, opts: { graceMs?: number } = {}): Promise<void> {
+export async function stopProcess(
+  child: ChildProcess,
+  opts: { graceMs?: number; politeMs?: number; onKill?: () => void } = {},
+): Promise<void> {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const done = exited(child);
+  if (opts.politeMs) {
+    // A sandbox whose agent saw its stdin close usually ends by itself at once.
+    let t: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      t = setTimeout(() => resolve('late'), opts.politeMs);
+    });
+    const r = await Promise.race([done, late]);
+    clearTimeout(t);
+    if (r !== 'late') return;
+  }
   try {
     child.kill('SIGTERM');
   } catch {}
@@ -56,6 +70,7 @@ export async function stopProcess(child: ChildProcess, opts: { graceMs?: number 
   const first = await Promise.race([done, grace]);
   clearTimeout(timer);
   if (first === 'late') {
+    opts.onKill?.();
     try {
       child.kill('SIGKILL');
     } catch {}
