@@ -45,9 +45,15 @@ function strings(path: string, where: string, v: unknown, required = true): stri
   return v as string[];
 }
 
+/** One entry of the YAML document, before it is checked. */
+type Raw = Record<string, unknown>;
+
 /** Parses and checks a catalog document. */
 export function parseCatalog(text: string, path = 'catalog.yaml'): Catalog {
-  const doc = parse(text) as { images?: Record<string, any>; languages?: Record<string, any> } | null;
+  const doc = parse(text) as {
+    images?: Record<string, Raw | null>;
+    languages?: Record<string, Raw | null>;
+  } | null;
   if (!doc?.images || !doc.languages) fail(path, 'needs `images` and `languages`');
   const images: Record<string, ImageDef> = {};
   for (const [name, def] of Object.entries(doc.images)) {
@@ -78,8 +84,12 @@ export function parseCatalog(text: string, path = 'catalog.yaml'): Catalog {
       if (def.transpile !== 'typescript') fail(path, `languages.${name}.transpile must be typescript`);
       lang.transpile = 'typescript';
     }
-    if (def?.env !== undefined)
+    if (def?.env !== undefined) {
+      if (typeof def.env !== 'object' || def.env === null || Array.isArray(def.env)) {
+        fail(path, `languages.${name}.env must be a map of names to values`);
+      }
       lang.env = Object.fromEntries(Object.entries(def.env).map(([k, v]) => [k, String(v)]));
+    }
     for (const key of [name, ...lang.aliases]) {
       const other = taken.get(key.toLowerCase());
       if (other) fail(path, `${key} names both ${other} and ${name}`);
