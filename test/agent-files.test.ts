@@ -44,6 +44,11 @@ describe('guest agent files API (local process)', () => {
     await expect(client.readFile('.')).rejects.toMatchObject({ code: 'IS_A_DIRECTORY' });
     await expect(client.writeFile('f/under', 'x')).rejects.toMatchObject({ code: 'NOT_A_DIRECTORY' });
     await expect(client.readFile('')).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    // A FIFO would block an open() forever; it is refused up front.
+    await client.run({ argv: ['mkfifo', 'fifo'] });
+    await expect(client.readFile('fifo')).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(client.writeFile('fifo', 'x')).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    expect(await client.ping()).toBeGreaterThan(0);
   });
 
   it('reads and writes 10 MB files whole', async () => {

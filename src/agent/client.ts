@@ -1,6 +1,7 @@
 /**
  * The host's typed client of a guest agent, over any pair of byte streams.
  */
+import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { HearthError, isErrorCode } from '../errors/hearth-error.js';
 import { type ExecHandle, type ExecHandlers, PendingExec } from './client-exec.js';
@@ -55,7 +56,11 @@ export class AgentClient {
   readonly #pending = new Map<number, Pending>();
   readonly #execs = new Map<number, PendingExec>();
   readonly #closeListeners: Array<(err?: Error) => void> = [];
-  #nextId = 1;
+  /**
+   * Request ids start at a random point: a VM restored from a snapshot keeps the execs of the
+   * connection it was saved with, and a new connection must not reuse their channels.
+   */
+  #nextId = randomInt(1, 2 ** 30);
   #closed = false;
   #closing: Promise<void> | undefined;
   #info: HelloInfo | undefined;

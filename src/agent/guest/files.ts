@@ -18,10 +18,10 @@ export class GuestFiles {
 
   async read(path: string, sink: FileSink): Promise<{ size: number }> {
     const abs = this.confine.resolve(path);
+    // Check before opening: opening a FIFO would block until someone writes to it.
+    checkRegular(path, await stat(abs));
     const handle = await open(abs, 'r');
     try {
-      const st = await handle.stat();
-      if (st.isDirectory()) throw new GuestError('IS_A_DIRECTORY', `${path} is a directory`);
       let size = 0;
       for (;;) {
         const buf = Buffer.allocUnsafe(DATA_CHUNK_BYTES);
@@ -50,7 +50,7 @@ export class GuestFiles {
     // The parent may have been created just now; check again that nothing escaped on the way.
     this.confine.resolve(path);
     const st = await stat(abs).catch(() => undefined);
-    if (st?.isDirectory()) throw new GuestError('IS_A_DIRECTORY', `${path} is a directory`);
+    if (st) checkRegular(path, st);
     await writeFile(abs, data, { flag: opts.append ? 'a' : 'w', mode: opts.mode ?? 0o644 });
     if (opts.mode !== undefined) await chmod(abs, opts.mode);
     return { size: data.length };
@@ -101,4 +101,9 @@ export class GuestFiles {
       mtimeMs: st.mtimeMs,
     };
   }
+}
+
+function checkRegular(path: string, st: Stats): void {
+  if (st.isDirectory()) throw new GuestError('IS_A_DIRECTORY', `${path} is a directory`);
+  if (!st.isFile()) throw new GuestError('BAD_REQUEST', `${path} is not a regular file`);
 }
