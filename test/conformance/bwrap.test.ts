@@ -1,0 +1,3 @@
+import { defineBackendConformance } from './cases.js';
+
+await defineBackendConformance('bwrap');
