@@ -1,8 +1,11 @@
 /**
  * Entry of the guest agent bundle (dist/agent.js):
  *
- *   node agent.js [--stdio | --port <char device> | --socket <unix socket>] [--work-dir /work]
+ *   node agent.js [--stdio | --port <char device> | --socket <unix socket> | --vsock <port>]
+ *                 [--work-dir /work]
  *                 [--limits auto|cgroup|rlimit] [--env KEY=VALUE]...
+ *
+ * --port and --vsock go through the exec shim's relay (`hearth-exec --relay` / `--vsock-listen`).
  *
  * With --stdio the frames use fd 0/1, so nothing else may ever reach stdout: console output goes
  * to stderr.
@@ -35,7 +38,11 @@ function parseArgs(argv: string[]): AgentArgs {
     if (flag === '--stdio') args.transport = { kind: 'stdio' };
     else if (flag === '--port') args.transport = { kind: 'port', path: value() };
     else if (flag === '--socket') args.transport = { kind: 'socket', path: value() };
-    else if (flag === '--work-dir') args.workDir = resolve(value());
+    else if (flag === '--vsock') {
+      const port = Number(value());
+      if (!Number.isInteger(port) || port <= 0 || port > 0xffffffff) usage('--vsock needs a port number');
+      args.transport = { kind: 'vsock', port };
+    } else if (flag === '--work-dir') args.workDir = resolve(value());
     else if (flag === '--limits') {
       const mode = value();
       if (mode !== 'auto' && mode !== 'cgroup' && mode !== 'rlimit') usage(`unknown --limits ${mode}`);

@@ -26,7 +26,8 @@ export interface Transport {
 export type TransportSpec =
   | { kind: 'stdio' }
   | { kind: 'socket'; path: string }
-  | { kind: 'port'; path: string };
+  | { kind: 'port'; path: string }
+  | { kind: 'vsock'; port: number };
 
 /** Past this many queued bytes `write` returns false. */
 const HIGH_WATER_BYTES = 1024 * 1024;
@@ -37,7 +38,8 @@ export function openTransport(
   shim: string | undefined,
   events: TransportEvents,
 ): Transport {
-  if (spec.kind === 'port') return openPort(spec.path, shim, events);
+  if (spec.kind === 'port') return openRelay(['--relay', spec.path], shim, events);
+  if (spec.kind === 'vsock') return openRelay(['--vsock-listen', String(spec.port)], shim, events);
   let input: NodeJS.ReadableStream;
   let output: Writable;
   if (spec.kind === 'socket') {
@@ -88,17 +90,18 @@ function streamTransport(output: Writable): Transport {
 }
 
 /**
- * A virtio-serial port, through the shim's `--relay`: Node can only read a character device with
- * blocking reads on its thread pool, which also keep the process from exiting. The relay turns it
- * into pipes and reports on fd 3 when the host side went away (e.g. across a VM snapshot).
+ * A virtio-serial port or a vsock listener, through the shim's relay: Node can read a character
+ * device only with blocking reads on its thread pool (which also keep the process from exiting)
+ * and has no AF_VSOCK. The relay turns either into pipes and reports on fd 3 when the host side
+ * went away (e.g. across a VM snapshot).
  */
-function openPort(path: string, shim: string | undefined, events: TransportEvents): Transport {
-  if (!shim) throw new Error(`--port ${path} needs the exec shim (set HEARTH_SHIM)`);
-  const relay = spawn(shim, ['--relay', path], { stdio: ['pipe', 'pipe', 'inherit', 'pipe'] });
+function openRelay(args: string[], shim: string | undefined, events: TransportEvents): Transport {
+  if (!shim) throw new Error(`${args.join(' ')} needs the exec shim (set HEARTH_SHIM)`);
+  const relay = spawn(shim, args, { stdio: ['pipe', 'pipe', 'inherit', 'pipe'] });
   const input = relay.stdout as Readable;
   const output = relay.stdin as Writable;
   input.on('data', (chunk: Buffer) => events.onData(chunk));
-  input.on('end', () => events.onEnd(new Error(`the relay for ${path} ended`)));
+  input.on('end', () => events.onEnd(new Error(`the relay (${args.join(' ')}) ended`)));
   relay.on('error', (err) => events.onEnd(err));
   output.on('error', (err: Error) => events.onEnd(err));
   (relay.stdio[3] as Readable).on('data', () => events.onReset());

@@ -8,6 +8,7 @@
  *   hearth-exec --reseed HEXBYTES    add the bytes to the kernel pool and reseed the CRNG
  *   hearth-exec --sync               sync(2)
  *   hearth-exec --relay DEVICE       relay a character device to stdin/stdout (virtio-serial)
+ *   hearth-exec --vsock-listen PORT  relay host connections on a vsock port to stdin/stdout
  *
  * The report fd gets `{"pid":N}` when the program has started, then one line when it ended:
  * {"exitCode":N|null,"signal":"SIGKILL"|null,"cpuTimeMs":N,"peakMemoryKb":N,"asLimitHit":bool}
@@ -19,6 +20,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/random.h>
+#include <linux/vm_sockets.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -106,46 +109,89 @@ static int write_all(int fd, const char *buf, size_t len) {
   return 0;
 }
 
+/* Tells the agent (fd 3) that the host side went away, so it drops any half-read frame. */
+static void notify_reset(void) {
+  if (write(3, "reset\n", 6) < 0) {
+  }
+}
+
 /*
- * Relays a character device (a virtio-serial port) to stdin/stdout, so the agent can use pipes the
- * event loop polls instead of blocking reads. While the host side is not connected the port reads
- * 0 / polls POLLHUP; then we wait, and write "reset\n" to fd 3 when a connection went away.
+ * Copies between conn and stdin/stdout. Returns 0 when stdin ended (the agent is gone), 1 when the
+ * host side is gone or not connected (EOF, POLLHUP, a refused write), 2 on a read error.
  */
-static int relay(const char *path) {
-  int dev = open(path, O_RDWR | O_CLOEXEC);
-  if (dev < 0) die(path);
-  signal(SIGPIPE, SIG_IGN);
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
+static int pump(int conn, int *seen_data) {
   static char buf[256 * 1024];
-  int connected = 0;
   for (;;) {
-    struct pollfd p[2] = {{dev, POLLIN, 0}, {0, POLLIN, 0}};
+    struct pollfd p[2] = {{conn, POLLIN, 0}, {0, POLLIN, 0}};
     if (poll(p, 2, -1) < 0) {
       if (errno == EINTR) continue;
       die("poll");
     }
     if (p[1].revents) {
       ssize_t n = read(0, buf, sizeof buf);
-      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) return 0; /* the agent is gone */
-      if (n > 0 && write_all(dev, buf, (size_t)n) < 0) die("write to port");
+      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) return 0;
+      if (n > 0 && write_all(conn, buf, (size_t)n) < 0) return 1;
     }
-    ssize_t n = 0;
-    if (p[0].revents & POLLIN) {
-      n = read(dev, buf, sizeof buf);
-      if (n < 0 && errno != EINTR && errno != EAGAIN) die("read from port");
+    if (p[0].revents) {
+      ssize_t n = (p[0].revents & POLLIN) ? read(conn, buf, sizeof buf) : 0;
       if (n > 0) {
-        connected = 1;
+        *seen_data = 1;
         if (write_all(1, buf, (size_t)n) < 0) return 0;
+        continue;
       }
-    }
-    if (n == 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-      if (connected && write(3, "reset\n", 6) < 0) {
-      }
-      connected = 0;
-      struct timespec pause = {0, 20 * 1000000};
-      nanosleep(&pause, NULL);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      return n < 0 ? 2 : 1;
     }
   }
+}
+
+/*
+ * Relays a character device (a virtio-serial port) to stdin/stdout, so the agent gets pipes its
+ * event loop can poll instead of blocking reads. While the host side is not connected the port
+ * reads 0 / polls POLLHUP; we wait and keep the device open.
+ */
+static int relay_port(const char *path) {
+  int dev = open(path, O_RDWR | O_CLOEXEC);
+  if (dev < 0) die(path);
+  for (;;) {
+    int seen = 0, r = pump(dev, &seen);
+    if (r == 0) return 0;
+    if (r == 2) die("read from port");
+    if (seen) notify_reset();
+    struct timespec pause = {0, 20 * 1000000};
+    nanosleep(&pause, NULL);
+  }
+}
+
+/* Listens on a vsock port (Firecracker) and relays one host connection at a time. */
+static int relay_vsock(const char *port_text) {
+  long long port = parse_num("--vsock-listen", port_text);
+  int s = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) die("socket(AF_VSOCK)");
+  struct sockaddr_vm addr;
+  memset(&addr, 0, sizeof addr);
+  addr.svm_family = AF_VSOCK;
+  addr.svm_cid = VMADDR_CID_ANY;
+  addr.svm_port = (unsigned int)port;
+  if (bind(s, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(s, 4) != 0) die("bind vsock");
+  for (;;) {
+    int c = accept4(s, NULL, NULL, SOCK_CLOEXEC);
+    if (c < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      die("accept vsock");
+    }
+    int seen = 0, r = pump(c, &seen);
+    close(c);
+    if (r == 0) return 0;
+    notify_reset();
+  }
+}
+
+static int relay(const char *flag, const char *target) {
+  if (!target) return fprintf(stderr, "hearth-exec: %s needs a value\n", flag), 125;
+  signal(SIGPIPE, SIG_IGN);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  return strcmp(flag, "--relay") == 0 ? relay_port(target) : relay_vsock(target);
 }
 
 /* The program we run; its status is kept by whichever wait reaps it. */
@@ -237,7 +283,7 @@ int main(int argc, char **argv) {
     if (!strcmp(a, "--set-time")) return set_time(v);
     if (!strcmp(a, "--reseed")) return v ? reseed(v) : 125;
     if (!strcmp(a, "--sync")) return sync(), 0;
-    if (!strcmp(a, "--relay")) return v ? relay(v) : 125;
+    if (!strcmp(a, "--relay") || !strcmp(a, "--vsock-listen")) return relay(a, v);
     if (!strcmp(a, "--no-kill-orphans")) {
       kill_orphans = 0;
       continue;
