@@ -60,6 +60,8 @@ export class ExecCgroup {
       if (limits.memoryMb !== undefined) {
         writeFileSync(join(dir, 'memory.max'), String(Math.floor(limits.memoryMb * 1024 * 1024)));
         cg.#tryWrite('memory.swap.max', '0');
+        // On OOM the whole exec goes, not just its largest process.
+        cg.#tryWrite('memory.oom.group', '1');
       }
       if (limits.maxProcesses !== undefined)
         writeFileSync(join(dir, 'pids.max'), String(limits.maxProcesses));
