@@ -316,7 +316,9 @@ int main(int argc, char **argv) {
   if (gid >= 0 && (setgroups(0, NULL) != 0 || setgid((gid_t)gid) != 0)) die("setgid");
   if (uid >= 0 && setuid((uid_t)uid) != 0) die("setuid");
   if (report_fd > 2) fcntl(report_fd, F_SETFD, FD_CLOEXEC);
-  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) die("PR_SET_CHILD_SUBREAPER");
+  /* gVisor's user-space kernel lacks PR_SET_CHILD_SUBREAPER (EINVAL): go on with the process
+     group and the /proc walk, which still find every descendant that did not leave the tree. */
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0 && errno != EINVAL) die("PR_SET_CHILD_SUBREAPER");
   /* If whoever started us dies, take the tree down with us (SIGTERM is handled below). */
   pid_t parent = getppid();
 
