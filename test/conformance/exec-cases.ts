@@ -4,7 +4,8 @@ import type { ConformanceContext } from './cases.js';
 const TEN_MB = 10 * 1024 * 1024;
 
 /** Processes, output and limits through the agent of a live sandbox. */
-export function defineExecCases({ sandboxTest: test }: ConformanceContext): void {
+export function defineExecCases({ sandboxTest: test, gaps }: ConformanceContext): void {
+  const setsidGap = gaps['setsid-orphan-killed-on-timeout'];
   describe('exec', () => {
     test('exit codes come back as the program set them', async ({ sandbox }) => {
       expect((await sandbox.agent.run({ argv: ['sh', '-c', 'exit 7'] })).exitCode).toBe(7);
@@ -47,9 +48,17 @@ export function defineExecCases({ sandboxTest: test }: ConformanceContext): void
       expect(r.stdout.toString()).toBe('HELLO SANDBOX\n');
     });
 
-    test('a timeout kills the whole tree, a setsid background child too, and keeps the output', async ({
-      sandbox,
-    }) => {
+    test('a timeout kills the tree and keeps the output', async ({ sandbox }) => {
+      const r = await sandbox.agent.run({
+        argv: ['sh', '-c', 'echo partial; sleep 4141'],
+        limits: { timeoutMs: 800 },
+      });
+      expect(r.timedOut).toBe(true);
+      expect(r.stdout.toString()).toBe('partial\n');
+    });
+
+    const setsidTitle = `a timeout kills a setsid background child too${setsidGap ? ` — skipped: ${setsidGap}` : ''}`;
+    (setsidGap ? test.skip : test)(setsidTitle, async ({ sandbox }) => {
       const script = 'echo partial; setsid sh -c "sleep 4242" & sleep 4343';
       const r = await sandbox.agent.run({ argv: ['sh', '-c', script], limits: { timeoutMs: 1000 } });
       expect(r.timedOut).toBe(true);

@@ -60,8 +60,9 @@ export function defineIsolationCases({ sandboxTest: test, spec }: ConformanceCon
       expect(r.timedOut).toBe(true);
       const alive = await sandbox.agent.run({ argv: ['echo', 'alive'] });
       expect(alive.stdout.toString()).toBe('alive\n');
-      // Other work shares this host, so allow some drift; an uncontained bomb makes thousands.
-      expect(hostProcessCount()).toBeLessThan(before + 60);
+      // Other work shares this host, and gVisor's ptrace platform keeps a pool of host stub
+      // processes per sandbox (freed with it), so allow drift; an uncontained bomb makes thousands.
+      expect(hostProcessCount()).toBeLessThan(before + 256);
     });
 
     test('filling the disk is contained by the work dir size', async ({ sandbox }) => {

@@ -1,0 +1,68 @@
+import { SANDBOX_UID } from '../bwrap/bwrap-args.js';
+
+export interface OciSpecOptions {
+  /** The image's root filesystem, read-only root of the container. */
+  rootfs: string;
+  /** The tools layer, bind-mounted read-only at /.hearth. */
+  toolsDir: string;
+  /** Size of each of the /work and /tmp tmpfs mounts. */
+  diskMb: number;
+  memoryMb: number;
+  maxProcesses: number;
+  env: Record<string, string>;
+  args: string[];
+  /** The cgroup path runsc creates (relative to each controller's root). */
+  cgroupsPath: string;
+}
+
+/**
+ * The OCI runtime spec (config.json) of a gVisor sandbox: the image read-only, /.hearth bound
+ * read-only, size-limited tmpfs /work and /tmp, pid/net/ipc/uts/mount namespaces — and no user
+ * namespace (the runsc Debian ships refuses one here); memory and pids limits in resources.
+ */
+export function ociSpec(o: OciSpecOptions): Record<string, unknown> {
+  const tmpfs = (dest: string, mode: string) => ({
+    destination: dest,
+    type: 'tmpfs',
+    source: 'tmpfs',
+    options: ['nosuid', 'nodev', `mode=${mode}`, `size=${o.diskMb}m`],
+  });
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user: { uid: SANDBOX_UID, gid: SANDBOX_UID },
+      args: o.args,
+      env: Object.entries(o.env).map(([k, v]) => `${k}=${v}`),
+      cwd: '/work',
+      noNewPrivileges: true,
+      capabilities: { bounding: [], effective: [], inheritable: [], permitted: [], ambient: [] },
+      rlimits: [
+        { type: 'RLIMIT_NOFILE', hard: 4096, soft: 4096 },
+        // gVisor enforces this for the sandbox user: the guest's own process bound.
+        { type: 'RLIMIT_NPROC', hard: o.maxProcesses, soft: o.maxProcesses },
+      ],
+    },
+    root: { path: o.rootfs, readonly: true },
+    hostname: 'sandbox',
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc' },
+      {
+        destination: '/dev',
+        type: 'tmpfs',
+        source: 'tmpfs',
+        options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+      },
+      { destination: '/.hearth', type: 'bind', source: o.toolsDir, options: ['rbind', 'ro'] },
+      tmpfs('/work', '0777'),
+      tmpfs('/tmp', '1777'),
+    ],
+    linux: {
+      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+      // The host pids limit bounds the sentry's own threads and stubs, not guest processes: at the
+      // guest's bound it would starve the sentry and kill the sandbox, so it gets headroom.
+      resources: { memory: { limit: o.memoryMb * 1024 * 1024 }, pids: { limit: o.maxProcesses * 16 + 512 } },
+      cgroupsPath: o.cgroupsPath,
+    },
+  };
+}
