@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { type HearthPaths, hearthPaths } from '../config/paths.js';
 import { removeCgroupDir } from './cgroups.js';
 import type { SandboxLedger, SandboxRecord } from './ledger.js';
-import { isHearthProcess, ownerPidOf, processStartTime } from './sandbox-id.js';
+import { isHearthProcess, isRunning, ownerPidOf } from './sandbox-id.js';
 
 const run = promisify(execFile);
 const CGROUP_ROOT = process.env.HEARTH_CGROUP_ROOT || '/sys/fs/cgroup';
@@ -45,20 +46,21 @@ export async function unmount(target: string): Promise<boolean> {
   return !mountsUnder(target).includes(target);
 }
 
-/** Kills the record's processes that are still the same processes (start time matches). */
-function killRecorded(rec: SandboxRecord): void {
-  for (const { pid, startTime } of rec.pids) {
-    const now = processStartTime(pid);
-    if (now === undefined || (startTime !== undefined && now !== startTime)) continue;
+/** Kills the record's processes that are still the same processes (start time matches); waits up to 2 s for them to go. */
+async function killRecorded(rec: SandboxRecord): Promise<void> {
+  const live = rec.pids.filter(({ pid, startTime }) => isRunning(pid, startTime));
+  for (const { pid } of live) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {}
   }
+  for (let i = 0; i < 100 && live.some(({ pid, startTime }) => isRunning(pid, startTime)); i++)
+    await sleep(20);
 }
 
 /** Frees everything a record names. Safe to repeat. */
 export async function freeRecord(rec: SandboxRecord): Promise<void> {
-  killRecorded(rec);
+  await killRecorded(rec);
   for (const cg of rec.cgroups) await removeCgroupDir(cg);
   for (const m of [...rec.mounts].sort((a, b) => b.length - a.length)) await unmount(m);
   for (const p of rec.paths) {

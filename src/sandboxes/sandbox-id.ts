@@ -30,6 +30,18 @@ export function processStartTime(pid: number): string | undefined {
   }
 }
 
+/** Whether `pid` is a live process (not a zombie) and, when given, still the one that started at `startTime`. */
+export function isRunning(pid: number, startTime?: string): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (rest[0] === 'Z' || rest[0] === 'X') return false;
+    return startTime === undefined || rest[19] === startTime;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether `pid` runs a hearth process (a Node process, or one whose command line names hearth). */
 export function isHearthProcess(pid: number): boolean {
   if (pid === process.pid) return true;

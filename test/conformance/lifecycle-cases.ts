@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { mountsUnder } from '../../src/sandboxes/reaper.js';
-import { processStartTime } from '../../src/sandboxes/sandbox-id.js';
+import { isRunning } from '../../src/sandboxes/sandbox-id.js';
 import type { ConformanceContext } from './cases.js';
 
 /** Host processes whose command line or environment names `needle`. */
@@ -37,10 +37,8 @@ export function defineLifecycleCases({ backend, ledger, spec }: ConformanceConte
       await sandbox.destroy(); // idempotent
       expect(ledger.list().find((r) => r.id === sandbox.id)).toBeUndefined();
       if (!record) return;
-      for (const { pid, startTime } of record.pids) {
-        const now = processStartTime(pid);
-        expect(now === undefined || now !== startTime, `pid ${pid} still runs`).toBe(true);
-      }
+      for (const { pid, startTime } of record.pids)
+        expect(isRunning(pid, startTime), `pid ${pid} still runs`).toBe(false);
       for (const cg of record.cgroups) expect(existsSync(cg), cg).toBe(false);
       for (const p of record.paths) expect(existsSync(p), p).toBe(false);
       for (const m of record.mounts) expect(mountsUnder(m), m).toEqual([]);
