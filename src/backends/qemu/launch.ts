@@ -22,6 +22,11 @@ export interface LaunchContext {
   ledger: SandboxLedger;
   artefacts: VmArtefacts;
   accel: AccelVerdict;
+  /**
+   * Templates keep guest RAM in a file that clones map copy-on-write (`x-ignore-shared`), instead
+   * of inside the migration stream. `HEARTH_QEMU_SHARED_MEMORY=0` turns it off. @default true
+   */
+  sharedMemory?: boolean;
 }
 
 /** How long a cold boot may take until the agent answers (TCG on a busy 2-core host is slow). */
@@ -56,13 +61,21 @@ export interface LaunchedVm {
 export async function coldBoot(
   ctx: LaunchContext,
   shape: VmShape,
-  opts: { labels?: Record<string, string>; signal?: AbortSignal } = {},
+  opts: {
+    labels?: Record<string, string>;
+    signal?: AbortSignal;
+    /** Guest RAM in this file, written through (a template VM). */
+    memoryFile?: string;
+  } = {},
 ): Promise<LaunchedVm> {
   const id = newSandboxId('qemu');
   const vm = await QemuVm.start({
     id,
     dir: join(ctx.paths.run, id),
-    config: vmConfig(ctx, shape),
+    config: {
+      ...vmConfig(ctx, shape),
+      ...(opts.memoryFile ? { memoryFile: { path: opts.memoryFile, shared: true } } : {}),
+    },
     ledger: ctx.ledger,
     ...(opts.labels ? { labels: opts.labels } : {}),
   });
@@ -72,31 +85,49 @@ export async function coldBoot(
   });
 }
 
+export interface RestoreOptions {
+  /** The migration stream (device state; guest RAM too unless `memoryFile` is given). */
+  stateFile: string;
+  /** The template's RAM file, mapped privately: pages the clone only reads stay shared. */
+  memoryFile?: string;
+  labels?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
 /**
  * Starts a VM paused (`-incoming defer`), loads the template's state into it, resumes it, then
  * reconnects the agent and tells it who it is now: a new sandbox id, the wall clock, and fresh
  * entropy (every clone of a template starts with the same RNG state).
  */
-export async function restore(
-  ctx: LaunchContext,
-  shape: VmShape,
-  opts: { stateFile: string; labels?: Record<string, string>; signal?: AbortSignal },
-): Promise<LaunchedVm> {
+export async function restore(ctx: LaunchContext, shape: VmShape, opts: RestoreOptions): Promise<LaunchedVm> {
   const id = newSandboxId('qemu');
   const vm = await QemuVm.start({
     id,
     dir: join(ctx.paths.run, id),
-    config: { ...vmConfig(ctx, shape), incoming: true },
+    config: {
+      ...vmConfig(ctx, shape),
+      incoming: true,
+      ...(opts.memoryFile ? { memoryFile: { path: opts.memoryFile, shared: false } } : {}),
+    },
     ledger: ctx.ledger,
     ...(opts.labels ? { labels: opts.labels } : {}),
   });
   return withVm(vm, opts.signal, async () => {
+    // The stream carries no RAM for a file-backed template; both sides must agree on that.
+    if (opts.memoryFile) await setIgnoreShared(vm);
     await vm.qmp.execute('migrate-incoming', { uri: `exec:cat ${shellQuote(opts.stateFile)}` });
     const state = await waitForIncoming(vm, RESTORE_TIMEOUT_MS);
     if (state === 'paused') await vm.qmp.execute('cont');
     const agent = await vm.connectAgent({ helloTimeoutMs: RESTORE_TIMEOUT_MS });
     await agent.afterRestore({ sandboxId: id, nowMs: Date.now(), entropy: randomBytes(32) });
     return { id, vm, agent };
+  });
+}
+
+/** Sets the `x-ignore-shared` migration capability: RAM in a shared file stays out of the stream. */
+export async function setIgnoreShared(vm: QemuVm): Promise<void> {
+  await vm.qmp.execute('migrate-set-capabilities', {
+    capabilities: [{ capability: 'x-ignore-shared', state: true }],
   });
 }
 

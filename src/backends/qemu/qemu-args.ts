@@ -27,6 +27,11 @@ export interface QemuVmConfig {
   append?: string[];
   /** Start paused, waiting for QMP `migrate-incoming`. */
   incoming?: boolean;
+  /**
+   * Guest RAM in a file instead of anonymous memory. `shared: true` (a template VM) writes the
+   * guest's pages to the file; `shared: false` (a clone) maps it privately, copy-on-write.
+   */
+  memoryFile?: { path: string; shared: boolean };
 }
 
 let tscKhz: number | undefined;
@@ -69,9 +74,10 @@ export function kernelCmdline(cfg: QemuVmConfig): string {
 
 /** The full `qemu-system-x86_64` argument list for one microVM. */
 export function qemuArgs(cfg: QemuVmConfig): string[] {
+  const machine = `microvm,x-option-roms=off,isa-serial=on,rtc=on${cfg.memoryFile ? ',memory-backend=mem' : ''}`;
   const args = [
     '-M',
-    'microvm,x-option-roms=off,isa-serial=on,rtc=on',
+    machine,
     '-nodefaults',
     '-no-user-config',
     '-display',
@@ -115,6 +121,13 @@ export function qemuArgs(cfg: QemuVmConfig): string[] {
       `id=${id},file=${file},format=raw,if=none,readonly=on,cache=unsafe`,
       '-device',
       `virtio-blk-device,drive=${id}`,
+    );
+  }
+  if (cfg.memoryFile) {
+    const { path, shared } = cfg.memoryFile;
+    args.push(
+      '-object',
+      `memory-backend-file,id=mem,size=${cfg.memoryMb}M,mem-path=${path.replace(/,/g, ',,')},share=${shared ? 'on' : 'off'}`,
     );
   }
   if (cfg.qmpSocket) args.push('-qmp', `unix:${cfg.qmpSocket},server=on,wait=off`);

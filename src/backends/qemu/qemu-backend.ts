@@ -9,36 +9,39 @@ import { MemoryLedger } from '../../sandboxes/ledger.js';
 import type { Capability, Probe, Sandbox, SandboxBackend, SandboxSpec } from '../backend.js';
 import type { BackendOptions } from '../registry.js';
 import { type AccelVerdict, chooseAccel, getQemuVersion } from './accel.js';
-import { coldBoot, type LaunchContext, restore, type VmShape } from './launch.js';
+import { coldBoot, type LaunchContext, type RestoreOptions, restore, type VmShape } from './launch.js';
 import { WarmPool } from './pool.js';
 import type { Accelerator } from './qemu-args.js';
 import { QemuSandbox } from './qemu-sandbox.js';
-import { ensureTemplate } from './template.js';
+import { parseMemoryShapes, shapeFor } from './shapes.js';
+import { ensureTemplate, type Template } from './template.js';
+import { warmCommands } from './warm-up.js';
 
 const CAPABILITIES: readonly Capability[] = ['vm-isolation', 'memory-snapshots', 'warm-pool'];
-/** Shape defaults; they match SandboxSpec's documented defaults. */
-export const SHAPE_DEFAULTS: VmShape = { vcpus: 1, memoryMb: 512, diskMb: 256 };
 
 export interface QemuBackendOptions extends BackendOptions {
   /** Ready VMs kept per template. `HEARTH_QEMU_POOL`; @default 1 */
   poolSize?: number;
   /** Restore from templates (else every sandbox cold boots). `HEARTH_QEMU_TEMPLATES=0` turns it off. @default true */
   templates?: boolean;
+  /**
+   * Template RAM in a file that clones map copy-on-write. `HEARTH_QEMU_SHARED_MEMORY=0` turns it
+   * off (every clone then copies the template's memory). @default true
+   */
+  sharedMemory?: boolean;
+  /** VM memory shapes in MiB; a spec is rounded up to one. `HEARTH_QEMU_MEMORY_MB`; @default [256, 512, 1024] */
+  memoryShapesMb?: readonly number[];
   /** Force an accelerator instead of probing. `HEARTH_QEMU_ACCEL`. */
   accel?: Accelerator;
-}
-
-export function shapeOf(spec: SandboxSpec): VmShape {
-  return {
-    vcpus: spec.vcpus ?? SHAPE_DEFAULTS.vcpus,
-    memoryMb: spec.memoryMb ?? SHAPE_DEFAULTS.memoryMb,
-    diskMb: spec.diskMb ?? SHAPE_DEFAULTS.diskMb,
-  };
 }
 
 function envAccel(): Accelerator | undefined {
   const v = process.env.HEARTH_QEMU_ACCEL;
   return v === 'kvm' || v === 'tcg' ? v : undefined;
+}
+
+function templateFiles(t: Template): Pick<RestoreOptions, 'stateFile' | 'memoryFile'> {
+  return { stateFile: t.stateFile, ...(t.memoryFile ? { memoryFile: t.memoryFile } : {}) };
 }
 
 export interface QemuBackend extends SandboxBackend {
@@ -53,6 +56,10 @@ export function createQemuBackend(opts: QemuBackendOptions = {}): QemuBackend {
   const poolSize = opts.poolSize ?? Number(process.env.HEARTH_QEMU_POOL ?? 1);
   const useTemplates = opts.templates ?? process.env.HEARTH_QEMU_TEMPLATES !== '0';
   const force = opts.accel ?? envAccel();
+  const sharedMemory = opts.sharedMemory ?? process.env.HEARTH_QEMU_SHARED_MEMORY !== '0';
+  const shapesMb = opts.memoryShapesMb
+    ? parseMemoryShapes(opts.memoryShapesMb.join(','))
+    : parseMemoryShapes(process.env.HEARTH_QEMU_MEMORY_MB);
   const contexts = new Map<string, Promise<LaunchContext>>();
   const pools = new Map<string, WarmPool>();
   const live = new Set<QemuSandbox>();
@@ -82,7 +89,7 @@ export function createQemuBackend(opts: QemuBackendOptions = {}): QemuBackend {
           ensureVmArtefacts({ image: built, tools, paths }),
           verdict(),
         ]);
-        return { paths, ledger, artefacts, accel: acc };
+        return { paths, ledger, artefacts, accel: acc, sharedMemory };
       })();
       c.catch(() => contexts.delete(image));
       contexts.set(image, c);
@@ -96,7 +103,7 @@ export function createQemuBackend(opts: QemuBackendOptions = {}): QemuBackend {
     let pool = pools.get(key);
     if (!pool) {
       const ctx = await context(image);
-      const template = await ensureTemplate(ctx, image, shape);
+      const template = await ensureTemplate(ctx, image, shape, { warm: warmCommands(image) });
       if (closed) return undefined;
       pool = pools.get(key);
       if (!pool) {
@@ -105,7 +112,7 @@ export function createQemuBackend(opts: QemuBackendOptions = {}): QemuBackend {
           onError: (err) => process.emitWarning(`qemu warm pool for ${image}: ${(err as Error).message}`),
           make: async () =>
             new QemuSandbox(
-              await restore(ctx, shape, { stateFile: template.stateFile, labels: { pool: image } }),
+              await restore(ctx, shape, { ...templateFiles(template), labels: { pool: image } }),
               { image },
             ),
         });
@@ -150,19 +157,7 @@ export function createQemuBackend(opts: QemuBackendOptions = {}): QemuBackend {
 
     async create(spec: SandboxSpec, createOpts: { signal?: AbortSignal } = {}): Promise<Sandbox> {
       if (closed) throw new HearthError('SHUTTING_DOWN', 'the qemu backend is closed');
-      const shape = shapeOf(spec);
-      if (!Number.isInteger(shape.vcpus) || shape.vcpus < 1 || shape.vcpus > 16) {
-        throw new HearthError(
-          'VALIDATION_FAILED',
-          `vcpus must be an integer from 1 to 16, got ${spec.vcpus}`,
-        );
-      }
-      if (!Number.isInteger(shape.memoryMb) || shape.memoryMb < 128 || shape.memoryMb > 65536) {
-        throw new HearthError(
-          'VALIDATION_FAILED',
-          `memoryMb must be an integer from 128 to 65536 for a VM, got ${spec.memoryMb}`,
-        );
-      }
+      const shape = shapeFor(spec, shapesMb);
       const pool = await poolFor(spec.image, shape);
       const ready = pool?.take();
       const labels = spec.labels ?? {};
@@ -174,7 +169,9 @@ export function createQemuBackend(opts: QemuBackendOptions = {}): QemuBackend {
       const signal = createOpts.signal;
       const launched = pool
         ? await restore(ctx, shape, {
-            stateFile: (await ensureTemplate(ctx, spec.image, shape)).stateFile,
+            ...templateFiles(
+              await ensureTemplate(ctx, spec.image, shape, { warm: warmCommands(spec.image) }),
+            ),
             labels,
             ...(signal ? { signal } : {}),
           })
@@ -184,7 +181,7 @@ export function createQemuBackend(opts: QemuBackendOptions = {}): QemuBackend {
 
     /** Resolves once the warm pool for `image` (in the shape of `spec`) holds its ready VMs. */
     async poolReady(image: string, spec: SandboxSpec = { image }): Promise<void> {
-      const pool = await poolFor(image, shapeOf(spec));
+      const pool = await poolFor(image, shapeFor(spec, shapesMb));
       pool?.fill();
       await pool?.whenFull();
     },

@@ -1,58 +1,129 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { HearthError } from '../../errors/hearth-error.js';
-import { coldBoot, type LaunchContext, shellQuote, type VmShape } from './launch.js';
+import { coldBoot, type LaunchContext, setIgnoreShared, shellQuote, type VmShape } from './launch.js';
+import { warmUp } from './warm-up.js';
 
 /**
- * VM templates: a guest booted once per (image, artefacts, accelerator, shape), stopped as soon as
- * its agent answered, and saved with QMP `migrate` to a state file. New sandboxes restore from it
- * instead of booting. The file holds the guest's memory, its tmpfs overlay included, so every
- * restore starts identical; `after-restore` then gives each its own id, clock and entropy.
+ * VM templates: a guest booted once per (image, artefacts, accelerator, shape), warmed (its
+ * interpreters run once, so their files sit in the guest's page cache), stopped, and saved with
+ * QMP `migrate`. New sandboxes restore from it instead of booting. Every restore starts identical;
+ * `after-restore` then gives each its own id, clock and entropy.
+ *
+ * Two layouts:
+ * - shared (default): guest RAM lives in `<name>.cow.mem` (the template VM maps it `share=on`), and
+ *   the migration, with `x-ignore-shared`, holds only device state (`<name>.cow.state`). Clones map
+ *   the RAM file `share=off`: pages they only read stay shared in the host's page cache, pages
+ *   they write are copied.
+ * - stream (fallback): everything in `<name>.state`; each clone copies every saved page.
  */
 export interface Template {
   stateFile: string;
+  /** The RAM file clones map copy-on-write; absent for a stream template. */
+  memoryFile?: string;
+  /** Size of the state file. */
   sizeBytes: number;
+  /** Disk blocks the RAM file holds (the pages the template touched). */
+  memoryBytes?: number;
   /** How long the cold boot to a ready agent took (0 when the template already existed). */
   bootMs: number;
+  /** How long warming the guest took. */
+  warmMs: number;
   /** How long saving the state took. */
   saveMs: number;
 }
 
+export interface TemplateOptions {
+  /** Commands run once in the template VM before it is saved (errors are ignored). */
+  warm?: string[][];
+}
+
 const MIGRATE_TIMEOUT_MS = 120_000;
 const building = new Map<string, Promise<Template>>();
+/** Set once the shared layout failed in this process: later templates use the stream layout. */
+let sharedBroken = false;
 
-/** The state file's name: everything that must match for a restore to be valid. */
+/** The template's base name: everything that must match for a restore to be valid. */
 export function templateName(ctx: LaunchContext, image: string, shape: VmShape): string {
   const accel = ctx.accel.accel + (ctx.accel.cpu ? `-${ctx.accel.cpu.replace(/[^a-z0-9]+/gi, '')}` : '');
-  return `${image}-${ctx.artefacts.key}-${accel}-${shape.vcpus}c-${shape.memoryMb}m-${shape.diskMb}d.state`;
+  return `${image}-${ctx.artefacts.key}-${accel}-${shape.vcpus}c-${shape.memoryMb}m-${shape.diskMb}d`;
+}
+
+function existing(stateFile: string, memoryFile?: string): Template | undefined {
+  if (!existsSync(stateFile) || (memoryFile && !existsSync(memoryFile))) return undefined;
+  return {
+    stateFile,
+    sizeBytes: statSync(stateFile).size,
+    ...(memoryFile ? { memoryFile, memoryBytes: statSync(memoryFile).blocks * 512 } : {}),
+    bootMs: 0,
+    warmMs: 0,
+    saveMs: 0,
+  };
 }
 
 /** The template for `image` in `shape`, built (once, shared by concurrent callers) when missing. */
-export function ensureTemplate(ctx: LaunchContext, image: string, shape: VmShape): Promise<Template> {
-  const dir = join(ctx.paths.vm, 'templates');
-  const stateFile = join(dir, templateName(ctx, image, shape));
-  if (existsSync(stateFile))
-    return Promise.resolve({ stateFile, sizeBytes: statSync(stateFile).size, bootMs: 0, saveMs: 0 });
-  let p = building.get(stateFile);
+export function ensureTemplate(
+  ctx: LaunchContext,
+  image: string,
+  shape: VmShape,
+  opts: TemplateOptions = {},
+): Promise<Template> {
+  const base = join(ctx.paths.vm, 'templates', templateName(ctx, image, shape));
+  const shared = ctx.sharedMemory !== false && !sharedBroken;
+  const found = shared ? existing(`${base}.cow.state`, `${base}.cow.mem`) : existing(`${base}.state`);
+  if (found) return Promise.resolve(found);
+  let p = building.get(base);
   if (!p) {
-    p = buildTemplate(ctx, image, shape, stateFile).finally(() => building.delete(stateFile));
-    building.set(stateFile, p);
+    p = build(ctx, image, shape, base, shared, opts).finally(() => building.delete(base));
+    building.set(base, p);
   }
   return p;
+}
+
+async function build(
+  ctx: LaunchContext,
+  image: string,
+  shape: VmShape,
+  base: string,
+  shared: boolean,
+  opts: TemplateOptions,
+): Promise<Template> {
+  if (!shared) return existing(`${base}.state`) ?? buildTemplate(ctx, image, shape, base, false, opts);
+  try {
+    return await buildTemplate(ctx, image, shape, base, true, opts);
+  } catch (err) {
+    if (err instanceof HearthError && err.code === 'CANCELLED') throw err;
+    sharedBroken = true;
+    process.emitWarning(
+      `qemu: a template with file-backed shared memory failed (${(err as Error).message.split('\n')[0]}); using stream templates`,
+    );
+    return existing(`${base}.state`) ?? buildTemplate(ctx, image, shape, base, false, opts);
+  }
 }
 
 async function buildTemplate(
   ctx: LaunchContext,
   image: string,
   shape: VmShape,
-  stateFile: string,
+  base: string,
+  shared: boolean,
+  opts: TemplateOptions,
 ): Promise<Template> {
   mkdirSync(join(ctx.paths.vm, 'templates'), { recursive: true });
-  const tmp = `${stateFile}.tmp-${process.pid}`;
+  const stateFile = shared ? `${base}.cow.state` : `${base}.state`;
+  const memoryFile = shared ? `${base}.cow.mem` : undefined;
+  const suffix = `.tmp-${process.pid}`;
+  const tmpState = stateFile + suffix;
+  const tmpMem = memoryFile ? memoryFile + suffix : undefined;
+  if (tmpMem) rmSync(tmpMem, { force: true }); // a fresh file: QEMU sizes it
   const started = performance.now();
-  const { vm, agent } = await coldBoot(ctx, shape, { labels: { template: image } });
+  const { vm, agent } = await coldBoot(ctx, shape, {
+    labels: { template: image },
+    ...(tmpMem ? { memoryFile: tmpMem } : {}),
+  });
   try {
     const bootMs = performance.now() - started;
+    const warmMs = await warmUp(agent, opts.warm ?? []);
     await agent.prepareSnapshot();
     // Let the guest see the host leave before it is frozen, so a restored agent starts from a
     // clean stream instead of a half-read frame.
@@ -60,7 +131,8 @@ async function buildTemplate(
     await new Promise((r) => setTimeout(r, 100));
     const saveStarted = performance.now();
     await vm.qmp.execute('stop');
-    await vm.qmp.execute('migrate', { uri: `exec:cat > ${shellQuote(tmp)}` });
+    if (shared) await setIgnoreShared(vm);
+    await vm.qmp.execute('migrate', { uri: `exec:cat > ${shellQuote(tmpState)}` });
     const deadline = Date.now() + MIGRATE_TIMEOUT_MS;
     for (;;) {
       const info = await vm.qmp.execute<{ status?: string; 'error-desc'?: string }>('query-migrate');
@@ -71,26 +143,37 @@ async function buildTemplate(
       if (Date.now() > deadline) throw vm.failure('saving the template took too long');
       await new Promise((r) => setTimeout(r, 10));
     }
-    renameSync(tmp, stateFile);
+    // QEMU must be gone before the RAM file is published: nothing may write to it afterwards.
+    await vm.destroy();
+    if (tmpMem && memoryFile) renameSync(tmpMem, memoryFile);
+    renameSync(tmpState, stateFile);
     const saveMs = performance.now() - saveStarted;
-    removeStaleTemplates(ctx, image, stateFile);
-    return { stateFile, sizeBytes: statSync(stateFile).size, bootMs, saveMs };
+    removeStaleTemplates(ctx, image, base);
+    const t = existing(stateFile, memoryFile);
+    if (!t) throw new HearthError('INTERNAL', `template ${stateFile} vanished after it was saved`);
+    return { ...t, bootMs, warmMs, saveMs };
   } catch (err) {
     throw err instanceof HearthError
       ? err
       : vm.failure(`building the template failed: ${(err as Error).message}`);
   } finally {
     await vm.destroy();
-    rmSync(tmp, { force: true });
+    rmSync(tmpState, { force: true });
+    if (tmpMem) rmSync(tmpMem, { force: true });
   }
 }
 
-/** Templates of `image` made from other artefacts (an older kernel, image or tools layer). */
-function removeStaleTemplates(ctx: LaunchContext, image: string, keep: string): void {
+/**
+ * Files of `image` templates made from other artefacts (an older kernel, image or tools layer),
+ * and the other layout of this one. Clones that still map a removed RAM file keep its pages.
+ */
+function removeStaleTemplates(ctx: LaunchContext, image: string, base: string): void {
   const dir = join(ctx.paths.vm, 'templates');
+  const mine = base.slice(dir.length + 1);
   for (const f of readdirSync(dir)) {
-    if (f.startsWith(`${image}-`) && !f.includes(`-${ctx.artefacts.key}-`) && join(dir, f) !== keep) {
-      rmSync(join(dir, f), { force: true });
-    }
+    if (!f.startsWith(`${image}-`) || f.includes('.tmp-')) continue;
+    const stale = !f.includes(`-${ctx.artefacts.key}-`);
+    const otherLayout = f === `${mine}.state` && existsSync(`${base}.cow.state`);
+    if (stale || otherLayout) rmSync(join(dir, f), { force: true });
   }
 }
