@@ -1,0 +1,146 @@
+/**
+ * Sandbox start-up and exec costs per usable backend (bwrap, gvisor): create → first result,
+ * runOnce → result, exec round trip in a live sandbox — as ratios against floors measured in the
+ * same run: bare bwrap running `true` and `python3 -c`, `runsc do true`, and host `python3 -c`.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { SandboxBackend } from '../src/backends/backend.js';
+import { loadBackend } from '../src/backends/registry.js';
+import { requireImage } from '../src/images/store.js';
+import { ms, pct, ratio, report, type Stats, sample } from './lib.js';
+
+const run = promisify(execFile);
+const PY = 'print(1)';
+const spec = { image: 'default', memoryMb: 512 };
+
+function bareBwrap(rootfs: string, command: string[]): string[] {
+  return [
+    '--unshare-all',
+    '--die-with-parent',
+    '--ro-bind',
+    rootfs,
+    '/',
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--tmpfs',
+    '/tmp',
+    '--tmpfs',
+    '/work',
+    '--chdir',
+    '/work',
+    '--clearenv',
+    '--setenv',
+    'PATH',
+    '/usr/bin:/bin',
+    '--',
+    ...command,
+  ];
+}
+
+interface Floors {
+  hostTrue: Stats;
+  bwrapTrue: Stats;
+  bwrapPython: Stats;
+  hostPython: Stats;
+  runscTrue?: Stats;
+}
+
+async function floors(rootfs: string, withRunsc: boolean): Promise<Floors> {
+  const f: Floors = {
+    hostTrue: await sample(50, () => run('true'), 5),
+    bwrapTrue: await sample(30, () => run('bwrap', bareBwrap(rootfs, ['true'])), 3),
+    bwrapPython: await sample(30, () => run('bwrap', bareBwrap(rootfs, ['python3', '-c', 'pass'])), 3),
+    hostPython: await sample(30, () => run('python3', ['-c', 'pass']), 3),
+  };
+  if (withRunsc)
+    f.runscTrue = await sample(10, () => run('runsc', ['--rootless', '--network=none', 'do', 'true']), 1);
+  report({ group: 'sandbox', name: 'floor: host spawn of true (from Node)', value: pct(f.hostTrue) });
+  report({ group: 'sandbox', name: 'floor: bare bwrap true', value: pct(f.bwrapTrue) });
+  report({ group: 'sandbox', name: 'floor: bare bwrap + python3 -c pass', value: pct(f.bwrapPython) });
+  report({ group: 'sandbox', name: 'floor: host python3 -c pass', value: pct(f.hostPython) });
+  if (f.runscTrue) report({ group: 'sandbox', name: 'floor: runsc do true', value: pct(f.runscTrue) });
+  return f;
+}
+
+async function createToResult(backend: SandboxBackend, n: number): Promise<Stats> {
+  return sample(
+    n,
+    async () => {
+      const sb = await backend.create(spec);
+      try {
+        const r = await sb.agent.run({ argv: ['python3', '-c', PY] });
+        if (r.stdout.toString() !== '1\n') throw new Error(`unexpected output ${r.stdout.toString()}`);
+      } finally {
+        // Destroy is outside the figure: time to the first result is what a caller waits for.
+        void sb.destroy();
+      }
+    },
+    1,
+  );
+}
+
+async function execRoundTrip(backend: SandboxBackend, n: number): Promise<Stats> {
+  const sb = await backend.create(spec);
+  try {
+    return await sample(n, () => sb.agent.run({ argv: ['true'] }), 5);
+  } finally {
+    await sb.destroy();
+  }
+}
+
+async function benchBackend(name: 'bwrap' | 'gvisor', f: Floors): Promise<void> {
+  const backend = await loadBackend(name);
+  const probe = await backend.probe();
+  if (!probe.usable) {
+    report({ group: 'sandbox', name: `${name}: skipped`, value: probe.reason });
+    return;
+  }
+  try {
+    const create = await createToResult(backend, name === 'bwrap' ? 20 : 8);
+    const floorPy = name === 'bwrap' ? f.bwrapPython : (f.runscTrue ?? f.bwrapPython);
+    const floorLabel = name === 'bwrap' ? 'floor (bare bwrap+python)' : 'floor (runsc do true)';
+    report({
+      group: 'sandbox',
+      name: `${name}: create → first result`,
+      value: pct(create),
+      ratio: ratio(create.p50, floorPy.p50, floorLabel),
+      ...(name === 'bwrap' ? { target: '≤ 1.5x floor', met: create.p50 <= 1.5 * floorPy.p50 } : {}),
+    });
+    if (backend.runOnce) {
+      const once = await sample(
+        30,
+        () => backend.runOnce?.(spec, { files: [], steps: [{ argv: ['python3', '-c', PY] }] }),
+        3,
+      );
+      report({
+        group: 'sandbox',
+        name: `${name}: runOnce → result`,
+        value: pct(once),
+        ratio: ratio(once.p50, floorPy.p50, floorLabel),
+        target: '≤ 1.5x floor',
+        met: once.p50 <= 1.5 * floorPy.p50,
+      });
+    }
+    const rt = await execRoundTrip(backend, name === 'bwrap' ? 200 : 50);
+    report({
+      group: 'sandbox',
+      name: `${name}: exec round trip (true)`,
+      value: pct(rt),
+      ratio: ratio(rt.p50, f.hostTrue.p50, 'host spawn of true'),
+      ...(name === 'bwrap' ? { target: `≤ ${ms(3)}`, met: rt.p50 <= 3 } : {}),
+    });
+  } finally {
+    await backend.close?.();
+  }
+}
+
+export default async function sandboxBench(): Promise<void> {
+  const rootfs = requireImage('default').rootfs;
+  const gvisor = await (await loadBackend('gvisor')).probe();
+  const f = await floors(rootfs, gvisor.usable);
+  await benchBackend('bwrap', f);
+  await benchBackend('gvisor', f);
+}
