@@ -13,13 +13,12 @@ describe('memory shapes', () => {
   });
   test('a bad list is a VALIDATION_FAILED error naming the variable', () => {
     for (const bad of ['abc', '256,x', '64', '256,100000', '1.5']) {
-      const err = (() => {
-        try {
-          parseMemoryShapes(bad);
-        } catch (e) {
-          return e;
-        }
-      })();
+      let err: unknown;
+      try {
+        parseMemoryShapes(bad);
+      } catch (e) {
+        err = e;
+      }
       expect(err).toBeInstanceOf(HearthError);
       expect((err as HearthError).code).toBe('VALIDATION_FAILED');
       expect((err as HearthError).message).toContain('HEARTH_QEMU_MEMORY_MB');
