@@ -40,7 +40,14 @@ export interface ConformanceOptions {
 
 /** The sandbox every conformance test gets: small limits so containment is quick to show. */
 export function fixtureSpec(image: string): SandboxSpec {
-  return { image, memoryMb: 512, diskMb: 64, maxProcesses: 128, labels: { test: 'conformance' } };
+  return {
+    image,
+    memoryMb: 512,
+    diskMb: 64,
+    maxProcesses: 128,
+    env: { HEARTH_CONFORMANCE: 'yes' },
+    labels: { test: 'conformance' },
+  };
 }
 
 function makeSandboxTest(get: () => { backend: SandboxBackend; spec: SandboxSpec }) {

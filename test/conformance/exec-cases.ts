@@ -43,6 +43,14 @@ export function defineExecCases({ sandboxTest: test, gaps }: ConformanceContext)
       expect(cut.stdout.every((b) => b === 0x78)).toBe(true);
     });
 
+    test("the spec's env and the exec's env reach the program", async ({ sandbox }) => {
+      const r = await sandbox.agent.run({
+        argv: ['sh', '-c', 'echo $HEARTH_CONFORMANCE $EXTRA $HOME'],
+        env: { EXTRA: 'x' },
+      });
+      expect(r.stdout.toString()).toBe('yes x /work\n');
+    });
+
     test('stdin reaches the program', async ({ sandbox }) => {
       const r = await sandbox.agent.run({ argv: ['sh', '-c', 'tr a-z A-Z'], stdin: 'hello sandbox\n' });
       expect(r.stdout.toString()).toBe('HELLO SANDBOX\n');

@@ -22,7 +22,7 @@ export function defineRunOnceCases({ backend, ledger, spec }: ConformanceContext
             'import sys\nprint(sys.stdin.read().upper())\nprint("err", file=sys.stderr)\nsys.exit(5)',
           ),
         ],
-        steps: [{ argv: ['python3', 'main.py'], stdin: Buffer.from('piped') }],
+        steps: [{ argv: ['python3', 'main.py'], stdin: Buffer.from('piped'), env: { EXTRA: 'x' } }],
         onOutput: (step, stream, c) => chunks.push(`${step}:${stream}:${c.toString()}`),
       });
       expect(rest).toEqual([]);
@@ -31,6 +31,11 @@ export function defineRunOnceCases({ backend, ledger, spec }: ConformanceContext
       expect(r?.stderr.toString()).toBe('err\n');
       expect(chunks.join('')).toContain('0:stdout:PIPED');
       expect(ledger.list()).toEqual([]);
+      const [env] = await runOnce({
+        files: [],
+        steps: [{ argv: ['sh', '-c', 'echo $HEARTH_CONFORMANCE $EXTRA $HOME'], env: { EXTRA: 'x' } }],
+      });
+      expect(env?.stdout.toString()).toBe('yes x /work\n');
     });
 
     test('steps share the work dir; a failing step ends the run', async () => {

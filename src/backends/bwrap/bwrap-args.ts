@@ -94,3 +94,10 @@ export function bwrapArgs(o: BwrapArgsOptions): string[] {
   args.push('--', ...o.command);
   return args;
 }
+
+/** The guest agent's command line in a sandbox: stdio transport, /work, and the spec's env for every exec. */
+export function agentCommand(env: Record<string, string>): string[] {
+  const cmd = ['/.hearth/bin/node', '/.hearth/agent.js', '--stdio', '--work-dir', '/work'];
+  for (const [k, v] of Object.entries(env)) cmd.push('--env', `${k}=${v}`);
+  return cmd;
+}

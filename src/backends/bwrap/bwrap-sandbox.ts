@@ -4,7 +4,7 @@ import { HearthError } from '../../errors/hearth-error.js';
 import { SandboxCgroup } from '../../sandboxes/cgroups.js';
 import { newSandboxId, processStartTime } from '../../sandboxes/sandbox-id.js';
 import type { Sandbox, SandboxSpec } from '../backend.js';
-import { bwrapArgs, sandboxEnv } from './bwrap-args.js';
+import { agentCommand, bwrapArgs, sandboxEnv } from './bwrap-args.js';
 import { type BwrapContext, newRecord, SPEC_DEFAULTS } from './bwrap-context.js';
 import { exited, spawnThroughShim, stopProcess } from './host-process.js';
 import { TailBuffer } from './tail-buffer.js';
@@ -70,7 +70,7 @@ export async function startBwrapSandbox(
       toolsDir: ctx.tools.dir,
       diskMb: spec.diskMb ?? SPEC_DEFAULTS.diskMb,
       env: sandboxEnv({ ...spec.env, HEARTH_SANDBOX_ID: id }),
-      command: ['/.hearth/bin/node', '/.hearth/agent.js', '--stdio', '--work-dir', '/work'],
+      command: agentCommand({ ...spec.env, HEARTH_SANDBOX_ID: id }),
     });
     const proc = spawnThroughShim({
       shim: ctx.tools.shim,

@@ -8,7 +8,7 @@ import { removeCgroupDir } from '../../sandboxes/cgroups.js';
 import type { SandboxLedger, SandboxRecord } from '../../sandboxes/ledger.js';
 import { newSandboxId, processStartTime } from '../../sandboxes/sandbox-id.js';
 import type { Sandbox, SandboxSpec } from '../backend.js';
-import { sandboxEnv } from '../bwrap/bwrap-args.js';
+import { agentCommand, sandboxEnv } from '../bwrap/bwrap-args.js';
 import { SPEC_DEFAULTS } from '../bwrap/bwrap-context.js';
 import { exited, stopProcess } from '../bwrap/host-process.js';
 import { TailBuffer } from '../bwrap/tail-buffer.js';
@@ -89,7 +89,7 @@ export async function startGvisorSandbox(
       memoryMb: spec.memoryMb ?? SPEC_DEFAULTS.memoryMb,
       maxProcesses: spec.maxProcesses ?? SPEC_DEFAULTS.maxProcesses,
       env: sandboxEnv({ ...spec.env, HEARTH_SANDBOX_ID: id }),
-      args: ['/.hearth/bin/node', '/.hearth/agent.js', '--stdio', '--work-dir', '/work'],
+      args: agentCommand({ ...spec.env, HEARTH_SANDBOX_ID: id }),
       cgroupsPath,
     });
     await writeFile(join(bundle, 'config.json'), JSON.stringify(config));
