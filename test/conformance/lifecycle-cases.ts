@@ -45,10 +45,13 @@ export function defineLifecycleCases({ backend, ledger, spec }: ConformanceConte
       expect(hostProcessesNaming(sandbox.id)).toEqual([]);
     });
 
-    test('a failed creation (unknown image) leaves nothing and says why', async () => {
+    test('a failed creation (unknown image, bad size) leaves nothing and says why', async () => {
       const before = ledger.list().length;
       await expect(backend.create({ ...spec, image: 'no-such-image' })).rejects.toMatchObject({
         code: 'UNKNOWN_IMAGE',
+      });
+      await expect(backend.create({ ...spec, memoryMb: -1 })).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
       });
       expect(ledger.list().length).toBe(before);
     });

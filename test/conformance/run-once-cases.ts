@@ -122,6 +122,12 @@ export function defineRunOnceCases({ backend, ledger, spec }: ConformanceContext
       await expect(
         backend.runOnce?.({ ...spec, image: 'nope' }, { files: [], steps: [{ argv: ['true'] }] }),
       ).rejects.toMatchObject({ code: 'UNKNOWN_IMAGE' });
+      await expect(
+        backend.runOnce?.({ ...spec, memoryMb: -1 }, { files: [], steps: [{ argv: ['true'] }] }),
+      ).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
+      });
+      expect(ledger.list()).toEqual([]);
       const [missing] = await runOnce({ files: [], steps: [{ argv: ['no-such-program'] }] });
       expect(missing?.exitCode).toBe(127);
     });

@@ -1,3 +1,4 @@
+import { HearthError } from '../../errors/hearth-error.js';
 import type { SandboxCgroup } from '../../sandboxes/cgroups.js';
 import type { SandboxLedger, SandboxRecord } from '../../sandboxes/ledger.js';
 import type { SandboxSpec } from '../backend.js';
@@ -17,6 +18,15 @@ export interface BwrapContext {
 
 /** Sandbox spec defaults (see SandboxSpec). */
 export const SPEC_DEFAULTS = { memoryMb: 512, diskMb: 256, maxProcesses: 256 } as const;
+
+/** A size from a spec or limits: unset or 0 takes the default; negative or not a number is refused. */
+export function sizeOr(v: number | undefined, key: keyof typeof SPEC_DEFAULTS, fallback?: number): number {
+  if (v === undefined || v === 0) return fallback ?? SPEC_DEFAULTS[key];
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+    throw new HearthError('VALIDATION_FAILED', `${key} must be a positive number, got ${String(v)}`);
+  }
+  return Math.ceil(v);
+}
 
 /** The ledger record of a bwrap sandbox, before its processes are known. */
 export function newRecord(id: string, spec: SandboxSpec, cg: SandboxCgroup | undefined): SandboxRecord {

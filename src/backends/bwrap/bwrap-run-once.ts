@@ -11,7 +11,7 @@ import { unmount } from '../../sandboxes/reaper.js';
 import { newSandboxId, processStartTime } from '../../sandboxes/sandbox-id.js';
 import type { OneShotFile, OneShotRequest, OneShotStep, OneShotStepResult, SandboxSpec } from '../backend.js';
 import { bwrapArgs, sandboxEnv, workPath } from './bwrap-args.js';
-import { type BwrapContext, newRecord, SPEC_DEFAULTS } from './bwrap-context.js';
+import { type BwrapContext, newRecord, sizeOr } from './bwrap-context.js';
 import { spawnThroughShim } from './host-process.js';
 import { watchStep } from './step-runner.js';
 
@@ -65,7 +65,7 @@ export async function bwrapRunOnce(
     if (!s.argv.length) throw new HearthError('VALIDATION_FAILED', 'a step needs a non-empty argv');
   for (const f of req.files) workPath(f.path, 'file path');
   if (req.signal?.aborted) throw new HearthError('CANCELLED', 'the run was cancelled');
-  const diskMb = spec.diskMb ?? SPEC_DEFAULTS.diskMb;
+  const diskMb = sizeOr(spec.diskMb, 'diskMb');
   const id = newSandboxId('bwrap');
   const uid = ctx.uids.acquire();
   const shared = req.steps.length > 1;
@@ -76,8 +76,8 @@ export async function bwrapRunOnce(
   const results: OneShotStepResult[] = [];
   try {
     cg = SandboxCgroup.create(id, {
-      memoryMb: spec.memoryMb ?? SPEC_DEFAULTS.memoryMb,
-      maxProcesses: spec.maxProcesses ?? SPEC_DEFAULTS.maxProcesses,
+      memoryMb: sizeOr(spec.memoryMb, 'memoryMb'),
+      maxProcesses: sizeOr(spec.maxProcesses, 'maxProcesses'),
     });
     const base = newRecord(id, spec, cg);
     const record = shared ? { ...base, paths: [runDir], mounts: [work] } : base;
@@ -134,8 +134,15 @@ interface StepInput {
 
 async function runStep(ctx: RunOnceContext, s: StepInput): Promise<OneShotStepResult> {
   const limits = s.step.limits ?? {};
-  const maxProcesses = limits.maxProcesses ?? s.spec.maxProcesses ?? SPEC_DEFAULTS.maxProcesses;
-  s.cg?.setLimits({ memoryMb: limits.memoryMb ?? s.spec.memoryMb ?? SPEC_DEFAULTS.memoryMb, maxProcesses });
+  const maxProcesses = sizeOr(
+    limits.maxProcesses,
+    'maxProcesses',
+    sizeOr(s.spec.maxProcesses, 'maxProcesses'),
+  );
+  s.cg?.setLimits({
+    memoryMb: sizeOr(limits.memoryMb, 'memoryMb', sizeOr(s.spec.memoryMb, 'memoryMb')),
+    maxProcesses,
+  });
   s.cg?.resetPeak();
   const files = s.work
     ? []

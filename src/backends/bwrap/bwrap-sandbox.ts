@@ -5,7 +5,7 @@ import { SandboxCgroup } from '../../sandboxes/cgroups.js';
 import { newSandboxId, processStartTime } from '../../sandboxes/sandbox-id.js';
 import type { Sandbox, SandboxSpec } from '../backend.js';
 import { agentCommand, bwrapArgs, sandboxEnv } from './bwrap-args.js';
-import { type BwrapContext, newRecord, SPEC_DEFAULTS } from './bwrap-context.js';
+import { type BwrapContext, newRecord, sizeOr } from './bwrap-context.js';
 import { exited, spawnThroughShim, stopProcess } from './host-process.js';
 import { TailBuffer } from './tail-buffer.js';
 
@@ -41,8 +41,8 @@ export async function startBwrapSandbox(
   signal?: AbortSignal,
 ): Promise<Sandbox> {
   if (signal?.aborted) throw new HearthError('CANCELLED', 'sandbox creation was cancelled');
-  const memoryMb = spec.memoryMb ?? SPEC_DEFAULTS.memoryMb;
-  const maxProcesses = spec.maxProcesses ?? SPEC_DEFAULTS.maxProcesses;
+  const memoryMb = sizeOr(spec.memoryMb, 'memoryMb');
+  const maxProcesses = sizeOr(spec.maxProcesses, 'maxProcesses');
   const id = newSandboxId('bwrap');
   const uid = ctx.uids.acquire();
   let cg: SandboxCgroup | undefined;
@@ -68,7 +68,7 @@ export async function startBwrapSandbox(
     const args = bwrapArgs({
       rootfs: ctx.rootfs,
       toolsDir: ctx.tools.dir,
-      diskMb: spec.diskMb ?? SPEC_DEFAULTS.diskMb,
+      diskMb: sizeOr(spec.diskMb, 'diskMb'),
       env: sandboxEnv({ ...spec.env, HEARTH_SANDBOX_ID: id }),
       command: agentCommand({ ...spec.env, HEARTH_SANDBOX_ID: id }),
     });

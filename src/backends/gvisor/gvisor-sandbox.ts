@@ -9,7 +9,7 @@ import type { SandboxLedger, SandboxRecord } from '../../sandboxes/ledger.js';
 import { newSandboxId, processStartTime } from '../../sandboxes/sandbox-id.js';
 import type { Sandbox, SandboxSpec } from '../backend.js';
 import { agentCommand, sandboxEnv } from '../bwrap/bwrap-args.js';
-import { SPEC_DEFAULTS } from '../bwrap/bwrap-context.js';
+import { sizeOr } from '../bwrap/bwrap-context.js';
 import { exited, stopProcess } from '../bwrap/host-process.js';
 import { TailBuffer } from '../bwrap/tail-buffer.js';
 import { ociSpec } from './oci-spec.js';
@@ -85,9 +85,9 @@ export async function startGvisorSandbox(
     const config = ociSpec({
       rootfs: ctx.rootfs,
       toolsDir: ctx.toolsDir,
-      diskMb: spec.diskMb ?? SPEC_DEFAULTS.diskMb,
-      memoryMb: spec.memoryMb ?? SPEC_DEFAULTS.memoryMb,
-      maxProcesses: spec.maxProcesses ?? SPEC_DEFAULTS.maxProcesses,
+      diskMb: sizeOr(spec.diskMb, 'diskMb'),
+      memoryMb: sizeOr(spec.memoryMb, 'memoryMb'),
+      maxProcesses: sizeOr(spec.maxProcesses, 'maxProcesses'),
       env: sandboxEnv({ ...spec.env, HEARTH_SANDBOX_ID: id }),
       args: agentCommand({ ...spec.env, HEARTH_SANDBOX_ID: id }),
       cgroupsPath,
