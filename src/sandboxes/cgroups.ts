@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -118,7 +119,8 @@ export async function removeCgroupDir(dir: string, opts: { attempts?: number } =
       } catch {}
     }
     try {
-      rmdirSync(dir);
+      // Off the event loop: a v1 memory cgroup's rmdir waits for the kernel (~1 ms or more).
+      await rmdir(dir);
       return true;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
@@ -154,7 +156,7 @@ export class SandboxCgroup {
   }
 
   /** Creates the groups for sandbox `id` with `limits`, or returns undefined when cgroups are unusable here. */
-  static create(id: string, limits: CgroupLimits): SandboxCgroup | undefined {
+  static async create(id: string, limits: CgroupLimits): Promise<SandboxCgroup | undefined> {
     const support = detectCgroups();
     if (support.mode === 'none') return undefined;
     let cg: SandboxCgroup;
@@ -167,15 +169,11 @@ export class SandboxCgroup {
       cg = new SandboxCgroup('v1', join(ROOT, 'memory', PARENT, id), join(ROOT, 'pids', PARENT, id), cpu);
     }
     try {
-      for (const d of cg.dirs) mkdirSync(d, { recursive: true });
+      await Promise.all(cg.dirs.map((d) => mkdir(d)));
       cg.setLimits(limits);
       return cg;
     } catch (err) {
-      for (const d of cg.dirs) {
-        try {
-          rmdirSync(d);
-        } catch {}
-      }
+      await Promise.all(cg.dirs.map((d) => rmdir(d).catch(() => {})));
       throw err;
     }
   }

@@ -9,6 +9,9 @@ import { probeBwrap } from './bwrap-probe.js';
 import { bwrapRunOnce, type RunOnceContext } from './bwrap-run-once.js';
 import { UidPool } from './uid-pool.js';
 
+/** How long a resolved image and tools layer are reused before they are looked up again. */
+const CONTEXT_TTL_MS = 1000;
+
 /**
  * The bwrap backend: Linux namespaces (user, pid, net, ipc, uts, cgroup) via bubblewrap, the image
  * read-only, size-limited tmpfs for /work and /tmp, each sandbox in its own host cgroups and its own
@@ -21,10 +24,16 @@ export function createBwrapBackend(opts: BackendOptions & { bwrap?: string } = {
   const uids = new UidPool();
   const bwrap = opts.bwrap ?? process.env.HEARTH_BWRAP ?? 'bwrap';
 
+  // The image and tools lookups cost a few file reads; one-shot jobs come by the hundred per second.
+  const recent = new Map<string, { ctx: RunOnceContext; atMs: number }>();
   async function context(spec: SandboxSpec): Promise<RunOnceContext> {
+    const hit = recent.get(spec.image);
+    if (hit && performance.now() - hit.atMs < CONTEXT_TTL_MS) return hit.ctx;
     const image = requireImage(spec.image, { paths });
     const tools = await ensureTools({ paths });
-    return { paths, ledger, uids, bwrap, rootfs: image.rootfs, tools };
+    const ctx = { paths, ledger, uids, bwrap, rootfs: image.rootfs, tools };
+    recent.set(spec.image, { ctx, atMs: performance.now() });
+    return ctx;
   }
 
   return {

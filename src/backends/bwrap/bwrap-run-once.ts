@@ -75,7 +75,7 @@ export async function bwrapRunOnce(
   let mounted = false;
   const results: OneShotStepResult[] = [];
   try {
-    cg = SandboxCgroup.create(id, {
+    cg = await SandboxCgroup.create(id, {
       memoryMb: sizeOr(spec.memoryMb, 'memoryMb'),
       maxProcesses: sizeOr(spec.maxProcesses, 'maxProcesses'),
     });

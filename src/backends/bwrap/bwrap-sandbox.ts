@@ -62,7 +62,7 @@ export async function startBwrapSandbox(
     ctx.uids.release(uid);
   };
   try {
-    cg = SandboxCgroup.create(id, { memoryMb, maxProcesses });
+    cg = await SandboxCgroup.create(id, { memoryMb, maxProcesses });
     ctx.ledger.put(record());
     const stderr = new TailBuffer();
     const args = bwrapArgs({
