@@ -86,6 +86,21 @@ export function defineRunOnceCases({ backend, ledger, spec }: ConformanceContext
       expect(ledger.list()).toEqual([]);
     });
 
+    test('cancelling through the signal kills the run and frees it', async () => {
+      const ac = new AbortController();
+      const started = performance.now();
+      setTimeout(() => ac.abort(), 300);
+      await expect(
+        runOnce({
+          files: [],
+          steps: [{ argv: ['sleep', '4848'], limits: { timeoutMs: 30_000 } }],
+          signal: ac.signal,
+        }),
+      ).rejects.toMatchObject({ code: 'CANCELLED' });
+      expect(performance.now() - started).toBeLessThan(20_000);
+      expect(ledger.list()).toEqual([]);
+    });
+
     test('the memory limit ends in a clear out-of-memory result', async () => {
       const [r] = await runOnce({
         files: [],
