@@ -22,4 +22,5 @@ for (const [name, load] of Object.entries(groups)) {
     process.stdout.write(`${name}: skipped: ${err instanceof Error ? err.message : String(err)}\n`);
   }
 }
-if (process.env.HEARTH_BENCH_JSON) writeFileSync(process.env.HEARTH_BENCH_JSON, JSON.stringify(allRows(), null, 2));
+if (process.env.HEARTH_BENCH_JSON)
+  writeFileSync(process.env.HEARTH_BENCH_JSON, JSON.stringify(allRows(), null, 2));

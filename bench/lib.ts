@@ -49,7 +49,9 @@ export function report(row: Row): void {
   const verdict = row.met === undefined ? '' : row.met ? '  [target met]' : '  [target missed]';
   const ratio = row.ratio ? `  ${row.ratio}` : '';
   const target = row.target ? `  (target ${row.target})` : '';
-  process.stdout.write(`${row.group.padEnd(8)} ${row.name.padEnd(44)} ${row.value.padStart(22)}${ratio}${target}${verdict}\n`);
+  process.stdout.write(
+    `${row.group.padEnd(8)} ${row.name.padEnd(44)} ${row.value.padStart(22)}${ratio}${target}${verdict}\n`,
+  );
 }
 
 export function allRows(): readonly Row[] {
@@ -58,4 +60,5 @@ export function allRows(): readonly Row[] {
 
 export const ms = (v: number): string => `${v.toFixed(v < 10 ? 2 : 1)} ms`;
 export const pct = (s: Stats): string => `p50 ${ms(s.p50)} p95 ${ms(s.p95)}`;
-export const ratio = (v: number, floor: number, label: string): string => `${(v / floor).toFixed(2)}x ${label}`;
+export const ratio = (v: number, floor: number, label: string): string =>
+  `${(v / floor).toFixed(2)}x ${label}`;

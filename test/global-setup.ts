@@ -10,7 +10,8 @@ import { loadCatalog } from '../src/images/catalog.js';
 
 export default async function setup(): Promise<void> {
   for (const file of ['agent.js', 'hearth-exec']) {
-    if (!existsSync(join(distDir(), file))) throw new Error(`dist/${file} is missing: run \`npm run build\` first`);
+    if (!existsSync(join(distDir(), file)))
+      throw new Error(`dist/${file} is missing: run \`npm run build\` first`);
   }
   for (const name of Object.keys(loadCatalog().images)) {
     let last = '';

@@ -14,8 +14,11 @@ export function registerDoctor(program: Command): void {
       }
       for (const r of reports) {
         const mark = r.probe.usable ? 'ok  ' : 'no  ';
-        process.stdout.write(`${mark}${r.name.padEnd(12)}${r.probe.reason}  (${Math.round(r.elapsedMs)} ms)\n`);
-        for (const [k, v] of Object.entries(r.probe.details ?? {})) process.stdout.write(`      ${k}: ${v}\n`);
+        process.stdout.write(
+          `${mark}${r.name.padEnd(12)}${r.probe.reason}  (${Math.round(r.elapsedMs)} ms)\n`,
+        );
+        for (const [k, v] of Object.entries(r.probe.details ?? {}))
+          process.stdout.write(`      ${k}: ${v}\n`);
       }
       const usable = reports.filter((r) => r.probe.usable).map((r) => r.name);
       process.stdout.write(usable.length ? `default backend: ${usable[0]}\n` : 'no backend is usable here\n');
