@@ -129,8 +129,6 @@ export type HostMessage =
   | { type: 'after-restore'; id: number; sandboxId: string; nowMs: number; entropy: string }
   | { type: 'shutdown'; id: number };
 
-export type HostMessageType = HostMessage['type'];
-
 export interface WireError {
   code: string;
   message: string;

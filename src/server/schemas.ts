@@ -41,7 +41,6 @@ export const JobRequestSchema = Type.Object(
   },
   { additionalProperties: false, $id: 'JobRequest' },
 );
-export type JobRequestBody = Static<typeof JobRequestSchema>;
 
 export const JobIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
 
