@@ -36,12 +36,17 @@ describe('memory shapes', () => {
       diskMb: 256,
     });
     expect(shapeFor({ image: 'default' }, shapes).memoryMb).toBe(512);
+    expect(shapeFor({ image: 'default', memoryMb: 0, vcpus: 0, diskMb: 0 }, shapes)).toEqual({
+      vcpus: 1,
+      memoryMb: 512,
+      diskMb: 256,
+    });
   });
   test('bad spec numbers are VALIDATION_FAILED', () => {
     for (const spec of [
-      { vcpus: 0 },
+      { vcpus: -1 },
       { vcpus: 1.5 },
-      { memoryMb: 0 },
+      { memoryMb: 100_000 },
       { memoryMb: Number.NaN },
       { diskMb: -1 },
     ]) {

@@ -15,7 +15,7 @@ import type { Accelerator } from './qemu-args.js';
 import { QemuSandbox } from './qemu-sandbox.js';
 import { parseMemoryShapes, shapeFor } from './shapes.js';
 import { ensureTemplate, type Template } from './template.js';
-import { warmCommands } from './warm-up.js';
+import { warmCommands, warmUp } from './warm-up.js';
 
 const CAPABILITIES: readonly Capability[] = ['vm-isolation', 'memory-snapshots', 'warm-pool'];
 
@@ -24,6 +24,11 @@ export interface QemuBackendOptions extends BackendOptions {
   poolSize?: number;
   /** Restore from templates (else every sandbox cold boots). `HEARTH_QEMU_TEMPLATES=0` turns it off. @default true */
   templates?: boolean;
+  /**
+   * Warm-up commands a pooled VM runs before it is handed out (the image's first ones: its main
+   * interpreter). `HEARTH_QEMU_POOL_WARM`; @default 1
+   */
+  poolWarm?: number;
   /**
    * Template RAM in a file that clones map copy-on-write. `HEARTH_QEMU_SHARED_MEMORY=0` turns it
    * off (every clone then copies the template's memory). @default true
@@ -56,6 +61,7 @@ export function createQemuBackend(opts: QemuBackendOptions = {}): QemuBackend {
   const poolSize = opts.poolSize ?? Number(process.env.HEARTH_QEMU_POOL ?? 1);
   const useTemplates = opts.templates ?? process.env.HEARTH_QEMU_TEMPLATES !== '0';
   const force = opts.accel ?? envAccel();
+  const poolWarm = opts.poolWarm ?? Number(process.env.HEARTH_QEMU_POOL_WARM ?? 1);
   const sharedMemory = opts.sharedMemory ?? process.env.HEARTH_QEMU_SHARED_MEMORY !== '0';
   const shapesMb = opts.memoryShapesMb
     ? parseMemoryShapes(opts.memoryShapesMb.join(','))
@@ -110,11 +116,16 @@ export function createQemuBackend(opts: QemuBackendOptions = {}): QemuBackend {
         pool = new WarmPool({
           size: poolSize,
           onError: (err) => process.emitWarning(`qemu warm pool for ${image}: ${(err as Error).message}`),
-          make: async () =>
-            new QemuSandbox(
+          make: async () => {
+            const sb = new QemuSandbox(
               await restore(ctx, shape, { ...templateFiles(template), labels: { pool: image } }),
               { image },
-            ),
+            );
+            // A pooled VM runs the image's first interpreter once, so QEMU has translated its code
+            // (under TCG) before a job's first program runs.
+            await warmUp(sb.agent, warmCommands(image).slice(0, poolWarm)).catch(() => {});
+            return sb;
+          },
         });
         pools.set(key, pool);
       }

@@ -1,4 +1,5 @@
-import type { AgentClient } from '../../agent/client.js';
+import type { AgentClient, ExecHandlers, RunRequest } from '../../agent/client.js';
+import type { ExecRequest } from '../../agent/protocol.js';
 import type { BackendName, Sandbox, SandboxSpec } from '../backend.js';
 import type { LaunchedVm } from './launch.js';
 import type { QemuVm } from './qemu-vm.js';
@@ -15,10 +16,10 @@ export class QemuSandbox implements Sandbox {
   constructor(launched: LaunchedVm, spec: SandboxSpec) {
     this.id = launched.id;
     this.vm = launched.vm;
-    this.agent = launched.agent;
     this.#spec = Object.freeze({ ...spec });
+    this.agent = withBaseEnv(launched.agent, () => this.#spec.env);
     // A VM that dies on its own (guest panic, OOM of QEMU) frees its host resources at once.
-    this.agent.onClose(() => {
+    launched.agent.onClose(() => {
       if (this.vm.exited) void this.destroy();
     });
   }
@@ -41,4 +42,23 @@ export class QemuSandbox implements Sandbox {
     })();
     return this.#destroying;
   }
+}
+
+/**
+ * The agent as the sandbox's user sees it: every exec gets the spec's env under its own. (The VM's
+ * agent started in the template, before any spec existed, so the host adds the env per exec.)
+ */
+function withBaseEnv(agent: AgentClient, env: () => Record<string, string> | undefined): AgentClient {
+  const merge = <R extends { env?: Record<string, string> }>(req: R): R => {
+    const base = env();
+    return base && Object.keys(base).length ? { ...req, env: { ...base, ...req.env } } : req;
+  };
+  return new Proxy(agent, {
+    get(target, prop) {
+      if (prop === 'exec') return (req: ExecRequest, h?: ExecHandlers) => target.exec(merge(req), h);
+      if (prop === 'run') return (req: RunRequest, h?: ExecHandlers) => target.run(merge(req), h);
+      const value: unknown = Reflect.get(target, prop);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }

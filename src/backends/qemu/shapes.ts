@@ -37,11 +37,13 @@ export function roundMemory(memoryMb: number, shapesMb: readonly number[]): numb
   return shapesMb.find((s) => s >= memoryMb) ?? largest;
 }
 
-/** The VM shape a spec runs in; bad numbers are a VALIDATION_FAILED error. */
+/** The VM shape a spec runs in; negative or fractional numbers are a VALIDATION_FAILED error. */
 export function shapeFor(spec: SandboxSpec, shapesMb: readonly number[]): VmShape {
-  const vcpus = spec.vcpus ?? SHAPE_DEFAULTS.vcpus;
-  const memoryMb = spec.memoryMb ?? SHAPE_DEFAULTS.memoryMb;
-  const diskMb = spec.diskMb ?? SHAPE_DEFAULTS.diskMb;
+  // 0 or unset take the defaults, as on every backend.
+  const orDefault = (v: number | undefined, d: number): number => (v === undefined || v === 0 ? d : v);
+  const vcpus = orDefault(spec.vcpus, SHAPE_DEFAULTS.vcpus);
+  const memoryMb = orDefault(spec.memoryMb, SHAPE_DEFAULTS.memoryMb);
+  const diskMb = orDefault(spec.diskMb, SHAPE_DEFAULTS.diskMb);
   if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > 16) {
     throw new HearthError('VALIDATION_FAILED', `vcpus must be an integer from 1 to 16, got ${spec.vcpus}`);
   }

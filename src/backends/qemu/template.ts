@@ -148,7 +148,7 @@ async function buildTemplate(
     if (tmpMem && memoryFile) renameSync(tmpMem, memoryFile);
     renameSync(tmpState, stateFile);
     const saveMs = performance.now() - saveStarted;
-    removeStaleTemplates(ctx, image, base);
+    removeStaleTemplates(ctx, image, base, shared);
     const t = existing(stateFile, memoryFile);
     if (!t) throw new HearthError('INTERNAL', `template ${stateFile} vanished after it was saved`);
     return { ...t, bootMs, warmMs, saveMs };
@@ -165,15 +165,15 @@ async function buildTemplate(
 
 /**
  * Files of `image` templates made from other artefacts (an older kernel, image or tools layer),
- * and the other layout of this one. Clones that still map a removed RAM file keep its pages.
+ * and this template's stream layout once its shared one exists. Clones that still map a removed RAM file keep its pages.
  */
-function removeStaleTemplates(ctx: LaunchContext, image: string, base: string): void {
+function removeStaleTemplates(ctx: LaunchContext, image: string, base: string, shared: boolean): void {
   const dir = join(ctx.paths.vm, 'templates');
   const mine = base.slice(dir.length + 1);
   for (const f of readdirSync(dir)) {
     if (!f.startsWith(`${image}-`) || f.includes('.tmp-')) continue;
     const stale = !f.includes(`-${ctx.artefacts.key}-`);
-    const otherLayout = f === `${mine}.state` && existsSync(`${base}.cow.state`);
+    const otherLayout = shared && f === `${mine}.state`;
     if (stale || otherLayout) rmSync(join(dir, f), { force: true });
   }
 }
