@@ -10,7 +10,7 @@ export function newSandboxId(backend: string): string {
   return `${backend}-${process.pid}-${randomBytes(5).toString('hex')}`;
 }
 
-const ID_RE = /^[a-z]+-(\d+)-[0-9a-f]+$/;
+const ID_RE = /^[a-z]+-(\d+)-[0-9a-z]+$/;
 
 /** The owner pid encoded in a sandbox id (or a resource named by one), or undefined. */
 export function ownerPidOf(name: string): number | undefined {

@@ -1,7 +1,7 @@
 import { type HearthPaths, hearthPaths } from '../../config/paths.js';
 import { requireImage } from '../../images/store.js';
 import { ensureTools } from '../../images/tools.js';
-import { detectCgroups } from '../../sandboxes/cgroups.js';
+import { CgroupPool, detectCgroups } from '../../sandboxes/cgroups.js';
 import { MemoryLedger } from '../../sandboxes/ledger.js';
 import type { Capability, SandboxBackend, SandboxSpec } from '../backend.js';
 import type { BackendOptions } from '../registry.js';
@@ -22,6 +22,7 @@ export function createBwrapBackend(opts: BackendOptions & { bwrap?: string } = {
   const paths: HearthPaths = opts.paths ?? hearthPaths();
   const ledger = opts.ledger ?? new MemoryLedger();
   const uids = new UidPool();
+  const cgroups = new CgroupPool({ prefix: 'bwrap' });
   const bwrap = opts.bwrap ?? process.env.HEARTH_BWRAP ?? 'bwrap';
 
   // The image and tools lookups cost a few file reads; one-shot jobs come by the hundred per second.
@@ -31,7 +32,7 @@ export function createBwrapBackend(opts: BackendOptions & { bwrap?: string } = {
     if (hit && performance.now() - hit.atMs < CONTEXT_TTL_MS) return hit.ctx;
     const image = requireImage(spec.image, { paths });
     const tools = await ensureTools({ paths });
-    const ctx = { paths, ledger, uids, bwrap, rootfs: image.rootfs, tools };
+    const ctx = { paths, ledger, uids, cgroups, bwrap, rootfs: image.rootfs, tools };
     recent.set(spec.image, { ctx, atMs: performance.now() });
     return ctx;
   }
@@ -52,5 +53,7 @@ export function createBwrapBackend(opts: BackendOptions & { bwrap?: string } = {
     async runOnce(spec, req) {
       return bwrapRunOnce(await context(spec), spec, req);
     },
+    /** Removes the idle cgroups kept for one-shot runs. */
+    close: () => cgroups.close(),
   };
 }

@@ -1,5 +1,5 @@
 import { HearthError } from '../../errors/hearth-error.js';
-import type { SandboxCgroup } from '../../sandboxes/cgroups.js';
+import type { CgroupPool, SandboxCgroup } from '../../sandboxes/cgroups.js';
 import type { SandboxLedger, SandboxRecord } from '../../sandboxes/ledger.js';
 import type { SandboxSpec } from '../backend.js';
 import type { UidPool } from './uid-pool.js';
@@ -8,6 +8,8 @@ import type { UidPool } from './uid-pool.js';
 export interface BwrapContext {
   ledger: SandboxLedger;
   uids: UidPool;
+  /** Reusable cgroups for one-shot runs. */
+  cgroups: CgroupPool;
   rootfs: string;
   tools: { dir: string; shim: string };
   /** The bwrap binary. @default bwrap (from PATH) */

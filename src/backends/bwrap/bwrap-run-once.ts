@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import type { ExecLimits } from '../../agent/protocol.js';
 import type { HearthPaths } from '../../config/paths.js';
 import { HearthError } from '../../errors/hearth-error.js';
-import { SandboxCgroup } from '../../sandboxes/cgroups.js';
+import type { SandboxCgroup } from '../../sandboxes/cgroups.js';
 import type { SandboxRecord } from '../../sandboxes/ledger.js';
 import { unmount } from '../../sandboxes/reaper.js';
 import { newSandboxId, processStartTime } from '../../sandboxes/sandbox-id.js';
@@ -75,7 +75,7 @@ export async function bwrapRunOnce(
   let mounted = false;
   const results: OneShotStepResult[] = [];
   try {
-    cg = await SandboxCgroup.create(id, {
+    cg = await ctx.cgroups.acquire({
       memoryMb: sizeOr(spec.memoryMb, 'memoryMb'),
       maxProcesses: sizeOr(spec.maxProcesses, 'maxProcesses'),
     });
@@ -112,7 +112,7 @@ export async function bwrapRunOnce(
     }
     return results;
   } finally {
-    await cg?.remove();
+    await ctx.cgroups.release(cg);
     if (mounted) await unmount(work);
     if (shared) await rm(runDir, { recursive: true, force: true }).catch(() => {});
     ctx.ledger.remove(id);
