@@ -177,6 +177,8 @@ async function runStep(ctx: RunOnceContext, s: StepInput): Promise<OneShotStepRe
     cgroupDirs: s.cg?.dirs ?? [],
     uid: s.uid,
     nproc: maxProcesses,
+    // bwrap's pid namespace ends with it, taking every sandbox process along: no /proc walk needed.
+    noKillOrphans: true,
     command: [ctx.bwrap, ...args],
     stdio,
   });
