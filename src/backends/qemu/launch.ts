@@ -92,6 +92,8 @@ export interface RestoreOptions {
   memoryFile?: string;
   labels?: Record<string, string>;
   signal?: AbortSignal;
+  /** QEMU's nice level (pool refills run below VMs in use). @default 0 */
+  nice?: number;
 }
 
 /**
@@ -111,6 +113,7 @@ export async function restore(ctx: LaunchContext, shape: VmShape, opts: RestoreO
     },
     ledger: ctx.ledger,
     ...(opts.labels ? { labels: opts.labels } : {}),
+    ...(opts.nice ? { nice: opts.nice } : {}),
   });
   return withVm(vm, opts.signal, async () => {
     // The stream carries no RAM for a file-backed template; both sides must agree on that.

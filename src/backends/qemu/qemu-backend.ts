@@ -17,6 +17,8 @@ import { parseMemoryShapes, shapeFor } from './shapes.js';
 import { ensureTemplate, type Template } from './template.js';
 import { warmCommands, warmUp } from './warm-up.js';
 
+/** Nice level of VMs restored for the pool: a refill yields the CPU to VMs running jobs. */
+const POOL_NICE = 10;
 const CAPABILITIES: readonly Capability[] = ['vm-isolation', 'memory-snapshots', 'warm-pool'];
 
 export interface QemuBackendOptions extends BackendOptions {
@@ -118,7 +120,11 @@ export function createQemuBackend(opts: QemuBackendOptions = {}): QemuBackend {
           onError: (err) => process.emitWarning(`qemu warm pool for ${image}: ${(err as Error).message}`),
           make: async () => {
             const sb = new QemuSandbox(
-              await restore(ctx, shape, { ...templateFiles(template), labels: { pool: image } }),
+              await restore(ctx, shape, {
+                ...templateFiles(template),
+                labels: { pool: image },
+                nice: POOL_NICE,
+              }),
               { image },
             );
             // A pooled VM runs the image's first interpreter once, so QEMU has translated its code
@@ -173,6 +179,7 @@ export function createQemuBackend(opts: QemuBackendOptions = {}): QemuBackend {
       const ready = pool?.take();
       const labels = spec.labels ?? {};
       if (ready) {
+        ready.vm.prioritize();
         ready.vm.relabel(labels);
         return track(ready.withSpec(spec));
       }

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { AgentClient } from '../../agent/client.js';
 import { HearthError } from '../../errors/hearth-error.js';
@@ -22,6 +23,8 @@ export interface StartVmOptions {
   labels?: Record<string, string>;
   /** How long QEMU may take to open its QMP socket. @default 10_000 */
   startTimeoutMs?: number;
+  /** Start QEMU at this nice level (a pool refill yields the CPU to VMs in use). @default 0 */
+  nice?: number;
 }
 
 /** One QEMU process: its QMP connection, its agent socket, and everything to free. */
@@ -88,7 +91,12 @@ export class QemuVm {
       createdAt: new Date().toISOString(),
     };
     opts.ledger.put(record);
-    const child = spawn(QEMU_BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Through nice(1), so every QEMU thread (vCPUs included) starts at that level.
+    const child = opts.nice
+      ? spawn('nice', ['-n', String(opts.nice), QEMU_BINARY, ...args], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        })
+      : spawn(QEMU_BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     const vm = new QemuVm(opts, child);
     child.on('error', () => {}); // ENOENT and friends surface as the exit below
     vm.#record = record;
@@ -119,6 +127,17 @@ export class QemuVm {
     } catch (err) {
       await vm.destroy();
       throw err;
+    }
+  }
+
+  /** Puts every QEMU thread back at nice 0 (a pooled VM handed to a job). Best effort. */
+  prioritize(): void {
+    const pid = this.#child.pid;
+    if (!pid || this.exited) return;
+    try {
+      for (const tid of readdirSync(`/proc/${pid}/task`)) setPriority(Number(tid), 0);
+    } catch {
+      // Raising priority needs CAP_SYS_NICE; without it the VM just stays niced.
     }
   }
 
