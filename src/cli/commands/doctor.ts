@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { probeAll } from '../../backends/registry.js';
+import { DEFAULT_PREFERENCE, probeAll } from '../../backends/registry.js';
 
 export function registerDoctor(program: Command): void {
   program
@@ -20,7 +20,12 @@ export function registerDoctor(program: Command): void {
         for (const [k, v] of Object.entries(r.probe.details ?? {}))
           process.stdout.write(`      ${k}: ${v}\n`);
       }
-      const usable = reports.filter((r) => r.probe.usable).map((r) => r.name);
-      process.stdout.write(usable.length ? `default backend: ${usable[0]}\n` : 'no backend is usable here\n');
+      const usable = new Set(reports.filter((r) => r.probe.usable).map((r) => r.name));
+      const best = DEFAULT_PREFERENCE.find((name) => usable.has(name));
+      process.stdout.write(
+        best
+          ? `default backend: ${best} (the fastest usable; HEARTH_BACKEND or --backend choose another)\n`
+          : 'no backend is usable here: install bubblewrap (apt-get install bubblewrap) or see the reasons above\n',
+      );
     });
 }
