@@ -24,7 +24,10 @@ describe('hearth doctor', () => {
     // This host has bubblewrap and runsc installed by .ci/run, and no firecracker binary.
     expect(byName.bwrap?.usable).toBe(true);
     expect(byName.gvisor?.usable).toBe(true);
-    expect(byName.firecracker).toMatchObject({ usable: false, reason: expect.stringMatching(/not installed/) });
+    expect(byName.firecracker).toMatchObject({
+      usable: false,
+      reason: expect.stringMatching(/not installed/),
+    });
     // QEMU is usable either way; the accelerator and the reason for it are reported.
     expect(byName.qemu?.details?.accelerator).toMatch(/^(kvm|tcg)$/);
     if (byName.qemu?.details?.accelerator === 'tcg') expect(byName.qemu.reason).toMatch(/KVM/);

@@ -1,4 +1,4 @@
-import { type Static, Type } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import { JOB_STATUSES } from '../jobs/types.js';
 
 const PositiveInt = Type.Integer({ minimum: 1 });
