@@ -126,7 +126,10 @@ describe('qemu arguments', () => {
     expect(joined).toContain('socket,id=agent,path=/s/a.sock,server=on,wait=off');
     expect(joined).toContain('unix:/s/q.sock,server=on,wait=off');
     expect(a).not.toContain('-incoming');
-    expect(qemuArgs({ ...base, incoming: true }).slice(-2)).toEqual(['-incoming', 'defer']);
+    const incoming = qemuArgs({ ...base, incoming: true });
+    expect(incoming.slice(-2)).toEqual(['-incoming', 'defer']);
+    expect(incoming).not.toContain('-kernel'); // the restored memory holds the booted kernel
+    expect(joined).toContain('-kernel /k -initrd /i');
   });
   test('TCG gets a fixed TSC rate; KVM uses the probed cpu model', () => {
     expect(kernelCmdline(base)).toMatch(/tsc=reliable/);

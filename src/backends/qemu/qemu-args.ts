@@ -91,12 +91,9 @@ export function qemuArgs(cfg: QemuVmConfig): string[] {
     String(cfg.vcpus),
     '-m',
     `${cfg.memoryMb}M`,
-    '-kernel',
-    cfg.kernel,
-    '-initrd',
-    cfg.initrd,
-    '-append',
-    kernelCmdline(cfg),
+    // A restored VM's memory already holds the booted kernel: QEMU need not load the kernel and
+    // initramfs again (they would cost each clone their size in QEMU's own memory).
+    ...(cfg.incoming ? [] : ['-kernel', cfg.kernel, '-initrd', cfg.initrd, '-append', kernelCmdline(cfg)]),
     '-serial',
     cfg.consoleLog ? `file:${cfg.consoleLog}` : 'null',
   ];
