@@ -10,6 +10,7 @@ import { buildApp } from '../src/server/app.js';
 import { ServerMetrics } from '../src/server/metrics.js';
 import { startServer } from '../src/server/start.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
+import { settledLeftovers } from './leak-check.js';
 
 async function open(env: NodeJS.ProcessEnv, tokens: string[] = []) {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-api-'));
@@ -25,6 +26,7 @@ async function open(env: NodeJS.ProcessEnv, tokens: string[] = []) {
       await service.close({ graceMs: 0 });
       await store.close();
       rmSync(dir, { recursive: true, force: true });
+      expect(await settledLeftovers()).toEqual([]);
     },
   };
 }

@@ -7,6 +7,7 @@ import { hearthPaths } from '../src/config/paths.js';
 import type { Job } from '../src/jobs/types.js';
 import { Hearth } from '../src/sdk/client.js';
 import { type RunningServer, startServer } from '../src/server/start.js';
+import { settledLeftovers } from './leak-check.js';
 
 // Real server on port 0, real SQLite in a temp dir, real bwrap sandboxes with the built images.
 let server: RunningServer;
@@ -39,6 +40,8 @@ describe('API with real bwrap sandboxes', () => {
     await server?.close();
     delete process.env.HEARTH_BACKEND;
     rmSync(dir, { recursive: true, force: true });
+    // Cancelled, timed-out, interactive and batch jobs and the language probe freed everything.
+    expect(await settledLeftovers()).toEqual([]);
   });
 
   it('runs python with ?wait=true, with stdin, args and env', async () => {

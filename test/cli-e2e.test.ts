@@ -3,14 +3,18 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { settledLeftovers } from './leak-check.js';
 
 // The CLI from source (the same code dist/cli.js bundles), against a real `hearth serve` child.
 const ROOT = join(import.meta.dirname, '..');
 const CLI = ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
+/** Every hearth process these tests start: each must free what it created before it exits. */
+const owners: number[] = [];
 
 function hearth(args: string[], env: NodeJS.ProcessEnv = {}, input?: string) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(process.execPath, [...CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+    if (child.pid !== undefined) owners.push(child.pid);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));
@@ -29,6 +33,7 @@ function startServe(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url:
       env: { ...process.env, HEARTH_LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    if (child.pid !== undefined) owners.push(child.pid);
     let out = '';
     let err = '';
     child.stderr?.on('data', (c) => (err += c));
@@ -55,6 +60,7 @@ describe('CLI end to end', () => {
       await exited;
     }
     rmSync(dir, { recursive: true, force: true });
+    expect(await settledLeftovers({ ownerPids: [process.pid, ...owners] })).toEqual([]);
   });
 
   it('hearth run --backend bwrap -l python -c prints 42 (embedded, no server)', async () => {

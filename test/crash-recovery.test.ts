@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Job } from '../src/jobs/types.js';
 import { Hearth } from '../src/sdk/client.js';
+import { settledLeftovers } from './leak-check.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const CLI = ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
@@ -76,7 +77,10 @@ describe('crash recovery: SIGKILL the server with jobs queued and running', () =
         await exited;
       }
     }
+    const owners = children.flatMap((c) => (c.pid === undefined ? [] : [c.pid]));
+    const left = await settledLeftovers({ ownerPids: [process.pid, ...owners], runDir: env.HEARTH_RUN_DIR });
     rmSync(dir, { recursive: true, force: true });
+    expect(left).toEqual([]);
   });
 
   it('finishes, fails (INTERRUPTED) or re-runs every job, and leaves no orphaned sandbox', async () => {

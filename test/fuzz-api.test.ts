@@ -9,6 +9,7 @@ import { JobService } from '../src/jobs/service.js';
 import { buildApp } from '../src/server/app.js';
 import { ServerMetrics } from '../src/server/metrics.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
+import { settledLeftovers } from './leak-check.js';
 
 /** mulberry32: a small seeded RNG, so a failure reproduces. */
 function rng(seed: number) {
@@ -47,6 +48,7 @@ describe(`API fuzz (seed ${SEED}, ${COUNT} requests): never a 5xx`, () => {
     await service.close({ graceMs: 0 });
     await store.close();
     rmSync(dir, { recursive: true, force: true });
+    expect(await settledLeftovers()).toEqual([]);
   });
 
   it('answers every random request with a registered code and no 5xx', async () => {

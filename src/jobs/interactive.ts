@@ -20,6 +20,8 @@ export interface InteractiveHandlers {
  */
 export class InteractiveJob {
   readonly result: Promise<JobResult>;
+  /** Resolves once the job has ended and its sandbox is gone (never rejects). */
+  readonly closed: Promise<void>;
   #sandbox: Sandbox | undefined;
   #handle: ExecHandle | undefined;
   #pendingStdin: Array<Buffer | 'close'> = [];
@@ -27,8 +29,11 @@ export class InteractiveJob {
   #closed = false;
 
   constructor(service: JobService, request: JobRequest, handlers: InteractiveHandlers) {
-    this.result = this.#run(service, request, handlers).finally(() => this.close());
-    this.result.catch(() => {});
+    this.result = this.#run(service, request, handlers).finally(() => this.#release());
+    this.closed = this.result.then(
+      () => {},
+      () => {},
+    );
   }
 
   writeStdin(data: string | Buffer): void {
@@ -48,8 +53,16 @@ export class InteractiveJob {
     await this.#handle?.kill(signal);
   }
 
-  /** Kills the program and frees the sandbox. Idempotent. */
+  /**
+   * Kills the program and frees the sandbox; resolves once the run has ended (a sandbox still being
+   * acquired is destroyed as it arrives). Idempotent.
+   */
   close(): Promise<void> {
+    void this.#release();
+    return this.closed;
+  }
+
+  #release(): Promise<void> {
     this.#closed = true;
     this.#closing ??= (async () => {
       await this.#sandbox?.destroy();

@@ -29,6 +29,8 @@ export class LanguageCatalog {
   readonly #paths: HearthPaths | undefined;
   readonly #versions = new Map<string, string | null>();
   readonly #probed = new Map<string, Promise<void>>();
+  readonly #stop = new AbortController();
+  #closing: Promise<void> | undefined;
 
   constructor(opts: { catalog: Catalog; backends: BackendSet; paths?: HearthPaths | undefined }) {
     this.#catalog = opts.catalog;
@@ -58,17 +60,24 @@ export class LanguageCatalog {
   /** Probes the versions of an image's languages (once); resolves when done, never rejects. */
   probe(image: string): Promise<void> {
     let p = this.#probed.get(image);
-    if (!p) {
+    if (!p && !this.#stop.signal.aborted) {
       const langs = Object.values(this.#catalog.languages).filter((l) => l.image === image);
       p = this.#run(image, langs).catch(() => {});
       this.#probed.set(image, p);
     }
-    return p;
+    return p ?? Promise.resolve();
+  }
+
+  /** Stops probing: cancels a probe still running (its sandbox is freed) and waits for it. Idempotent. */
+  close(): Promise<void> {
+    this.#stop.abort();
+    this.#closing ??= Promise.all(this.#probed.values()).then(() => {});
+    return this.#closing;
   }
 
   async #run(image: string, langs: LanguageDef[]): Promise<void> {
     const { backend } = await this.#backends.default();
-    if (!backend.runOnce) return;
+    if (!backend.runOnce || this.#stop.signal.aborted) return;
     const results = await backend.runOnce(
       { image, memoryMb: 1024, labels: { probe: 'versions' } },
       {
@@ -79,6 +88,7 @@ export class LanguageCatalog {
           env: { ...l.env },
           limits: { timeoutMs: 15_000, memoryMb: 1024 },
         })),
+        signal: this.#stop.signal,
       },
     );
     for (const [i, r] of results.entries()) {

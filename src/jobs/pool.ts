@@ -26,6 +26,7 @@ export class SandboxPool {
   readonly #opts: SandboxPoolOptions;
   readonly #slots = new Map<string, Slot>();
   readonly #backends = new Map<string, SandboxBackend>();
+  readonly #background = new Set<Promise<void>>();
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -49,7 +50,7 @@ export class SandboxPool {
     const slot = this.#slot(key);
     let sandbox = slot.ready.shift();
     while (sandbox?.agent.closed) {
-      void sandbox.destroy();
+      this.#track(sandbox.destroy());
       sandbox = slot.ready.shift();
     }
     this.#refill(key, image);
@@ -59,6 +60,8 @@ export class SandboxPool {
   close(): Promise<void> {
     this.#closed = true;
     this.#closing ??= (async () => {
+      // Refills still starting destroy their sandbox as it arrives: wait for them too.
+      await Promise.all(this.#background);
       const all = [...this.#slots.values()].flatMap((s) => s.ready.splice(0));
       await Promise.all(all.map((s) => s.destroy()));
     })();
@@ -80,16 +83,24 @@ export class SandboxPool {
     if (!backend) return;
     while (!this.#closed && slot.ready.length + slot.filling < this.#size) {
       slot.filling++;
-      this.#create(backend, image)
-        .then(async (sandbox) => {
-          if (this.#closed) await sandbox.destroy();
-          else slot.ready.push(sandbox);
-        })
-        .catch((err: unknown) => this.#opts.onError?.(err))
-        .finally(() => {
-          slot.filling--;
-        });
+      this.#track(
+        this.#create(backend, image)
+          .then(async (sandbox) => {
+            if (this.#closed) await sandbox.destroy();
+            else slot.ready.push(sandbox);
+          })
+          .catch((err: unknown) => this.#opts.onError?.(err))
+          .finally(() => {
+            slot.filling--;
+          }),
+      );
     }
+  }
+
+  /** Background work (refills, destroys of dead sandboxes) that close() waits for. */
+  #track(work: Promise<void>): void {
+    const p = work.catch(() => {}).finally(() => this.#background.delete(p));
+    this.#background.add(p);
   }
 
   async #create(backend: SandboxBackend, image: string, signal?: AbortSignal): Promise<Sandbox> {

@@ -6,6 +6,8 @@ import type { JobListQuery, JobPage, JobStore } from '../store/job-store.js';
 import { BackendSet } from './backends.js';
 import { type JobsConfig, jobsConfig } from './config.js';
 import { type JobEvent, JobEventBus, type JobListener } from './events.js';
+import { type InteractiveHandlers, InteractiveJob } from './interactive.js';
+import { LanguageCatalog } from './languages.js';
 import { SandboxPool } from './pool.js';
 import { type PreparedJob, prepareJob } from './prepare.js';
 import { runJob } from './runner.js';
@@ -41,6 +43,19 @@ interface Live {
   createdMs: number;
 }
 
+/** Waits for every promise to settle, or `ms`, whichever comes first. */
+async function settleWithin(all: Promise<unknown>[], ms: number): Promise<void> {
+  if (!all.length) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.allSettled(all),
+    new Promise((r) => {
+      timer = setTimeout(r, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
 const errorInfo = (e: HearthError): JobErrorInfo => ({ code: e.code, message: e.message, hint: e.hint });
 
 /** Jobs: submit → store → queue → a fresh sandbox → store → subscribers. */
@@ -51,6 +66,9 @@ export class JobService {
   readonly backends: BackendSet;
   readonly pool: SandboxPool;
   readonly paths: HearthPaths | undefined;
+  /** The catalog's languages with their probed versions (the probe runs in this service's sandboxes). */
+  readonly languages: LanguageCatalog;
+  readonly #interactive = new Set<InteractiveJob>();
   readonly #bus = new JobEventBus();
   readonly #live = new Map<string, Live>();
   readonly #scheduler: Scheduler;
@@ -69,6 +87,11 @@ export class JobService {
       ledger: opts.store.ledger,
       ...(opts.paths ? { paths: opts.paths } : {}),
       defaultBackend: this.config.defaultBackend,
+    });
+    this.languages = new LanguageCatalog({
+      catalog: this.catalog,
+      backends: this.backends,
+      paths: this.paths,
     });
     this.pool = new SandboxPool({
       size: this.config.poolSize,
@@ -231,11 +254,37 @@ export class JobService {
     await this.#finish(id, 'error', null, err);
   }
 
-  /** Stops accepting, lets running jobs finish up to `graceMs`, aborts the rest, drains pools. Idempotent. */
+  /**
+   * A job whose stdin streams in while it runs (the WebSocket route), owned by this service until it
+   * ends: `close()` ends it too. SHUTTING_DOWN once the service is closing.
+   */
+  openInteractive(request: JobRequest, handlers: InteractiveHandlers): InteractiveJob {
+    if (this.#closing) throw new HearthError('SHUTTING_DOWN', 'the server is shutting down');
+    const job = new InteractiveJob(this, request, handlers);
+    this.#interactive.add(job);
+    void job.closed.then(() => this.#interactive.delete(job));
+    return job;
+  }
+
+  /**
+   * Stops accepting, lets running jobs (interactive ones too) finish up to `graceMs`, aborts the
+   * rest and waits for their sandboxes to go, stops the language probe, drains pools. Idempotent.
+   */
   close(opts: { graceMs?: number } = {}): Promise<void> {
     this.#closing ??= (async () => {
-      const left = await this.#scheduler.drain(opts.graceMs ?? 10_000);
+      const graceMs = opts.graceMs ?? 10_000;
+      const probes = this.languages.close();
+      const interactive = [...this.#interactive];
+      const [left] = await Promise.all([
+        this.#scheduler.drain(graceMs),
+        settleWithin(
+          interactive.map((j) => j.result),
+          graceMs,
+        ),
+      ]);
       for (const id of left) this.#live.delete(id);
+      await Promise.all(interactive.map((j) => j.close()));
+      await probes;
       await this.pool.close();
       await this.backends.close();
     })();

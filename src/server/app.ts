@@ -2,7 +2,6 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
-import { LanguageCatalog } from '../jobs/languages.js';
 import type { JobService } from '../jobs/service.js';
 import { installAuth } from './auth.js';
 import { installErrorHandling } from './errors.js';
@@ -48,14 +47,13 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(websocket, { options: { maxPayload: 4 * 1024 * 1024 } });
   const bodyLimit = o.service.config.maxCodeBytes * 2 + 1024 * 1024;
-  const languages = new LanguageCatalog({
-    catalog: o.service.catalog,
-    backends: o.service.backends,
-    paths: o.service.paths,
-  });
   await app.register(jobRoutes, { service: o.service, bodyLimit });
   await app.register(seedRoutes, { service: o.service, bodyLimit });
-  await app.register(systemRoutes, { service: o.service, languages, metrics: o.metrics });
+  await app.register(systemRoutes, {
+    service: o.service,
+    languages: o.service.languages,
+    metrics: o.metrics,
+  });
   await app.register(async (scope) => interactiveRoute(scope, o.service));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

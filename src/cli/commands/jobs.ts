@@ -40,14 +40,15 @@ async function languages(): Promise<LanguageInfo[]> {
   if (client) return client.languages();
   const catalog = loadCatalog();
   const backends = new BackendSet({ defaultBackend: process.env.HEARTH_BACKEND });
+  const langs = new LanguageCatalog({ catalog, backends, paths: hearthPaths() });
   try {
-    const langs = new LanguageCatalog({ catalog, backends, paths: hearthPaths() });
     const first = langs.list();
     await Promise.all(
       [...new Set(first.filter((l) => l.available).map((l) => l.image))].map((i) => langs.probe(i)),
     );
     return langs.list();
   } finally {
+    await langs.close();
     await backends.close();
   }
 }

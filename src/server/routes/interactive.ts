@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import { HearthError, toHearthError } from '../../errors/hearth-error.js';
-import { InteractiveJob } from '../../jobs/interactive.js';
+import type { InteractiveJob } from '../../jobs/interactive.js';
 import type { JobService } from '../../jobs/service.js';
 import type { JobRequest } from '../../jobs/types.js';
 
@@ -55,7 +55,7 @@ export function interactiveRoute(app: FastifyInstance, service: JobService): voi
           if (msg.type === 'init') {
             if (job) throw new HearthError('VALIDATION_FAILED', 'init was already sent');
             const { type: _t, ...request } = msg;
-            job = new InteractiveJob(service, request, {
+            job = service.openInteractive(request, {
               onRuntime: (info) => send({ type: 'runtime', ...info }),
               onStage: (stage) => send({ type: 'stage', stage }),
               onOutput: (stage, stream, data) => send({ type: 'output', stage, stream, data }),
