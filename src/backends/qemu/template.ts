@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { HearthError } from '../../errors/hearth-error.js';
+import { isRunning } from '../../sandboxes/sandbox-id.js';
 import { coldBoot, type LaunchContext, setIgnoreShared, shellQuote, type VmShape } from './launch.js';
 import { warmUp } from './warm-up.js';
 
@@ -113,6 +114,7 @@ async function buildTemplate(
   opts: TemplateOptions,
 ): Promise<Template> {
   mkdirSync(join(ctx.paths.vm, 'templates'), { recursive: true });
+  removeOrphanedTemporaries(join(ctx.paths.vm, 'templates'));
   const stateFile = shared ? `${base}.cow.state` : `${base}.state`;
   const memoryFile = shared ? `${base}.cow.mem` : undefined;
   const suffix = `.tmp-${process.pid}`;
@@ -182,5 +184,13 @@ function removeStaleTemplates(ctx: LaunchContext, image: string, base: string, s
     const stale = !f.includes(`-${ctx.artefacts.key}-`);
     const otherLayout = shared && f === `${mine}.state`;
     if (stale || otherLayout) rmSync(join(dir, f), { force: true });
+  }
+}
+
+/** Half-written template files of builds whose process died (a crash between boot and rename). */
+function removeOrphanedTemporaries(dir: string): void {
+  for (const f of readdirSync(dir)) {
+    const pid = Number(/\.tmp-(\d+)$/.exec(f)?.[1]);
+    if (pid && pid !== process.pid && !isRunning(pid)) rmSync(join(dir, f), { force: true });
   }
 }
