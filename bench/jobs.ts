@@ -1,17 +1,17 @@
 /**
  * The job service's hot path over real HTTP: POST /v1/jobs?wait=true of a Python hello world to a real
- * server (port 0, SQLite in a temp dir, bwrap sandboxes, a fresh one per job), as ratios against the
- * bare `bwrap … python3 -c` floor measured in the same run. Floor and jobs are measured alternately
+ * server — `hearth serve` from dist/cli.js as its own process, as users run it (port 0, SQLite in a
+ * temp dir, bwrap sandboxes, a fresh one per job) — as ratios against the bare `bwrap … python3 -c`
+ * floor measured in the same run. Floor and jobs are measured alternately
  * (sample by sample at concurrency 1, round by round at concurrency 8) so both see the same host load.
  */
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { hearthPaths } from '../src/config/paths.js';
+import { distDir } from '../src/config/paths.js';
 import { requireImage } from '../src/images/store.js';
-import { startServer } from '../src/server/start.js';
 import { ms, pct, ratio, report, type Stats, stats } from './lib.js';
 
 const run = promisify(execFile);
@@ -70,18 +70,40 @@ async function inFlight(fn: () => Promise<unknown>, workers: number, total: numb
 
 const perSec = (n: number, wallMs: number) => n / (wallMs / 1000);
 
+/** `hearth serve --port 0` from the build; resolves with its URL once it listens. */
+function serve(dbDir: string): Promise<{ child: ChildProcess; url: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(distDir(), 'cli.js'), 'serve', '--port', '0'], {
+      env: {
+        ...process.env,
+        HEARTH_DB: join(dbDir, 'hearth.db'),
+        HEARTH_BACKEND: 'bwrap',
+        HEARTH_LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout?.on('data', (c) => {
+      out += c;
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m?.[1]) resolve({ child, url: m[1] });
+    });
+    child.once('exit', (code) => reject(new Error(`hearth serve exited ${code}`)));
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
 export default async function jobsBench(): Promise<void> {
   const argv = floorArgv(requireImage('default').rootfs);
   const bare = () => run('bwrap', argv);
   const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-jobs-'));
-  const prevBackend = process.env.HEARTH_BACKEND;
-  process.env.HEARTH_BACKEND = 'bwrap';
-  const server = await startServer({
-    port: 0,
-    paths: { ...hearthPaths(), db: join(dir, 'hearth.db') },
-    logger: false,
-    shutdownGraceMs: 0,
-  });
+  const server = await serve(dir);
   try {
     const submit = async () => {
       const res = await fetch(`${server.url}/v1/jobs?wait=true`, {
@@ -125,6 +147,8 @@ export default async function jobsBench(): Promise<void> {
         into.wallMs += got.wallMs;
       }
     }
+    const health = (await (await fetch(`${server.url}/health`)).json()) as { queue: { concurrency: number } };
+    const concurrency = health.queue.concurrency;
     const f8: Stats = stats(floor8.latencies);
     const j8: Stats = stats(jobs8.latencies);
     const total = ROUNDS * JOBS_PER_ROUND;
@@ -144,7 +168,7 @@ export default async function jobsBench(): Promise<void> {
     });
     report({
       group: 'jobs',
-      name: `throughput (server concurrency ${server.service.config.concurrency})`,
+      name: `throughput (server concurrency ${concurrency})`,
       value: `${jobRate.toFixed(1)} jobs/s`,
       ratio: `${(jobRate / floorRate).toFixed(2)}x floor's ${floorRate.toFixed(1)} runs/s`,
       target: '≥ 100 jobs/s',
@@ -152,9 +176,7 @@ export default async function jobsBench(): Promise<void> {
     });
     report({ group: 'jobs', name: `wall for ${total} jobs`, value: ms(jobs8.wallMs) });
   } finally {
-    await server.close();
-    if (prevBackend === undefined) delete process.env.HEARTH_BACKEND;
-    else process.env.HEARTH_BACKEND = prevBackend;
+    await stop(server.child);
     rmSync(dir, { recursive: true, force: true });
   }
 }

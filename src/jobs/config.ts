@@ -4,8 +4,16 @@ import type { JobLimits } from './types.js';
 
 /** The job service's settings; `jobsConfig(process.env)` reads them from HEARTH_* variables. */
 export interface JobsConfig {
-  /** Jobs running at once. `HEARTH_CONCURRENCY`; @default the number of cores */
+  /**
+   * Jobs running at once. A one-shot job keeps Node idle (its CPU is spent in the sandbox), so the
+   * default is several per core. `HEARTH_CONCURRENCY`; @default 4 × the number of cores
+   */
   concurrency: number;
+  /**
+   * Of those, jobs at once that need a sandbox with the agent (interactive jobs, backends without
+   * one-shot runs: a VM or container each). `HEARTH_SANDBOX_CONCURRENCY`; @default the number of cores
+   */
+  sandboxConcurrency: number;
   /** Jobs waiting beyond the running ones; past it a submit gets QUEUE_FULL. `HEARTH_MAX_QUEUE`; @default 1000 */
   maxQueue: number;
   /** Bytes of code (or files) per job. `HEARTH_MAX_CODE_BYTES`; @default 1 MiB */
@@ -40,7 +48,8 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): n
 
 export function jobsConfig(env: NodeJS.ProcessEnv = process.env): JobsConfig {
   return {
-    concurrency: int(env, 'HEARTH_CONCURRENCY', availableParallelism(), 1),
+    concurrency: int(env, 'HEARTH_CONCURRENCY', 4 * availableParallelism(), 1),
+    sandboxConcurrency: int(env, 'HEARTH_SANDBOX_CONCURRENCY', availableParallelism(), 1),
     maxQueue: int(env, 'HEARTH_MAX_QUEUE', 1000),
     maxCodeBytes: int(env, 'HEARTH_MAX_CODE_BYTES', 1024 * 1024, 1),
     maxBatch: int(env, 'HEARTH_MAX_BATCH', 20, 1),

@@ -27,9 +27,14 @@ export class InteractiveJob {
   #pendingStdin: Array<Buffer | 'close'> = [];
   #closing: Promise<void> | undefined;
   #closed = false;
+  readonly #stop = new AbortController();
+  #releaseSlot: (() => void) | undefined;
 
   constructor(service: JobService, request: JobRequest, handlers: InteractiveHandlers) {
-    this.result = this.#run(service, request, handlers).finally(() => this.#release());
+    this.result = this.#run(service, request, handlers).finally(async () => {
+      await this.#release();
+      this.#releaseSlot?.();
+    });
     this.closed = this.result.then(
       () => {},
       () => {},
@@ -64,6 +69,7 @@ export class InteractiveJob {
 
   #release(): Promise<void> {
     this.#closed = true;
+    this.#stop.abort();
     this.#closing ??= (async () => {
       await this.#sandbox?.destroy();
     })();
@@ -79,6 +85,7 @@ export class InteractiveJob {
       return finalResult([syntheticStep(1, prepared.compileError)], true, 0);
     }
     const { backend } = await service.backends.get(request.backend);
+    this.#releaseSlot = await service.sandboxSlots.acquire(this.#stop.signal);
     const sandbox = await service.pool.acquire(backend, prepared.lang.image);
     this.#sandbox = sandbox;
     if (this.#closed) {

@@ -3,6 +3,7 @@ import type { ExecLimits } from '../agent/protocol.js';
 import type { OneShotStep, OneShotStepResult, SandboxBackend, SandboxSpec } from '../backends/backend.js';
 import { HearthError } from '../errors/hearth-error.js';
 import type { JobsConfig } from './config.js';
+import type { Limiter } from './limiter.js';
 import { syntheticStep, toStepResult } from './output.js';
 import type { SandboxPool } from './pool.js';
 import type { PreparedJob } from './prepare.js';
@@ -15,6 +16,8 @@ export interface RunJobOptions {
   backend: SandboxBackend;
   config: JobsConfig;
   pool: SandboxPool;
+  /** Bounds jobs that run through the agent in a long-lived sandbox (not one-shot). */
+  sandboxSlots?: Limiter;
   signal: AbortSignal;
   onStage?: (stage: JobStage) => void;
   onOutput?: (stage: JobStage, stream: OutputStream, chunk: Buffer) => void;
@@ -128,7 +131,14 @@ async function runThroughAgent(
   steps: OneShotStep[],
   stageOf: (i: number) => JobStage,
 ): Promise<OneShotStepResult[]> {
-  const sandbox = await o.pool.acquire(o.backend, o.prepared.lang.image, o.signal);
+  const release = await o.sandboxSlots?.acquire(o.signal);
+  let sandbox: Awaited<ReturnType<SandboxPool['acquire']>>;
+  try {
+    sandbox = await o.pool.acquire(o.backend, o.prepared.lang.image, o.signal);
+  } catch (err) {
+    release?.();
+    throw err;
+  }
   const kill = () => void sandbox.destroy();
   o.signal.addEventListener('abort', kill, { once: true });
   try {
@@ -159,5 +169,6 @@ async function runThroughAgent(
   } finally {
     o.signal.removeEventListener('abort', kill);
     await sandbox.destroy();
+    release?.();
   }
 }

@@ -8,6 +8,7 @@ import { type JobsConfig, jobsConfig } from './config.js';
 import { type JobEvent, JobEventBus, type JobListener } from './events.js';
 import { type InteractiveHandlers, InteractiveJob } from './interactive.js';
 import { LanguageCatalog } from './languages.js';
+import { Limiter } from './limiter.js';
 import { SandboxPool } from './pool.js';
 import { type PreparedJob, prepareJob } from './prepare.js';
 import { runJob } from './runner.js';
@@ -68,6 +69,8 @@ export class JobService {
   readonly paths: HearthPaths | undefined;
   /** The catalog's languages with their probed versions (the probe runs in this service's sandboxes). */
   readonly languages: LanguageCatalog;
+  /** Slots for jobs that need a sandbox with the agent (interactive, or a backend without one-shot runs). */
+  readonly sandboxSlots: Limiter;
   readonly #interactive = new Set<InteractiveJob>();
   readonly #bus = new JobEventBus();
   readonly #live = new Map<string, Live>();
@@ -88,6 +91,7 @@ export class JobService {
       ...(opts.paths ? { paths: opts.paths } : {}),
       defaultBackend: this.config.defaultBackend,
     });
+    this.sandboxSlots = new Limiter(this.config.sandboxConcurrency);
     this.languages = new LanguageCatalog({
       catalog: this.catalog,
       backends: this.backends,
@@ -282,7 +286,12 @@ export class JobService {
           graceMs,
         ),
       ]);
-      for (const id of left) this.#live.delete(id);
+      for (const id of left) {
+        // Still queued in the store, run at the next start; whoever waits here hears it now.
+        const live = this.#live.get(id);
+        this.#live.delete(id);
+        if (live) this.#bus.finish({ ...live.job });
+      }
       await Promise.all(interactive.map((j) => j.close()));
       await probes;
       await this.pool.close();
@@ -330,6 +339,7 @@ export class JobService {
         backend,
         config: this.config,
         pool: this.pool,
+        sandboxSlots: this.sandboxSlots,
         signal,
         onStage: (stage) => this.#bus.emit(id, { type: 'stage', stage }),
         onOutput: (stage, stream, chunk) => this.#bus.output(id, stage, stream, chunk),

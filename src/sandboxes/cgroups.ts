@@ -140,6 +140,9 @@ export class SandboxCgroup {
   readonly #memory: string;
   readonly #pids: string;
   readonly #cpu: string | undefined;
+  /** What the limit files hold now, so a pooled group's unchanged limits are not written again. */
+  readonly #written: CgroupLimits = {};
+  #hasSwap: boolean | undefined;
   #removing: Promise<void> | undefined;
 
   private constructor(
@@ -178,8 +181,21 @@ export class SandboxCgroup {
     }
   }
 
-  /** Sets (or changes, between runs) the memory and process limits. */
+  /** Sets (or changes, between runs) the memory and process limits; unchanged ones are not rewritten. */
   setLimits(limits: CgroupLimits): void {
+    const want: CgroupLimits = {};
+    if (limits.memoryMb && limits.memoryMb !== this.#written.memoryMb) want.memoryMb = limits.memoryMb;
+    if (limits.maxProcesses && limits.maxProcesses !== this.#written.maxProcesses)
+      want.maxProcesses = limits.maxProcesses;
+    if (want.memoryMb === undefined && want.maxProcesses === undefined) return;
+    // Forget what is being written until it is: a failed write leaves the file unknown.
+    if (want.memoryMb) this.#written.memoryMb = undefined;
+    if (want.maxProcesses) this.#written.maxProcesses = undefined;
+    this.#writeLimits(want);
+    Object.assign(this.#written, want);
+  }
+
+  #writeLimits(limits: CgroupLimits): void {
     if (this.mode === 'v2') {
       if (limits.memoryMb) {
         writeFileSync(join(this.#memory, 'memory.max'), String(limits.memoryMb * 1024 * 1024));
@@ -192,7 +208,8 @@ export class SandboxCgroup {
     if (limits.memoryMb) {
       const bytes = String(limits.memoryMb * 1024 * 1024);
       const memsw = join(this.#memory, 'memory.memsw.limit_in_bytes');
-      const hasSwap = existsSync(memsw);
+      this.#hasSwap ??= existsSync(memsw);
+      const hasSwap = this.#hasSwap;
       // memsw must stay >= the memory limit: raise memsw first when growing, lower it last when shrinking.
       const current = readNumber(join(this.#memory, 'memory.limit_in_bytes'));
       if (hasSwap && Number(bytes) > current) writeFileSync(memsw, bytes);
@@ -255,10 +272,11 @@ export class SandboxCgroup {
  * if this process dies; `close()` removes the idle ones.
  */
 export class CgroupPool {
+  /** Shared by every pool of this process, so two pools (two backends) never pick the same name. */
+  static #next = 0;
   readonly #prefix: string;
   readonly #maxIdle: number;
   readonly #idle: SandboxCgroup[] = [];
-  #next = 0;
   #closed = false;
 
   /** @param opts.maxIdle groups kept for reuse. @default 16 */
@@ -279,7 +297,7 @@ export class CgroupPool {
         await idle.remove(); // e.g. a limit below what it still holds: start afresh
       }
     }
-    return SandboxCgroup.create(`${this.#prefix}-${process.pid}-pool${this.#next++}`, limits);
+    return SandboxCgroup.create(`${this.#prefix}-${process.pid}-pool${CgroupPool.#next++}`, limits);
   }
 
   /** Takes a group back: kept for reuse once empty, else removed. Never throws. */

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Sqlite from 'better-sqlite3';
-import { Kysely, type Selectable, SqliteDialect } from 'kysely';
+import { type Compilable, Kysely, type Selectable, SqliteDialect } from 'kysely';
 import { HearthError } from '../errors/hearth-error.js';
 import type { Job, JobStatus } from '../jobs/types.js';
 import type { SandboxLedger } from '../sandboxes/ledger.js';
@@ -50,6 +50,8 @@ export class SqliteStore implements JobStore {
   readonly ledger: SandboxLedger;
   readonly #raw: Sqlite.Database;
   readonly #db: Kysely<Database>;
+  /** Statements by SQL text: the hot path's queries are built by Kysely but prepared only once. */
+  readonly #prepared = new Map<string, Sqlite.Statement>();
   #closing: Promise<void> | undefined;
 
   private constructor(raw: Sqlite.Database) {
@@ -83,10 +85,24 @@ export class SqliteStore implements JobStore {
     return store;
   }
 
+  /** Runs a Kysely-built write on a cached prepared statement; returns the rows it changed. */
+  #write(query: Compilable): number {
+    const { sql, parameters } = query.compile();
+    return this.#statement(sql).run(...parameters).changes;
+  }
+
+  #statement(sql: string): Sqlite.Statement {
+    let stmt = this.#prepared.get(sql);
+    if (!stmt) {
+      stmt = this.#raw.prepare(sql);
+      this.#prepared.set(sql, stmt);
+    }
+    return stmt;
+  }
+
   async insert(job: NewJob): Promise<void> {
-    await this.#db
-      .insertInto('jobs')
-      .values({
+    this.#write(
+      this.#db.insertInto('jobs').values({
         id: job.id,
         status: 'queued',
         language: job.language,
@@ -95,12 +111,13 @@ export class SqliteStore implements JobStore {
         request: JSON.stringify(job.request),
         created_at: job.createdAtMs,
         attempts: 0,
-      })
-      .execute();
+      }),
+    );
   }
 
   async get(id: string): Promise<Job | undefined> {
-    const row = await this.#db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+    const { sql, parameters } = this.#db.selectFrom('jobs').selectAll().where('id', '=', id).compile();
+    const row = this.#statement(sql).get(...parameters) as Selectable<JobsTable> | undefined;
     return row && toJob(row);
   }
 
@@ -108,34 +125,36 @@ export class SqliteStore implements JobStore {
     id: string,
     o: { backend: string; ownerPid: number; startedAtMs: number },
   ): Promise<boolean> {
-    const r = await this.#db
-      .updateTable('jobs')
-      .set((eb) => ({
-        status: 'running',
-        backend: o.backend,
-        owner_pid: o.ownerPid,
-        started_at: o.startedAtMs,
-        attempts: eb('attempts', '+', 1),
-      }))
-      .where('id', '=', id)
-      .where('status', '=', 'queued')
-      .executeTakeFirst();
-    return r.numUpdatedRows > 0n;
+    const changed = this.#write(
+      this.#db
+        .updateTable('jobs')
+        .set((eb) => ({
+          status: 'running',
+          backend: o.backend,
+          owner_pid: o.ownerPid,
+          started_at: o.startedAtMs,
+          attempts: eb('attempts', '+', 1),
+        }))
+        .where('id', '=', id)
+        .where('status', '=', 'queued'),
+    );
+    return changed > 0;
   }
 
   async finish(id: string, fin: FinishJob): Promise<boolean> {
-    const r = await this.#db
-      .updateTable('jobs')
-      .set({
-        status: fin.status,
-        result: fin.result ? JSON.stringify(fin.result) : null,
-        error: fin.error ? JSON.stringify(fin.error) : null,
-        finished_at: fin.finishedAtMs,
-      })
-      .where('id', '=', id)
-      .where('status', 'in', ['queued', 'running'])
-      .executeTakeFirst();
-    return r.numUpdatedRows > 0n;
+    const changed = this.#write(
+      this.#db
+        .updateTable('jobs')
+        .set({
+          status: fin.status,
+          result: fin.result ? JSON.stringify(fin.result) : null,
+          error: fin.error ? JSON.stringify(fin.error) : null,
+          finished_at: fin.finishedAtMs,
+        })
+        .where('id', '=', id)
+        .where('status', 'in', ['queued', 'running']),
+    );
+    return changed > 0;
   }
 
   async list(query: JobListQuery): Promise<JobPage> {
