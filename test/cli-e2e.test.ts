@@ -88,6 +88,26 @@ describe('CLI end to end', () => {
     expect(bad.stderr).toMatch(/hint: /);
   });
 
+  it('hearth run --timing prints one timing and usage line on stderr after the output, embedded and over HTTP', async () => {
+    const code = 'import sys\nprint("hi")\nprint("warn", file=sys.stderr)\nsys.exit(5)';
+    const line =
+      /^timing: queued=(\d+)ms start=(\d+)ms run=(\d+)ms total=(\d+)ms cpu=(\d+)ms peak_memory=(\d+)KiB$/;
+    for (const url of ['', serve.url]) {
+      const r = await hearth(['run', '-l', 'python', '-c', code, '--timing'], { HEARTH_URL: url });
+      expect(r.code).toBe(5);
+      expect(r.stdout).toBe('hi\n');
+      const lines = r.stderr.trimEnd().split('\n');
+      expect(lines[0]).toBe('warn');
+      expect(lines).toHaveLength(2);
+      const m = line.exec(lines[1] ?? '');
+      expect(m, lines[1]).not.toBeNull();
+      const [queued = 0, , run = 0, total = 0, , peakKb = 0] = (m ?? []).slice(1).map(Number);
+      expect(total).toBeGreaterThanOrEqual(run);
+      expect(total).toBeGreaterThanOrEqual(queued);
+      expect(peakKb).toBeGreaterThan(0);
+    }
+  });
+
   it("a compile failure exits with the compiler's code", async () => {
     const r = await hearth(['run', '-l', 'c', '-c', 'int main(void) { return 0 }'], {
       HEARTH_URL: serve.url,

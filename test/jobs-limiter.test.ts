@@ -7,8 +7,13 @@ describe('Limiter', () => {
     const a = await lim.acquire();
     const b = await lim.acquire();
     const order: string[] = [];
-    const c = lim.acquire().then((r) => (order.push('c'), r));
-    const d = lim.acquire().then((r) => (order.push('d'), r));
+    const take = (name: string) =>
+      lim.acquire().then((release) => {
+        order.push(name);
+        return release;
+      });
+    const c = take('c');
+    const d = take('d');
     await new Promise((r) => setTimeout(r, 10));
     expect(order).toEqual([]);
     a();

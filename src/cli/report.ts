@@ -13,6 +13,21 @@ export function printError(err: unknown): number {
   throw err;
 }
 
+/**
+ * One line with a finished job's timing and usage, for `hearth run --timing`:
+ * `timing: queued=0ms start=12ms run=31ms total=44ms cpu=18ms peak_memory=9216KiB`
+ * (undefined for a job that has no result, e.g. one hearth could not run).
+ */
+export function timingLine(job: Job): string | undefined {
+  const r = job.result;
+  if (!r) return undefined;
+  const t = r.timing;
+  return (
+    `timing: queued=${t.queuedMs}ms start=${t.startMs}ms run=${t.runMs}ms total=${t.totalMs}ms ` +
+    `cpu=${r.usage.cpuTimeMs}ms peak_memory=${r.usage.peakMemoryKb}KiB`
+  );
+}
+
 /** The exit code a finished job maps to: the program's own (128+n for a signal), 2 for a hearth error. */
 export function jobExitCode(job: Job): number {
   if (job.status === 'error' || !job.result) {

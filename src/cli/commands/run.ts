@@ -5,7 +5,7 @@ import { HearthError } from '../../errors/hearth-error.js';
 import { loadCatalog } from '../../images/catalog.js';
 import type { JobRequest } from '../../jobs/types.js';
 import { jobEvents } from '../job-events.js';
-import { jobExitCode, printError } from '../report.js';
+import { jobExitCode, printError, timingLine } from '../report.js';
 
 interface RunFlags {
   language?: string;
@@ -15,6 +15,7 @@ interface RunFlags {
   timeout?: string;
   backend?: string;
   json?: boolean;
+  timing?: boolean;
 }
 
 /** The catalog language whose file has this extension (`hello.py` → python). */
@@ -66,7 +67,10 @@ async function runCommand(file: string | undefined, flags: RunFlags): Promise<nu
       out.write(e.data);
     } else if (e.type === 'result') {
       if (flags.json) process.stdout.write(`${JSON.stringify(e.job, null, 2)}\n`);
-      return jobExitCode(e.job);
+      const code = jobExitCode(e.job);
+      const timing = flags.timing ? timingLine(e.job) : undefined;
+      if (timing) process.stderr.write(`${timing}\n`);
+      return code;
     }
   }
   throw new HearthError('SANDBOX_LOST', 'the job stream ended without a result');
@@ -115,6 +119,7 @@ export function registerRun(program: Command): void {
     .option('--timeout <ms>', 'wall-clock limit in milliseconds')
     .option('--backend <name>', 'sandbox backend: bwrap, gvisor, qemu, firecracker')
     .option('--json', 'print the finished job as JSON instead of streaming')
+    .option('--timing', "after the output, print the job's timing and usage as one line on stderr")
     .addHelpText('after', '\nWith HEARTH_URL set, runs on that server (SSE); otherwise in this process.')
     .action(async (file: string | undefined, flags: RunFlags) => {
       try {
