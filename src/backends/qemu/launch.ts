@@ -121,10 +121,31 @@ export async function restore(ctx: LaunchContext, shape: VmShape, opts: RestoreO
     await vm.qmp.execute('migrate-incoming', { uri: `exec:cat ${shellQuote(opts.stateFile)}` });
     const state = await waitForIncoming(vm, RESTORE_TIMEOUT_MS);
     if (state === 'paused') await vm.qmp.execute('cont');
-    const agent = await vm.connectAgent({ helloTimeoutMs: RESTORE_TIMEOUT_MS });
+    const agent = await reconnectAgent(vm, RESTORE_TIMEOUT_MS);
     await agent.afterRestore({ sandboxId: id, nowMs: Date.now(), entropy: randomBytes(32) });
     return { id, vm, agent };
   });
+}
+
+/** How long one hello after a restore may take before the host reconnects and asks again. */
+const RESTORE_HELLO_ATTEMPT_MS = 6_000;
+
+/**
+ * Connects to a restored VM's agent. A hello that gets no answer is asked again on a fresh
+ * connection (the guest's relay resets on the disconnect) until `timeoutMs`: a restored guest
+ * answers in well under a second, so a silent one has lost the request, not its time.
+ */
+async function reconnectAgent(vm: QemuVm, timeoutMs: number): Promise<AgentClient> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = deadline - Date.now();
+    try {
+      return await vm.connectAgent({ helloTimeoutMs: Math.max(1, Math.min(RESTORE_HELLO_ATTEMPT_MS, left)) });
+    } catch (err) {
+      if (vm.exited || Date.now() >= deadline - 100) throw err;
+      process.emitWarning(`qemu: ${vm.id}: no hello from the restored agent; reconnecting`);
+    }
+  }
 }
 
 /** Sets the `x-ignore-shared` migration capability: RAM in a shared file stays out of the stream. */
