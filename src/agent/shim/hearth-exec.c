@@ -307,9 +307,17 @@ int main(int argc, char **argv) {
 
   for (int c = 0; c < ncg; c++) {
     char path[4096], pid_text[32];
-    snprintf(path, sizeof path, "%s/cgroup.procs", cgroups[c]);
+    /* cgroup v1: move this (single-threaded) process by writing 0 to `tasks`. Moving a whole thread
+       group through cgroup.procs takes the kernel's global threadgroup lock (an RCU grace period,
+       1-10 ms); moving the current thread alone skips it. Children forked later are born inside. */
+    snprintf(path, sizeof path, "%s/tasks", cgroups[c]);
     int fd = open(path, O_WRONLY | O_CLOEXEC);
-    int len = snprintf(pid_text, sizeof pid_text, "%d\n", (int)getpid());
+    int len = snprintf(pid_text, sizeof pid_text, "0\n");
+    if (fd < 0) {
+      snprintf(path, sizeof path, "%s/cgroup.procs", cgroups[c]);
+      fd = open(path, O_WRONLY | O_CLOEXEC);
+      len = snprintf(pid_text, sizeof pid_text, "%d\n", (int)getpid());
+    }
     if (fd < 0 || write(fd, pid_text, (size_t)len) != len) die(path);
     close(fd);
   }
