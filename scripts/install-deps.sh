@@ -23,6 +23,8 @@ if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split("."
 fi
 
 echo "==> installing npm packages"
-if [ -f package-lock.json ]; then npm ci --no-fund --no-audit --loglevel=error; else npm install --no-fund --no-audit --loglevel=error; fi
+# `npm install` keeps to package-lock.json. Not `npm ci`: npm 11.19 writes lockfiles without the other
+# platforms' optional packages (esbuild, biome, rollup binaries) and then `npm ci` refuses its own lockfile.
+npm install --no-fund --no-audit --loglevel=error
 echo "==> building"
 npm run build --silent

@@ -130,13 +130,13 @@ describe('API: bad input gets a 4xx with a registered code', () => {
       'BATCH_TOO_LARGE',
     ],
     [
-      'seed /run blank code',
+      'classic /run blank code',
       () => post(ctx.app, '/run', { language: 'python', code: '' }),
       400,
       'EMPTY_CODE',
     ],
     [
-      'seed /run unsupported language',
+      'classic /run unsupported language',
       () => post(ctx.app, '/run', { language: 'cobol', code: 'x' }),
       400,
       'UNKNOWN_LANGUAGE',
@@ -160,7 +160,7 @@ describe('API: bad input gets a 4xx with a registered code', () => {
       'JOB_NOT_FOUND',
     ],
     [
-      'seed status of an unknown id',
+      'classic status of an unknown id',
       () => ctx.app.inject({ method: 'GET', url: '/status/nope' }),
       404,
       'JOB_NOT_FOUND',

@@ -102,11 +102,11 @@ describe('API with real bwrap sandboxes', () => {
     expect(ok.body.result?.compile?.exitCode).toBe(0);
   });
 
-  it('keeps the seed interface: POST /run → 202 {id}, GET /status/:id', async () => {
+  it('keeps the classic interface: POST /run → 202 {id}, GET /status/:id', async () => {
     const res = await fetch(`${server.url}/run`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ language: 'python', code: 'print("seed")' }),
+      body: JSON.stringify({ language: 'python', code: 'print("classic")' }),
     });
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
@@ -117,7 +117,7 @@ describe('API with real bwrap sandboxes', () => {
       expect(['pending', 'running']).toContain(s.status);
       await new Promise((r) => setTimeout(r, 100));
     }
-    expect(s).toEqual({ id, status: 'done', exit_code: 0, stdout: 'seed\n', stderr: '' });
+    expect(s).toEqual({ id, status: 'done', exit_code: 0, stdout: 'classic\n', stderr: '' });
   });
 
   it('streams output as SSE events while the job runs, then the result; replays a finished job', async () => {

@@ -116,7 +116,7 @@ describe('CLI end to end', () => {
     expect(r.stderr).toMatch(/error/);
   });
 
-  it('the seed CLI: go polls /status and prints the output; status prints the job', async () => {
+  it('the classic CLI: go polls /status and prints the output; status prints the job', async () => {
     const file = join(dir, 'hello.py');
     writeFileSync(file, 'print("Hello, World!")\n');
     const go = await hearth(['go', '-l', 'python', '-f', file, '--backend', serve.url]);

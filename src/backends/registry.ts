@@ -23,7 +23,10 @@ export async function loadBackend(name: string, opts: BackendOptions = {}): Prom
     case 'firecracker':
       return (await import('./firecracker/firecracker-backend.js')).createFirecrackerBackend(o);
     default:
-      throw new HearthError('UNKNOWN_BACKEND', `unknown backend "${name}"; known: ${BACKEND_NAMES.join(', ')}`);
+      throw new HearthError(
+        'UNKNOWN_BACKEND',
+        `unknown backend "${name}"; known: ${BACKEND_NAMES.join(', ')}`,
+      );
   }
 }
 
@@ -34,14 +37,19 @@ export interface BackendReport {
 }
 
 /** Probes every backend at once, each bounded by `deadlineMs`. */
-export async function probeAll(opts: BackendOptions & { deadlineMs?: number } = {}): Promise<BackendReport[]> {
+export async function probeAll(
+  opts: BackendOptions & { deadlineMs?: number } = {},
+): Promise<BackendReport[]> {
   const deadlineMs = opts.deadlineMs ?? 9_000;
   return Promise.all(
     BACKEND_NAMES.map(async (name) => {
       const started = performance.now();
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<Probe>((resolve) => {
-        timer = setTimeout(() => resolve({ usable: false, reason: `probe did not answer within ${deadlineMs} ms` }), deadlineMs);
+        timer = setTimeout(
+          () => resolve({ usable: false, reason: `probe did not answer within ${deadlineMs} ms` }),
+          deadlineMs,
+        );
       });
       try {
         const backend = await loadBackend(name, opts);

@@ -6,9 +6,9 @@ import type { JobService } from '../jobs/service.js';
 import { installAuth } from './auth.js';
 import { installErrorHandling } from './errors.js';
 import type { ServerMetrics } from './metrics.js';
+import { classicRoutes } from './routes/classic.js';
 import { interactiveRoute } from './routes/interactive.js';
 import { jobRoutes } from './routes/jobs.js';
-import { seedRoutes } from './routes/seed.js';
 import { systemRoutes } from './routes/system.js';
 
 export interface AppOptions {
@@ -48,7 +48,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   await app.register(websocket, { options: { maxPayload: 4 * 1024 * 1024 } });
   const bodyLimit = o.service.config.maxCodeBytes * 2 + 1024 * 1024;
   await app.register(jobRoutes, { service: o.service, bodyLimit });
-  await app.register(seedRoutes, { service: o.service, bodyLimit });
+  await app.register(classicRoutes, { service: o.service, bodyLimit });
   await app.register(systemRoutes, {
     service: o.service,
     languages: o.service.languages,

@@ -68,7 +68,7 @@ export const BatchSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export const SeedRunSchema = Type.Object(
+export const ClassicRunSchema = Type.Object(
   { language: Type.String({ maxLength: 64 }), code: Type.String() },
   { additionalProperties: false },
 );

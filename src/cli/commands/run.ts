@@ -80,7 +80,7 @@ const collect = (v: string, prev: string[]) => [...prev, v];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const serverUrl = (flag?: string) => flag ?? process.env.HEARTH_URL ?? 'http://127.0.0.1:8080';
 
-async function seedCall(
+async function classicCall(
   url: string,
   method: string,
   path: string,
@@ -107,7 +107,7 @@ async function seedCall(
   return json;
 }
 
-/** `hearth run`, and the seed's `hearth go` and `hearth status`. */
+/** `hearth run`, and the classic `hearth go` and `hearth status`. */
 export function registerRun(program: Command): void {
   program
     .command('run [file]')
@@ -132,7 +132,7 @@ export function registerRun(program: Command): void {
   program
     .command('go')
     .description(
-      'Seed interface: submit a file with POST /run, poll GET /status every second, print the output',
+      'Classic interface: submit a file with POST /run, poll GET /status every second, print the output',
     )
     .requiredOption('-l, --language <lang>', 'language or alias')
     .requiredOption('-f, --file <file>', 'the program')
@@ -140,13 +140,13 @@ export function registerRun(program: Command): void {
     .action(async (o: { language: string; file: string; backend?: string }) => {
       try {
         const url = serverUrl(o.backend);
-        const { id } = await seedCall(url, 'POST', '/run', {
+        const { id } = await classicCall(url, 'POST', '/run', {
           language: o.language,
           code: readInput(o.file, 'the file'),
         });
         process.stderr.write(`job ${id}\n`);
         for (;;) {
-          const s = await seedCall(url, 'GET', `/status/${id}`);
+          const s = await classicCall(url, 'GET', `/status/${id}`);
           if (s.status === 'done' || s.status === 'error') {
             process.stdout.write(String(s.stdout ?? ''));
             process.stderr.write(String(s.stderr ?? ''));
@@ -162,12 +162,12 @@ export function registerRun(program: Command): void {
 
   program
     .command('status <id>')
-    .description("Seed interface: a job's status (GET /status/:id) as JSON")
+    .description("Classic interface: a job's status (GET /status/:id) as JSON")
     .option('--backend <url>', 'the server (default: HEARTH_URL or http://127.0.0.1:8080)')
     .action(async (id: string, o: { backend?: string }) => {
       try {
         process.stdout.write(
-          `${JSON.stringify(await seedCall(serverUrl(o.backend), 'GET', `/status/${encodeURIComponent(id)}`), null, 2)}\n`,
+          `${JSON.stringify(await classicCall(serverUrl(o.backend), 'GET', `/status/${encodeURIComponent(id)}`), null, 2)}\n`,
         );
       } catch (err) {
         process.exitCode = printError(err);

@@ -2,9 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { JobService } from '../../jobs/service.js';
 import type { JobStatus } from '../../jobs/types.js';
-import { ErrorSchema, JobIdParams, SeedRunSchema } from '../schemas.js';
+import { ClassicRunSchema, ErrorSchema, JobIdParams } from '../schemas.js';
 
-const SEED_STATUS: Record<JobStatus, 'pending' | 'running' | 'done' | 'error'> = {
+const CLASSIC_STATUS: Record<JobStatus, 'pending' | 'running' | 'done' | 'error'> = {
   queued: 'pending',
   running: 'running',
   completed: 'done',
@@ -12,8 +12,8 @@ const SEED_STATUS: Record<JobStatus, 'pending' | 'running' | 'done' | 'error'> =
   cancelled: 'error',
 };
 
-/** The seed runner's interface, kept as is: POST /run and GET /status/:id. */
-export const seedRoutes: FastifyPluginAsyncTypebox<{ service: JobService; bodyLimit: number }> = async (
+/** The classic interface, kept as it was: POST /run and GET /status/:id. */
+export const classicRoutes: FastifyPluginAsyncTypebox<{ service: JobService; bodyLimit: number }> = async (
   app,
   { service, bodyLimit },
 ) => {
@@ -22,8 +22,8 @@ export const seedRoutes: FastifyPluginAsyncTypebox<{ service: JobService; bodyLi
     {
       bodyLimit,
       schema: {
-        summary: 'Seed interface: submit {language, code}; poll GET /status/:id',
-        body: SeedRunSchema,
+        summary: 'Classic interface: submit {language, code}; poll GET /status/:id',
+        body: ClassicRunSchema,
         response: { 202: Type.Object({ id: Type.String() }), 400: ErrorSchema, 413: ErrorSchema },
       },
     },
@@ -37,7 +37,7 @@ export const seedRoutes: FastifyPluginAsyncTypebox<{ service: JobService; bodyLi
     '/status/:id',
     {
       schema: {
-        summary: 'Seed interface: {id, status: pending|running|done|error, exit_code, stdout, stderr}',
+        summary: 'Classic interface: {id, status: pending|running|done|error, exit_code, stdout, stderr}',
         params: JobIdParams,
         response: { 200: Type.Unknown(), 404: ErrorSchema },
       },
@@ -47,7 +47,7 @@ export const seedRoutes: FastifyPluginAsyncTypebox<{ service: JobService; bodyLi
       const r = job.result;
       return {
         id: job.id,
-        status: SEED_STATUS[job.status],
+        status: CLASSIC_STATUS[job.status],
         exit_code: r ? r.exitCode : null,
         stdout: r ? r.stdout : '',
         stderr: r ? r.stderr : job.error ? `${job.error.message}\n` : '',
