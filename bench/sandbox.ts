@@ -4,6 +4,7 @@
  * same run: bare bwrap running `true` and `python3 -c`, `runsc do true`, and host `python3 -c`.
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { SandboxBackend } from '../src/backends/backend.js';
 import { loadBackend } from '../src/backends/registry.js';
@@ -55,7 +56,12 @@ async function floors(rootfs: string, withRunsc: boolean): Promise<Floors> {
     hostTrue: await sample(50, () => run('true'), 5),
     bwrapTrue: await sample(30, () => run('bwrap', bareBwrap(rootfs, ['true'])), 3),
     bwrapPython: await sample(30, () => run('bwrap', bareBwrap(rootfs, ['python3', '-c', 'pass'])), 3),
-    hostPython: await sample(30, () => run('python3', ['-c', 'pass']), 3),
+    // The system interpreter, the same Python the images carry (a PATH lookup may find a version manager's shim).
+    hostPython: await sample(
+      30,
+      () => run(existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3', ['-c', 'pass']),
+      3,
+    ),
   };
   if (withRunsc)
     f.runscTrue = await sample(10, () => run('runsc', ['--rootless', '--network=none', 'do', 'true']), 1);
