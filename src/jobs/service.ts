@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { HearthPaths } from '../config/paths.js';
+import { type HearthPaths, hearthPaths } from '../config/paths.js';
 import { HearthError, toHearthError } from '../errors/hearth-error.js';
-import { type Catalog, loadCatalog } from '../images/catalog.js';
+import { type Catalog, type LanguageDef, loadCatalog } from '../images/catalog.js';
+import { findImage } from '../images/store.js';
 import type { JobListQuery, JobPage, JobStore } from '../store/job-store.js';
 import { BackendSet } from './backends.js';
 import { type JobsConfig, jobsConfig } from './config.js';
@@ -124,6 +125,7 @@ export class JobService {
   /** Checks, stores (committed) and queues a job; the returned job is `queued`. */
   async submit(request: JobRequest): Promise<Job> {
     const prepared = await prepareJob(request, this.catalog, this.config);
+    this.#assertImageBuilt(prepared.lang);
     this.#scheduler.assertRoom();
     const createdMs = Date.now();
     const id = randomUUID();
@@ -298,6 +300,18 @@ export class JobService {
       await this.backends.close();
     })();
     return this.#closing;
+  }
+
+  /** A job whose image is not built is refused at submit, not accepted and failed later. */
+  #assertImageBuilt(lang: LanguageDef): void {
+    if (findImage(lang.image, { paths: this.paths ?? hearthPaths(), catalog: this.catalog })) return;
+    throw new HearthError(
+      'IMAGE_NOT_BUILT',
+      `the image "${lang.image}" that runs ${lang.name} is not built`,
+      {
+        hint: `Build it on the server with \`hearth images build ${lang.image}\`.`,
+      },
+    );
   }
 
   #enqueue(live: Live): void {
