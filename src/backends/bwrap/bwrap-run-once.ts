@@ -6,13 +6,13 @@ import type { ExecLimits } from '../../agent/protocol.js';
 import type { HearthPaths } from '../../config/paths.js';
 import { HearthError } from '../../errors/hearth-error.js';
 import type { SandboxCgroup } from '../../sandboxes/cgroups.js';
+import { spawnThroughShim } from '../../sandboxes/host-process.js';
 import type { SandboxRecord } from '../../sandboxes/ledger.js';
 import { unmount } from '../../sandboxes/reaper.js';
 import { newSandboxId, processStartTime } from '../../sandboxes/sandbox-id.js';
 import type { OneShotFile, OneShotRequest, OneShotStep, OneShotStepResult, SandboxSpec } from '../backend.js';
 import { bwrapArgs, sandboxEnv, workPath } from './bwrap-args.js';
 import { type BwrapContext, newRecord, sizeOr } from './bwrap-context.js';
-import { spawnThroughShim } from './host-process.js';
 import { watchStep } from './step-runner.js';
 
 const run = promisify(execFile);

@@ -1,13 +1,14 @@
 import type { ChildProcess } from 'node:child_process';
-import { AgentClient } from '../../agent/client.js';
+import type { AgentClient } from '../../agent/client.js';
 import { HearthError } from '../../errors/hearth-error.js';
 import { SandboxCgroup } from '../../sandboxes/cgroups.js';
+import { spawnThroughShim, stopProcess } from '../../sandboxes/host-process.js';
 import { newSandboxId, processStartTime } from '../../sandboxes/sandbox-id.js';
+import { connectStdioAgent } from '../../sandboxes/stdio-agent.js';
+import { TailBuffer } from '../../sandboxes/tail-buffer.js';
 import type { Sandbox, SandboxSpec } from '../backend.js';
 import { agentCommand, bwrapArgs, sandboxEnv } from './bwrap-args.js';
 import { type BwrapContext, newRecord, sizeOr } from './bwrap-context.js';
-import { exited, spawnThroughShim, stopProcess } from './host-process.js';
-import { TailBuffer } from './tail-buffer.js';
 
 /** A live bwrap sandbox with the guest agent on its stdio. */
 class BwrapSandbox implements Sandbox {
@@ -82,44 +83,16 @@ export async function startBwrapSandbox(
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     child = proc;
-    const spawnError = new Promise<never>((_, reject) => proc.once('error', reject));
-    spawnError.catch(() => {});
     proc.stderr?.on('data', (c: Buffer) => stderr.push(c));
     if (proc.pid !== undefined) {
       ctx.ledger.put({ ...record(), pids: [{ pid: proc.pid, startTime: processStartTime(proc.pid) }] });
     }
-    const died = exited(proc).then(() => {
-      throw new HearthError(
-        'SANDBOX_START_FAILED',
-        `bwrap sandbox exited before its agent answered: ${stderr.text() || `exit ${proc.exitCode ?? proc.signalCode}`}`,
-      );
-    });
-    died.catch(() => {});
-    const aborted = new Promise<never>((_, reject) => {
-      signal?.addEventListener(
-        'abort',
-        () => reject(new HearthError('CANCELLED', 'sandbox creation was cancelled')),
-        { once: true },
-      );
-    });
-    aborted.catch(() => {});
-    if (!proc.stdout || !proc.stdin)
-      throw new HearthError('SANDBOX_START_FAILED', 'no stdio pipes to the sandbox');
-    const connecting = AgentClient.connect({
-      readable: proc.stdout,
-      writable: proc.stdin,
+    const agent = await connectStdioAgent({
+      proc,
+      label: 'bwrap sandbox',
+      stderr,
       helloTimeoutMs: ctx.helloTimeoutMs ?? 15_000,
-    });
-    connecting.then((a) => (signal?.aborted ? a.close() : undefined)).catch(() => {});
-    const agent = await Promise.race([connecting, died, spawnError, aborted]).catch((err: unknown) => {
-      if (err instanceof HearthError && err.code !== 'AGENT_TIMEOUT' && err.code !== 'SANDBOX_LOST')
-        throw err;
-      const why = err instanceof Error ? err.message : String(err);
-      throw new HearthError(
-        'SANDBOX_START_FAILED',
-        `bwrap sandbox did not start: ${why}${stderr.text() ? `; stderr: ${stderr.text()}` : ''}`,
-        { cause: err },
-      );
+      ...(signal ? { signal } : {}),
     });
     return new BwrapSandbox(id, { ...spec }, agent, release);
   } catch (err) {

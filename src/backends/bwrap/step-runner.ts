@@ -3,9 +3,9 @@ import type { Readable, Writable } from 'node:stream';
 import type { ExecExit } from '../../agent/protocol.js';
 import { HearthError } from '../../errors/hearth-error.js';
 import type { SandboxCgroup } from '../../sandboxes/cgroups.js';
+import { exited } from '../../sandboxes/host-process.js';
+import { TailBuffer } from '../../sandboxes/tail-buffer.js';
 import type { OneShotStepResult } from '../backend.js';
-import { exited } from './host-process.js';
-import { TailBuffer } from './tail-buffer.js';
 
 /** The exec shim's report: `{"pid":N}` at start, then one line with what the program used. */
 interface ShimReport {

@@ -2,16 +2,17 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AgentClient } from '../../agent/client.js';
+import type { AgentClient } from '../../agent/client.js';
 import { HearthError } from '../../errors/hearth-error.js';
 import { removeCgroupDir } from '../../sandboxes/cgroups.js';
+import { stopProcess } from '../../sandboxes/host-process.js';
 import type { SandboxLedger, SandboxRecord } from '../../sandboxes/ledger.js';
 import { newSandboxId, processStartTime } from '../../sandboxes/sandbox-id.js';
+import { connectStdioAgent } from '../../sandboxes/stdio-agent.js';
+import { TailBuffer } from '../../sandboxes/tail-buffer.js';
 import type { Sandbox, SandboxSpec } from '../backend.js';
 import { agentCommand, sandboxEnv } from '../bwrap/bwrap-args.js';
 import { sizeOr } from '../bwrap/bwrap-context.js';
-import { exited, stopProcess } from '../bwrap/host-process.js';
-import { TailBuffer } from '../bwrap/tail-buffer.js';
 import { ociSpec } from './oci-spec.js';
 import { runscBinary, runscCgroupDirs, runscFlags, runscQuiet } from './runsc.js';
 
@@ -99,8 +100,6 @@ export async function startGvisorSandbox(
     child = proc;
     const stderr = new TailBuffer();
     proc.stderr?.on('data', (c: Buffer) => stderr.push(c));
-    const spawnError = new Promise<never>((_, reject) => proc.once('error', reject));
-    spawnError.catch(() => {});
     if (proc.pid !== undefined) {
       ctx.ledger.put({
         ...record,
@@ -108,37 +107,12 @@ export async function startGvisorSandbox(
         cgroups: [],
       });
     }
-    const died = exited(proc).then(() => {
-      throw new HearthError(
-        'SANDBOX_START_FAILED',
-        `runsc exited before the agent answered: ${stderr.text() || `exit ${proc.exitCode ?? proc.signalCode}`}`,
-      );
-    });
-    died.catch(() => {});
-    const aborted = new Promise<never>((_, reject) => {
-      signal?.addEventListener(
-        'abort',
-        () => reject(new HearthError('CANCELLED', 'sandbox creation was cancelled')),
-        { once: true },
-      );
-    });
-    aborted.catch(() => {});
-    if (!proc.stdout || !proc.stdin) throw new HearthError('SANDBOX_START_FAILED', 'no stdio pipes to runsc');
-    const connecting = AgentClient.connect({
-      readable: proc.stdout,
-      writable: proc.stdin,
+    const agent = await connectStdioAgent({
+      proc,
+      label: 'gVisor sandbox',
+      stderr,
       helloTimeoutMs: ctx.helloTimeoutMs ?? 30_000,
-    });
-    connecting.then((a) => (signal?.aborted ? a.close() : undefined)).catch(() => {});
-    const agent = await Promise.race([connecting, died, spawnError, aborted]).catch((err: unknown) => {
-      if (err instanceof HearthError && err.code !== 'AGENT_TIMEOUT' && err.code !== 'SANDBOX_LOST')
-        throw err;
-      const why = err instanceof Error ? err.message : String(err);
-      throw new HearthError(
-        'SANDBOX_START_FAILED',
-        `gVisor sandbox did not start: ${why}${stderr.text() ? `; runsc: ${stderr.text()}` : ''}`,
-        { cause: err },
-      );
+      ...(signal ? { signal } : {}),
     });
     if (proc.pid !== undefined) {
       ctx.ledger.put({
