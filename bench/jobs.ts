@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { distDir } from '../src/config/paths.js';
 import { requireImage } from '../src/images/store.js';
-import { ms, pct, ratio, report, type Stats, stats } from './lib.js';
+import { bareBwrap, ms, pct, ratio, report, type Stats, stats } from './lib.js';
 
 const run = promisify(execFile);
 const CODE = 'print("Hello, World!")';
@@ -20,34 +20,6 @@ const SAMPLES_C1 = 40;
 const WORKERS = 8;
 const JOBS_PER_ROUND = 100;
 const ROUNDS = 2;
-
-function floorArgv(rootfs: string): string[] {
-  return [
-    '--unshare-all',
-    '--die-with-parent',
-    '--ro-bind',
-    rootfs,
-    '/',
-    '--proc',
-    '/proc',
-    '--dev',
-    '/dev',
-    '--tmpfs',
-    '/tmp',
-    '--tmpfs',
-    '/work',
-    '--chdir',
-    '/work',
-    '--clearenv',
-    '--setenv',
-    'PATH',
-    '/usr/bin:/bin',
-    '--',
-    'python3',
-    '-c',
-    CODE,
-  ];
-}
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
   const t = performance.now();
@@ -100,7 +72,7 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 export default async function jobsBench(): Promise<void> {
-  const argv = floorArgv(requireImage('default').rootfs);
+  const argv = bareBwrap(requireImage('default').rootfs, ['python3', '-c', CODE]);
   const bare = () => run('bwrap', argv);
   const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-jobs-'));
   const server = await serve(dir);

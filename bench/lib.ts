@@ -62,3 +62,30 @@ export const ms = (v: number): string => `${v.toFixed(v < 10 ? 2 : 1)} ms`;
 export const pct = (s: Stats): string => `p50 ${ms(s.p50)} p95 ${ms(s.p95)}`;
 export const ratio = (v: number, floor: number, label: string): string =>
   `${(v / floor).toFixed(2)}x ${label}`;
+
+/** The floor every sandbox figure is compared with: bwrap alone, all namespaces, the image read-only. */
+export function bareBwrap(rootfs: string, command: string[]): string[] {
+  return [
+    '--unshare-all',
+    '--die-with-parent',
+    '--ro-bind',
+    rootfs,
+    '/',
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--tmpfs',
+    '/tmp',
+    '--tmpfs',
+    '/work',
+    '--chdir',
+    '/work',
+    '--clearenv',
+    '--setenv',
+    'PATH',
+    '/usr/bin:/bin',
+    '--',
+    ...command,
+  ];
+}

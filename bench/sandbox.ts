@@ -9,37 +9,11 @@ import { promisify } from 'node:util';
 import type { SandboxBackend } from '../src/backends/backend.js';
 import { loadBackend } from '../src/backends/registry.js';
 import { requireImage } from '../src/images/store.js';
-import { ms, pct, ratio, report, type Stats, sample, stats } from './lib.js';
+import { bareBwrap, ms, pct, ratio, report, type Stats, sample, stats } from './lib.js';
 
 const run = promisify(execFile);
 const PY = 'print(1)';
 const spec = { image: 'default', memoryMb: 512 };
-
-function bareBwrap(rootfs: string, command: string[]): string[] {
-  return [
-    '--unshare-all',
-    '--die-with-parent',
-    '--ro-bind',
-    rootfs,
-    '/',
-    '--proc',
-    '/proc',
-    '--dev',
-    '/dev',
-    '--tmpfs',
-    '/tmp',
-    '--tmpfs',
-    '/work',
-    '--chdir',
-    '/work',
-    '--clearenv',
-    '--setenv',
-    'PATH',
-    '/usr/bin:/bin',
-    '--',
-    ...command,
-  ];
-}
 
 interface Floors {
   rootfs: string;
