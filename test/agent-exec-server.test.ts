@@ -4,7 +4,7 @@
  * Real agent, real shim, real processes.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AgentClient } from '../src/agent/client.js';
 import { agentBundle, alive, stopChild } from './agent-fixture.js';
@@ -88,6 +88,24 @@ describe('exec server', () => {
     await run.done;
     expect(run.parent).toBe(child.pid);
     expect((await client.run({ argv: ['cat'], stdin: 'x' })).stdout.toString()).toBe('x');
+  });
+
+  it('spawns per exec, without retrying, when the shim cannot serve (an older hearth-exec)', async () => {
+    const { shim } = agentBundle();
+    const dir = mkdtempSync('/var/tmp/hearth-old-shim-');
+    const old = `${dir}/hearth-exec`;
+    writeFileSync(old, `#!/bin/sh\n[ "$1" = --server ] && exit 125\nexec ${shim} "$@"\n`);
+    chmodSync(old, 0o755);
+    try {
+      const { client, child } = await agent({ HEARTH_SHIM: old });
+      const results = await Promise.all([1, 2].map((n) => client.run({ shell: `echo ${n}` })));
+      expect(results.map((r) => r.stdout.toString())).toEqual(['1\n', '2\n']);
+      const run = await shimParent(client);
+      await run.done;
+      expect(run.parent).toBe(child.pid);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('takes the server and its running execs down with the agent', async () => {

@@ -16,6 +16,7 @@ export class ServedShim extends EventEmitter {
   exitCode: number | null = null;
   signalCode: string | null = null;
   #exited = false;
+  #closed = false;
   #open: number;
 
   constructor(
@@ -28,7 +29,7 @@ export class ServedShim extends EventEmitter {
     super();
     const readers = [stdout, stderr, report];
     this.#open = readers.length;
-    for (const s of readers) s.once('close', () => --this.#open === 0 && this.#exited && this.emit('close'));
+    for (const s of readers) s.once('close', () => --this.#open === 0 && this.#emitClose());
     stdin?.on('error', () => {});
   }
 
@@ -39,7 +40,24 @@ export class ServedShim extends EventEmitter {
     this.exitCode = code;
     this.signalCode = signal;
     this.emit('exit', code, signal);
-    if (this.#open === 0) this.emit('close');
+    if (this.#open === 0) this.#emitClose();
+  }
+
+  #emitClose(): void {
+    if (!this.#exited || this.#closed) return;
+    this.#closed = true;
+    this.emit('close');
+  }
+
+  /**
+   * The exit can be reported before the exec has listened (both arrive in one read of the channel,
+   * ahead of the promise that hands this over): a late 'exit' or 'close' listener still hears it.
+   */
+  override on(event: string | symbol, listener: (...args: unknown[]) => void): this {
+    super.on(event, listener);
+    if ((event === 'exit' && this.#exited) || (event === 'close' && this.#closed))
+      process.nextTick(listener, this.exitCode, this.signalCode);
+    return this;
   }
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): boolean {
@@ -75,6 +93,9 @@ export class ExecServerGone extends Error {}
 export class ExecServer {
   readonly #shim: string;
   #child: ChildProcess | undefined;
+  /** Whether the current server has answered at all; one that dies before it ever does is not retried. */
+  #answered = false;
+  #disabled = false;
   #seq = 0;
   readonly #pending = new Map<number, Pending>();
   readonly #running = new Map<number, ServedShim>();
@@ -85,6 +106,7 @@ export class ExecServer {
 
   /** Starts one exec; rejects with ExecServerGone when the server is (or goes) away. */
   launch(start: ServedStart): Promise<ServedShim> {
+    if (this.#disabled) return Promise.reject(new ExecServerGone('exec server unavailable'));
     const child = this.#ensure();
     const seq = ++this.#seq;
     const fields = [String(seq), start.stdinPipe ? '1' : '0', start.cwd, String(start.shimArgs.length)];
@@ -114,10 +136,12 @@ export class ExecServer {
     child.unref();
     (child.channel as { unref?: () => void } | undefined)?.unref?.();
     this.#child = child;
+    this.#answered = false;
     return child;
   }
 
   #onMessage(msg: Record<string, unknown>, handle: Socket | undefined): void {
+    this.#answered = true;
     const seq = typeof msg.seq === 'number' ? msg.seq : -1;
     const pending = this.#pending.get(seq);
     if (typeof msg.fd === 'number' && handle) {
@@ -166,6 +190,10 @@ export class ExecServer {
   #lost(child: ChildProcess, why: string): void {
     if (this.#child !== child) return;
     this.#child = undefined;
+    if (!this.#answered && why !== 'closed') {
+      this.#disabled = true;
+      process.stderr.write(`hearth-agent: exec server ${why} before answering; spawning a shim per exec\n`);
+    }
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     for (const [seq, pending] of this.#pending) {
       this.#settle(seq, pending);
