@@ -67,6 +67,15 @@ describe('exec server', () => {
     expect([r.exitCode, r.stdout.toString(), r.stderr.toString()]).toEqual([4, 'got hi\n', 'err\n']);
   });
 
+  it('reports the exit of every short exec, however its messages are batched', async () => {
+    const { client } = await agent();
+    const codes = Array.from({ length: 120 }, (_, i) => i % 7);
+    const runs = codes.map((code) => client.run({ argv: ['sh', '-c', `exit ${code}`] }));
+    expect((await Promise.all(runs)).map((r) => r.exitCode)).toEqual(codes);
+    const killed = await client.run({ argv: ['sh', '-c', 'kill -TERM $$'] });
+    expect([killed.exitCode, killed.signal]).toEqual([null, 'SIGTERM']);
+  });
+
   it('falls back to a per-exec spawn when the server dies, and starts a new one', async () => {
     const { client, child } = await agent();
     const before = await shimParent(client);
