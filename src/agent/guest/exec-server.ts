@@ -27,7 +27,8 @@ export class ServedShim extends EventEmitter {
     readonly report: Socket,
   ) {
     super();
-    const readers = [stdout, stderr, report];
+    // A socket with nothing to read can have ended and closed while the other sockets were on their way.
+    const readers = [stdout, stderr, report].filter((s) => !s.closed);
     this.#open = readers.length;
     for (const s of readers) s.once('close', () => --this.#open === 0 && this.#emitClose());
     stdin?.on('error', () => {});
