@@ -29,7 +29,8 @@ const shimSrc = join(root, 'src/agent/shim/hearth-exec.c');
 const shimOut = join(dist, 'hearth-exec');
 let stale = true;
 try {
-  stale = statSync(shimSrc).mtimeMs > statSync(shimOut).mtimeMs;
+  const outMs = statSync(shimOut).mtimeMs;
+  stale = [shimSrc, join(root, 'src/agent/shim/exec-server.inc.c')].some((f) => statSync(f).mtimeMs > outMs);
 } catch {}
 if (stale) {
   // Build beside it and rename: the old binary may be running (ETXTBSY), and a half-written one must never be seen.

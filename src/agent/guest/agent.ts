@@ -17,6 +17,7 @@ import {
 import { AGENT_VERSION } from '../version.js';
 import type { Confinement } from './confine.js';
 import { GuestExec } from './exec.js';
+import type { ExecServer } from './exec-server.js';
 import { GuestFiles } from './files.js';
 import { GuestError, toWireError } from './guest-error.js';
 import type { LimitSetup } from './limits.js';
@@ -26,6 +27,8 @@ import type { Transport } from './transport.js';
 export interface GuestAgentOptions {
   confine: Confinement;
   shim: string | undefined;
+  /** Starts shims without forking Node (`hearth-exec --server`); undefined spawns one per exec. */
+  execServer?: ExecServer | undefined;
   limits: LimitSetup;
   /** Environment every exec starts from, before the request's own. */
   baseEnv: Record<string, string>;
@@ -166,7 +169,7 @@ export class GuestAgent {
     };
   }
 
-  #exec(msg: Extract<HostMessage, { type: 'exec' }>): { pid: number } {
+  #exec(msg: Extract<HostMessage, { type: 'exec' }>): { pid: number } | Promise<{ pid: number }> {
     if (this.#execs.has(msg.id)) throw new GuestError('AGENT_PROTOCOL', `request id ${msg.id} is in use`);
     const argv = execArgv(msg);
     const limits = execLimits(msg.limits);
@@ -180,6 +183,7 @@ export class GuestAgent {
     const exec = new GuestExec(
       {
         shim: this.#opts.shim,
+        server: this.#opts.execServer,
         limits: this.#opts.limits,
         sendOutput: (channel, stream, bytes) =>
           this.#transport.write(
@@ -193,7 +197,14 @@ export class GuestAgent {
       { argv, cwd, env, stdin: msg.stdin === 'pipe' ? 'pipe' : 'null', limits },
     );
     this.#execs.set(msg.id, exec);
-    return { pid: exec.pid };
+    if (!exec.started) return { pid: exec.pid };
+    return exec.started.then(
+      () => ({ pid: exec.pid }),
+      (err: unknown) => {
+        this.#execs.delete(msg.id);
+        throw err;
+      },
+    );
   }
 
   async #fileWrite(msg: Extract<HostMessage, { type: 'file-write' }>): Promise<{ size: number }> {

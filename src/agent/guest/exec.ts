@@ -4,8 +4,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { ExecExit, ExecLimits } from '../protocol.js';
+import { type ExecServer, ExecServerGone, type ServedShim } from './exec-server.js';
 import { GuestError } from './guest-error.js';
 import { ExecCgroup, type LimitSetup } from './limits.js';
 import { buildShimArgs, parseReport, type ShimReport } from './shim-report.js';
@@ -13,6 +14,8 @@ import { buildShimArgs, parseReport, type ShimReport } from './shim-report.js';
 export interface ExecContext {
   /** The shim binary, or undefined to spawn programs directly (no rlimits, no rusage). */
   shim: string | undefined;
+  /** Runs shims without forking Node; undefined spawns one shim per exec. */
+  server?: ExecServer | undefined;
   limits: LimitSetup;
   /** Sends output; false asks the exec to pause until `onDrain`. */
   sendOutput(channel: number, stream: 'stdout' | 'stderr', bytes: Buffer): boolean;
@@ -41,12 +44,30 @@ const SHIM_KILL_GRACE_MS = 3000;
 /** After the process exited, how long to wait for its output pipes to close. */
 const PIPE_CLOSE_GRACE_MS = 2000;
 
+/** The shim process of one exec: a ChildProcess, or a shim forked by the exec server. */
+type ShimProc = Pick<ChildProcess | ServedShim, 'pid' | 'exitCode' | 'signalCode' | 'kill'> & {
+  on(event: 'exit' | 'close', listener: () => void): unknown;
+};
+
+interface ShimStdio {
+  stdin: Writable | null;
+  stdout: Readable | null;
+  stderr: Readable | null;
+  report: Readable | null | undefined;
+}
+
 export class GuestExec {
   readonly #ctx: ExecContext;
   readonly #id: number;
   readonly #limits: ExecLimits;
   readonly #startedAt = performance.now();
-  #child!: ChildProcess;
+  #child: ShimProc | undefined;
+  #stdio: ShimStdio = { stdin: null, stdout: null, stderr: null, report: null };
+  /** Stdin bytes (and a close, as null) that arrived before the server had started the exec. */
+  #stdinQueue: Array<Buffer | null> = [];
+  #pendingSignal: string | undefined;
+  /** Resolves once the program runs, when the exec server starts it; undefined when started already. */
+  readonly started: Promise<void> | undefined;
   #cgroup: ExecCgroup | undefined;
   #programPid: number | undefined;
   #report: ShimReport | undefined;
@@ -67,43 +88,72 @@ export class GuestExec {
     if (setup.mechanism === 'cgroup-v2' && setup.parent)
       this.#cgroup = ExecCgroup.create(setup.parent, `${process.pid}-${id}`, start.limits);
     const stdio: Array<'pipe' | 'ignore'> = [start.stdin === 'pipe' ? 'pipe' : 'ignore', 'pipe', 'pipe'];
+    const shimArgs = shim
+      ? [...buildShimArgs(start.limits, setup.mechanism, this.#cgroup?.dir), '--', ...start.argv]
+      : [];
+    if (shim && ctx.server) {
+      const texts = [start.cwd, ...shimArgs, ...Object.entries(start.env).flat()];
+      if (texts.some((t) => t.includes('\0'))) {
+        this.#cgroup?.remove();
+        throw new GuestError('EXEC_FAILED', 'argv, env and cwd must not contain NUL bytes');
+      }
+      const served = { shimArgs, cwd: start.cwd, env: start.env, stdinPipe: start.stdin === 'pipe' };
+      this.started = ctx.server.launch(served).then(
+        (proc) => this.#attach(proc, proc),
+        (err: Error) => {
+          if (err instanceof ExecServerGone) return this.#spawn(shim, shimArgs, start, stdio);
+          this.#cgroup?.remove();
+          throw new GuestError('EXEC_FAILED', err.message);
+        },
+      );
+      return;
+    }
+    this.#spawn(shim, shimArgs, start, stdio);
+  }
+
+  #spawn(
+    shim: string | undefined,
+    shimArgs: string[],
+    start: ExecStart,
+    stdio: Array<'pipe' | 'ignore'>,
+  ): void {
+    let child: ChildProcess;
     try {
       if (shim) {
-        const args = buildShimArgs(start.limits, setup.mechanism, this.#cgroup?.dir);
-        this.#child = spawn(shim, [...args, '--', ...start.argv], {
-          cwd: start.cwd,
-          env: start.env,
-          stdio: [...stdio, 'pipe'],
-        });
+        child = spawn(shim, shimArgs, { cwd: start.cwd, env: start.env, stdio: [...stdio, 'pipe'] });
       } else {
         const [file, ...args] = start.argv as [string, ...string[]];
-        this.#child = spawn(file, args, { cwd: start.cwd, env: start.env, stdio, detached: true });
+        child = spawn(file, args, { cwd: start.cwd, env: start.env, stdio, detached: true });
       }
     } catch (err) {
       this.#cgroup?.remove();
       throw new GuestError('EXEC_FAILED', (err as Error).message);
     }
-    if (this.#child.pid === undefined) {
+    if (child.pid === undefined) {
       // Spawn failed; Node reports why in an 'error' event on the next tick.
-      this.#child.on('error', () => {});
+      child.on('error', () => {});
       this.#cgroup?.remove();
       throw new GuestError('EXEC_FAILED', `cannot start ${start.argv[0]}`);
     }
-    if (!shim) this.#programPid = this.#child.pid;
-    this.#wire(start.limits);
-  }
-
-  get pid(): number {
-    return this.#child.pid as number;
-  }
-
-  #wire(limits: ExecLimits): void {
-    const child = this.#child;
+    if (!shim) this.#programPid = child.pid;
     child.on('error', (err) => process.stderr.write(`hearth-agent: exec ${this.#id}: ${err.message}\n`));
-    child.stdin?.on('error', () => {});
-    this.#pipeOutput(child.stdout as Readable, 'stdout');
-    this.#pipeOutput(child.stderr as Readable, 'stderr');
-    const reportPipe = child.stdio[3] as Readable | undefined;
+    const [stdin, stdout, stderr, report] = child.stdio;
+    this.#attach(child, { stdin, stdout, stderr, report: report as Readable | null | undefined });
+  }
+
+  /** The shim's pid (the program's when there is no shim); 0 until started. */
+  get pid(): number {
+    return this.#child?.pid ?? 0;
+  }
+
+  #attach(child: ShimProc, stdio: ShimStdio): void {
+    this.#child = child;
+    this.#stdio = stdio;
+    const limits = this.#limits;
+    stdio.stdin?.on('error', () => {});
+    this.#pipeOutput(stdio.stdout as Readable, 'stdout');
+    this.#pipeOutput(stdio.stderr as Readable, 'stderr');
+    const reportPipe = stdio.report;
     reportPipe?.setEncoding('utf8');
     reportPipe?.on('data', (text: string) => this.#onReportText(text));
     if (limits.timeoutMs !== undefined && limits.timeoutMs > 0)
@@ -116,6 +166,8 @@ export class GuestExec {
       this.#timers.push(setTimeout(() => this.#finish(), PIPE_CLOSE_GRACE_MS));
     });
     child.on('close', () => this.#finish());
+    for (const bytes of this.#stdinQueue.splice(0)) bytes ? this.writeStdin(bytes) : this.closeStdin();
+    if (this.#pendingSignal) this.signal(this.#pendingSignal);
   }
 
   #pipeOutput(stream: Readable, name: 'stdout' | 'stderr'): void {
@@ -134,11 +186,11 @@ export class GuestExec {
       }
       this.#outputBytes += chunk.length;
       if (!this.#ctx.sendOutput(this.#id, name, chunk)) {
-        this.#child.stdout?.pause();
-        this.#child.stderr?.pause();
+        this.#stdio.stdout?.pause();
+        this.#stdio.stderr?.pause();
         this.#ctx.onDrain(() => {
-          this.#child.stdout?.resume();
-          this.#child.stderr?.resume();
+          this.#stdio.stdout?.resume();
+          this.#stdio.stderr?.resume();
         });
       }
     });
@@ -163,18 +215,24 @@ export class GuestExec {
   }
 
   writeStdin(bytes: Buffer): void {
-    const stdin = this.#child.stdin;
+    if (!this.#child) return void this.#stdinQueue.push(bytes);
+    const stdin = this.#stdio.stdin;
     if (stdin && !stdin.destroyed && !stdin.writableEnded) stdin.write(bytes);
   }
 
   closeStdin(): void {
-    this.#child.stdin?.end();
+    if (!this.#child) return void this.#stdinQueue.push(null);
+    this.#stdio.stdin?.end();
   }
 
   /** Delivers a signal: SIGKILL kills the whole tree, others go to the program's process group. */
   signal(name: string): void {
     if (!(name in osConstants.signals)) throw new GuestError('BAD_REQUEST', `unknown signal ${name}`);
     if (this.#finished) return;
+    if (!this.#child) {
+      if (this.#pendingSignal !== 'SIGKILL') this.#pendingSignal = name;
+      return;
+    }
     if (name === 'SIGKILL' || this.#programPid === undefined) {
       this.kill();
       return;
@@ -187,8 +245,12 @@ export class GuestExec {
   /** Kills the whole process tree (idempotent). */
   kill(): void {
     if (this.#killing || this.#finished) return;
-    this.#killing = true;
     const child = this.#child;
+    if (!child) {
+      this.#pendingSignal = 'SIGKILL';
+      return;
+    }
+    this.#killing = true;
     if (!this.#ctx.shim) {
       try {
         process.kill(-(child.pid as number), 'SIGKILL');
@@ -220,8 +282,9 @@ export class GuestExec {
     if (this.#finished) return;
     this.#finished = true;
     for (const t of this.#timers) clearTimeout(t);
-    const child = this.#child;
-    for (const s of child.stdio) s?.destroy();
+    const child = this.#child as ShimProc;
+    const io = this.#stdio;
+    for (const s of [io.stdin, io.stdout, io.stderr, io.report]) s?.destroy();
     if (this.#reportText) this.#onReportText('\n');
     const report = this.#report;
     const cg = this.#cgroup;

@@ -14,6 +14,7 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { GuestAgent } from './agent.js';
 import { Confinement } from './confine.js';
+import { ExecServer } from './exec-server.js';
 import { type LimitMode, setupLimits } from './limits.js';
 import { openTransport, type TransportSpec } from './transport.js';
 
@@ -88,6 +89,7 @@ function main(): void {
   const agent = new GuestAgent({
     confine,
     shim,
+    execServer: shim && process.env.HEARTH_EXEC_SERVER !== '0' ? new ExecServer(shim) : undefined,
     limits,
     baseEnv: { PATH: BASE_PATH, HOME: confine.workDir, LANG: 'C.UTF-8', ...args.env },
     exit: (code) => process.exit(code),

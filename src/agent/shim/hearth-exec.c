@@ -9,6 +9,7 @@
  *   hearth-exec --sync               sync(2)
  *   hearth-exec --relay DEVICE       relay a character device to stdin/stdout (virtio-serial)
  *   hearth-exec --vsock-listen PORT  relay host connections on a vsock port to stdin/stdout
+ *   hearth-exec --server             serve many execs over the Node IPC channel ($NODE_CHANNEL_FD)
  *
  * The report fd gets `{"pid":N}` when the program has started, then one line when it ended:
  * {"exitCode":N|null,"signal":"SIGKILL"|null,"cpuTimeMs":N,"peakMemoryKb":N,"asLimitHit":bool}
@@ -274,7 +275,8 @@ static void kill_descendants(pid_t self, pid_t pgid) {
   free(ppids);
 }
 
-int main(int argc, char **argv) {
+/* Runs one program as described in the header; argv[0] is ignored. */
+static int run(int argc, char **argv) {
   long long cpu_ms = -1, as_mb = -1, nproc = -1, fsize = -1, nofile = -1, uid = -1, gid = -1;
   int report_fd = -1, kill_orphans = 1, ncg = 0, i = 1;
   const char *cgroups[MAX_CGROUPS];
@@ -394,4 +396,11 @@ int main(int argc, char **argv) {
             term ? "null" : code_text, term ? sig_text : "null", cpu, peak_kb, as_hit ? "true" : "false");
   }
   return term ? 128 + term : code;
+}
+
+#include "exec-server.inc.c"
+
+int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "--server")) return serve();
+  return run(argc, argv);
 }
