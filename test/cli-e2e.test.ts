@@ -4,10 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { settledLeftovers } from './leak-check.js';
+import { CLI, ROOT, startServe } from './serve-fixture.js';
 
 // The CLI from source (the same code dist/cli.js bundles), against a real `hearth serve` child.
-const ROOT = join(import.meta.dirname, '..');
-const CLI = ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
 /** Every hearth process these tests start: each must free what it created before it exits. */
 const owners: number[] = [];
 
@@ -26,23 +25,9 @@ function hearth(args: string[], env: NodeJS.ProcessEnv = {}, input?: string) {
 }
 
 /** Starts `hearth serve --port 0` and resolves with its URL once it listens. */
-function startServe(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...CLI, 'serve', '--port', '0'], {
-      cwd: ROOT,
-      env: { ...process.env, HEARTH_LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+function startServeOwned(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
+  return startServe(env, (child) => {
     if (child.pid !== undefined) owners.push(child.pid);
-    let out = '';
-    let err = '';
-    child.stderr?.on('data', (c) => (err += c));
-    child.stdout?.on('data', (c) => {
-      out += c;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m?.[1]) resolve({ child, url: m[1] });
-    });
-    child.on('exit', (code) => reject(new Error(`hearth serve exited ${code}: ${err}`)));
   });
 }
 
@@ -51,7 +36,7 @@ describe('CLI end to end', () => {
   let serve: { child: ChildProcess; url: string };
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hearth-cli-'));
-    serve = await startServe({ HEARTH_DB: join(dir, 'hearth.db'), HEARTH_BACKEND: 'bwrap' });
+    serve = await startServeOwned({ HEARTH_DB: join(dir, 'hearth.db'), HEARTH_BACKEND: 'bwrap' });
   });
   afterAll(async () => {
     if (serve?.child.exitCode === null) {

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,28 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Job } from '../src/jobs/types.js';
 import { Hearth } from '../src/sdk/client.js';
 import { settledLeftovers } from './leak-check.js';
-
-const ROOT = join(import.meta.dirname, '..');
-const CLI = ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
-
-function startServe(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...CLI, 'serve', '--port', '0'], {
-      cwd: ROOT,
-      env: { ...process.env, HEARTH_LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stderr?.on('data', (c) => (err += c));
-    child.stdout?.on('data', (c) => {
-      out += c;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m?.[1]) resolve({ child, url: m[1] });
-    });
-    child.on('exit', (code) => reject(new Error(`hearth serve exited ${code}: ${err}`)));
-  });
-}
+import { startServe } from './serve-fixture.js';
 
 /** Host processes whose command line names a sandbox of the owner `pid` (sandbox ids embed it). */
 function sandboxProcesses(ownerPid: number): number[] {

@@ -1,5 +1,7 @@
 /** The shapes of a job: what a client submits, what hearth stores, and what a finished job returns. */
 
+import type { ExecExit } from '../agent/protocol.js';
+
 export const JOB_STATUSES = ['queued', 'running', 'completed', 'error', 'cancelled'] as const;
 /** `completed` whatever the exit code; `error` when hearth could not run it; `cancelled` by DELETE. */
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -41,21 +43,13 @@ export interface JobRequest {
 }
 
 /** How one process (the compile step or the run step) ended, with its output. */
-export interface StepResult {
-  exitCode: number | null;
-  signal: string | null;
+export interface StepResult extends ExecExit {
   /** Output as UTF-8 text (invalid sequences replaced); see `stdoutBase64`. */
   stdout: string;
   stderr: string;
   /** The exact bytes, only when the output is not valid UTF-8. */
   stdoutBase64?: string;
   stderrBase64?: string;
-  timedOut: boolean;
-  truncated: boolean;
-  outOfMemory: boolean;
-  cpuTimeMs: number;
-  wallTimeMs: number;
-  peakMemoryKb: number;
 }
 
 export interface JobTiming {

@@ -40,3 +40,22 @@ export class MemoryLedger implements SandboxLedger {
     return [...this.#records.values()].map((r) => structuredClone(r));
   }
 }
+
+/** A new record owned by this process; the caller adds pids, paths, mounts and cgroups as they exist. */
+export function newSandboxRecord(
+  id: string,
+  backend: BackendName,
+  parts: Partial<Pick<SandboxRecord, 'pids' | 'paths' | 'mounts' | 'cgroups' | 'labels'>> = {},
+): SandboxRecord {
+  return {
+    id,
+    backend,
+    ownerPid: process.pid,
+    pids: parts.pids ?? [],
+    paths: parts.paths ?? [],
+    mounts: parts.mounts ?? [],
+    cgroups: parts.cgroups ?? [],
+    labels: parts.labels ?? {},
+    createdAt: new Date().toISOString(),
+  };
+}

@@ -1,6 +1,6 @@
 import { HearthError } from '../../errors/hearth-error.js';
 import type { CgroupPool, SandboxCgroup } from '../../sandboxes/cgroups.js';
-import type { SandboxLedger, SandboxRecord } from '../../sandboxes/ledger.js';
+import { newSandboxRecord, type SandboxLedger, type SandboxRecord } from '../../sandboxes/ledger.js';
 import type { SandboxSpec } from '../backend.js';
 import type { UidPool } from './uid-pool.js';
 
@@ -32,15 +32,5 @@ export function sizeOr(v: number | undefined, key: keyof typeof SPEC_DEFAULTS, f
 
 /** The ledger record of a bwrap sandbox, before its processes are known. */
 export function newRecord(id: string, spec: SandboxSpec, cg: SandboxCgroup | undefined): SandboxRecord {
-  return {
-    id,
-    backend: 'bwrap',
-    ownerPid: process.pid,
-    pids: [],
-    paths: [],
-    mounts: [],
-    cgroups: cg?.dirs ?? [],
-    labels: spec.labels ?? {},
-    createdAt: new Date().toISOString(),
-  };
+  return newSandboxRecord(id, 'bwrap', { cgroups: cg?.dirs ?? [], labels: spec.labels ?? {} });
 }

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import type { AgentClient } from '../../agent/client.js';
 import { HearthError } from '../../errors/hearth-error.js';
+import { AgentSandbox } from '../../sandboxes/agent-sandbox.js';
 import { SandboxCgroup } from '../../sandboxes/cgroups.js';
 import { spawnThroughShim, stopProcess } from '../../sandboxes/host-process.js';
 import { newSandboxId, processStartTime } from '../../sandboxes/sandbox-id.js';
@@ -9,31 +9,6 @@ import { TailBuffer } from '../../sandboxes/tail-buffer.js';
 import type { Sandbox, SandboxSpec } from '../backend.js';
 import { agentCommand, bwrapArgs, sandboxEnv } from './bwrap-args.js';
 import { type BwrapContext, newRecord, sizeOr } from './bwrap-context.js';
-
-/** A live bwrap sandbox with the guest agent on its stdio. */
-class BwrapSandbox implements Sandbox {
-  readonly backend = 'bwrap' as const;
-  #closing: Promise<void> | undefined;
-
-  constructor(
-    readonly id: string,
-    readonly spec: Readonly<SandboxSpec>,
-    readonly agent: AgentClient,
-    private readonly release: () => Promise<void>,
-  ) {}
-
-  destroy(): Promise<void> {
-    this.#closing ??= this.#doClose();
-    return this.#closing;
-  }
-
-  async #doClose(): Promise<void> {
-    try {
-      await this.agent.close();
-    } catch {}
-    await this.release();
-  }
-}
 
 /** Starts bwrap with the agent inside (through the host shim: cgroups, then an unprivileged uid). */
 export async function startBwrapSandbox(
@@ -94,7 +69,7 @@ export async function startBwrapSandbox(
       helloTimeoutMs: ctx.helloTimeoutMs ?? 15_000,
       ...(signal ? { signal } : {}),
     });
-    return new BwrapSandbox(id, { ...spec }, agent, release);
+    return new AgentSandbox('bwrap', id, { ...spec }, agent, release);
   } catch (err) {
     await release();
     throw err instanceof HearthError

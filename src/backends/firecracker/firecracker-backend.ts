@@ -8,7 +8,7 @@ import { HearthError } from '../../errors/hearth-error.js';
 import { requireImage } from '../../images/store.js';
 import { ensureTools } from '../../images/tools.js';
 import { ensureVmArtefacts } from '../../images/vm/artefacts.js';
-import { MemoryLedger } from '../../sandboxes/ledger.js';
+import { MemoryLedger, newSandboxRecord } from '../../sandboxes/ledger.js';
 import { newSandboxId, processStartTime } from '../../sandboxes/sandbox-id.js';
 import type { Capability, Probe, Sandbox, SandboxBackend, SandboxSpec } from '../backend.js';
 import type { BackendOptions } from '../registry.js';
@@ -103,34 +103,15 @@ export function createFirecrackerBackend(opts: BackendOptions = {}): SandboxBack
       const dir = join(paths.run, id);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       const apiSock = join(dir, 'api.sock');
-      ledger.put({
-        id,
-        backend: 'firecracker',
-        ownerPid: process.pid,
-        pids: [],
-        paths: [dir],
-        mounts: [],
-        cgroups: [],
-        labels: spec.labels ?? {},
-        createdAt: new Date().toISOString(),
-      });
+      const record = newSandboxRecord(id, 'firecracker', { paths: [dir], labels: spec.labels ?? {} });
+      ledger.put(record);
       const child: ChildProcess = spawn(p.details?.binary as string, ['--api-sock', apiSock], {
         stdio: 'ignore',
       });
       const exited = new Promise<void>((r) => child.once('exit', () => r()));
       if (child.pid) {
         const startTime = processStartTime(child.pid);
-        ledger.put({
-          id,
-          backend: 'firecracker',
-          ownerPid: process.pid,
-          pids: [{ pid: child.pid, ...(startTime ? { startTime } : {}) }],
-          paths: [dir],
-          mounts: [],
-          cgroups: [],
-          labels: spec.labels ?? {},
-          createdAt: new Date().toISOString(),
-        });
+        ledger.put({ ...record, pids: [{ pid: child.pid, ...(startTime ? { startTime } : {}) }] });
       }
       let destroying: Promise<void> | undefined;
       const destroy = (): Promise<void> =>

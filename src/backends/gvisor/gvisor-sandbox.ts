@@ -2,11 +2,11 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AgentClient } from '../../agent/client.js';
 import { HearthError } from '../../errors/hearth-error.js';
+import { AgentSandbox } from '../../sandboxes/agent-sandbox.js';
 import { removeCgroupDir } from '../../sandboxes/cgroups.js';
 import { stopProcess } from '../../sandboxes/host-process.js';
-import type { SandboxLedger, SandboxRecord } from '../../sandboxes/ledger.js';
+import { newSandboxRecord, type SandboxLedger } from '../../sandboxes/ledger.js';
 import { newSandboxId, processStartTime } from '../../sandboxes/sandbox-id.js';
 import { connectStdioAgent } from '../../sandboxes/stdio-agent.js';
 import { TailBuffer } from '../../sandboxes/tail-buffer.js';
@@ -25,28 +25,6 @@ export interface GvisorContext {
   helloTimeoutMs?: number;
 }
 
-class GvisorSandbox implements Sandbox {
-  readonly backend = 'gvisor' as const;
-  #closing: Promise<void> | undefined;
-
-  constructor(
-    readonly id: string,
-    readonly spec: Readonly<SandboxSpec>,
-    readonly agent: AgentClient,
-    private readonly release: () => Promise<void>,
-  ) {}
-
-  destroy(): Promise<void> {
-    this.#closing ??= (async () => {
-      try {
-        await this.agent.close();
-      } catch {}
-      await this.release();
-    })();
-    return this.#closing;
-  }
-}
-
 /** Starts `runsc run` on a fresh OCI bundle with the agent as the container's process. */
 export async function startGvisorSandbox(
   ctx: GvisorContext,
@@ -59,17 +37,7 @@ export async function startGvisorSandbox(
   const stateDir = join(dir, 'state');
   const bundle = join(dir, 'bundle');
   const cgroupsPath = `/hearth/${id}`;
-  const record: SandboxRecord = {
-    id,
-    backend: 'gvisor',
-    ownerPid: process.pid,
-    pids: [],
-    paths: [dir],
-    mounts: [],
-    cgroups: [],
-    labels: spec.labels ?? {},
-    createdAt: new Date().toISOString(),
-  };
+  const record = newSandboxRecord(id, 'gvisor', { paths: [dir], labels: spec.labels ?? {} });
   let child: ChildProcess | undefined;
   const release = async () => {
     await runscQuiet(stateDir, ['kill', id, 'KILL']);
@@ -121,7 +89,7 @@ export async function startGvisorSandbox(
         cgroups: runscCgroupDirs(cgroupsPath),
       });
     }
-    return new GvisorSandbox(id, { ...spec }, agent, release);
+    return new AgentSandbox('gvisor', id, { ...spec }, agent, release);
   } catch (err) {
     await release();
     throw err instanceof HearthError

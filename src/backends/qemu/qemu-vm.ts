@@ -5,7 +5,7 @@ import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { AgentClient } from '../../agent/client.js';
 import { HearthError } from '../../errors/hearth-error.js';
-import type { SandboxLedger, SandboxRecord } from '../../sandboxes/ledger.js';
+import { newSandboxRecord, type SandboxLedger, type SandboxRecord } from '../../sandboxes/ledger.js';
 import { processStartTime } from '../../sandboxes/sandbox-id.js';
 import { type QemuVmConfig, qemuArgs } from './qemu-args.js';
 import { QmpClient } from './qmp.js';
@@ -79,17 +79,7 @@ export class QemuVm {
       consoleLog: join(opts.dir, 'console.log'),
     });
     // Recorded before the process exists, so a crash in between still leaves the dir findable.
-    const record: SandboxRecord = {
-      id: opts.id,
-      backend: 'qemu',
-      ownerPid: process.pid,
-      pids: [],
-      paths: [opts.dir],
-      mounts: [],
-      cgroups: [],
-      labels: opts.labels ?? {},
-      createdAt: new Date().toISOString(),
-    };
+    const record = newSandboxRecord(opts.id, 'qemu', { paths: [opts.dir], labels: opts.labels ?? {} });
     opts.ledger.put(record);
     // Through nice(1), so every QEMU thread (vCPUs included) starts at that level.
     const child = opts.nice
