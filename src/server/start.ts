@@ -70,6 +70,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     });
     Object.assign(service, { log: app.log });
     const recovery = await recoverJobs(service);
+    service.retention.start();
     void service.backends.default().catch(() => {});
     await app.listen({ host, port });
     const addr = app.server.address();

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { JobService } from '../../jobs/service.js';
+import { JobPageSchema } from '../../jobs/summary.js';
 import type { JobRequest } from '../../jobs/types.js';
 import {
   AcceptedSchema,
@@ -18,7 +19,15 @@ export interface JobRoutesOptions {
   bodyLimit: number;
 }
 
-const errors = { 400: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, 429: ErrorSchema };
+const errors = {
+  400: ErrorSchema,
+  404: ErrorSchema,
+  409: ErrorSchema,
+  413: ErrorSchema,
+  429: ErrorSchema,
+  503: ErrorSchema,
+  507: ErrorSchema,
+};
 
 /** POST/GET/DELETE /v1/jobs, the batch endpoint and the job list. */
 export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app, { service, bodyLimit }) => {
@@ -62,7 +71,13 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
 
   app.get(
     '/v1/jobs',
-    { schema: { summary: 'List jobs, newest first, a page at a time', querystring: ListQuery } },
+    {
+      schema: {
+        summary: 'List jobs, newest first, a page at a time, as summaries (sizes, not output)',
+        querystring: ListQuery,
+        response: { 200: JobPageSchema, 400: ErrorSchema },
+      },
+    },
     async (req) => {
       const q = req.query;
       return service.list({
