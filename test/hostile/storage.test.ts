@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hearthPaths } from '../../src/config/paths.js';
-import { jobsConfig } from '../../src/jobs/config.js';
+import { type JobsConfig, jobsConfig } from '../../src/jobs/config.js';
 import { JobService } from '../../src/jobs/service.js';
 import type { JobPage } from '../../src/jobs/summary.js';
 import type { Job } from '../../src/jobs/types.js';
@@ -59,8 +59,14 @@ async function readEvents(url: string, onText: (soFar: string) => void): Promise
   return text;
 }
 
-const serverOn = (db: string) =>
-  startServer({ port: 0, paths: { ...hearthPaths(), db }, logger: false, shutdownGraceMs: 0 });
+const serverOn = (db: string, config: Partial<JobsConfig> = {}) =>
+  startServer({
+    port: 0,
+    paths: { ...hearthPaths(), db },
+    config: { ...jobsConfig({}), defaultBackend: 'bwrap', ...config },
+    logger: false,
+    shutdownGraceMs: 0,
+  });
 
 describe('storage: outputs, listing and retention', () => {
   let dir: string;
@@ -187,7 +193,8 @@ describe('storage: the database disk fills up', () => {
     dir = mkdtempSync(join(tmpdir(), 'hearth-full-'));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m,mode=0700', 'hearth-test-full', dir]);
     mounted = true;
-    server = await serverOn(join(dir, 'hearth.db'));
+    // One job at a time, so a job can be waiting in the queue when the disk fills.
+    server = await serverOn(join(dir, 'hearth.db'), { concurrency: 1 });
   });
   afterAll(async () => {
     await server?.close();
@@ -226,6 +233,10 @@ describe('storage: the database disk fills up', () => {
       if (t.includes('"data":"started')) running();
     });
     await isRunning;
+    // Accepted and stored before the disk fills; it cannot even be marked running afterwards.
+    const { body: waiting } = await post(`${server.url}/v1/jobs`, { language: 'python', code: 'print(2)' });
+    expect(waiting.status).toBe('queued');
+    const waitingStream = readEvents(`${server.url}/v1/jobs/${waiting.id}/events`, () => {});
     fill();
 
     const refused = await post(`${server.url}/v1/jobs`, { language: 'python', code: 'print(1)' });
@@ -242,6 +253,11 @@ describe('storage: the database disk fills up', () => {
     const ended = JSON.parse(last.split('\ndata: ')[1] ?? '{}') as Job;
     expect(ended).toMatchObject({ id: first.id, status: 'error', error: { code: 'STORE_FULL' } });
     expect((await getJson<Job>(`${server.url}/v1/jobs/${first.id}`)).body.error?.code).toBe('STORE_FULL');
+    expect(await waitingStream).toMatch(/event: result\ndata: .*"status":"error".*"code":"STORE_FULL"/);
+    expect((await getJson<Job>(`${server.url}/v1/jobs/${waiting.id}`)).body).toMatchObject({
+      status: 'error',
+      error: { code: 'STORE_FULL' },
+    });
     expect((await fetch(`${server.url}/health`)).status).toBe(200);
     const listed = await getJson<JobPage>(`${server.url}/v1/jobs`);
     expect(listed.status).toBe(200);
@@ -256,9 +272,11 @@ describe('storage: the database disk fills up', () => {
     });
     expect(again.status).toBe(200);
     expect(again.body.result?.stdout).toBe('back\n');
-    expect(await server.service.store.get(first.id)).toMatchObject({
-      status: 'error',
-      error: { code: 'STORE_FULL' },
-    });
+    for (const id of [first.id, waiting.id]) {
+      expect(await server.service.store.get(id)).toMatchObject({
+        status: 'error',
+        error: { code: 'STORE_FULL' },
+      });
+    }
   }, 120_000);
 });
