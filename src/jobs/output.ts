@@ -63,7 +63,8 @@ const STREAMS: readonly OutputStream[] = ['stdout', 'stderr'];
 /** The exact bytes behind a step's output fields (text is exact when no base64 was needed). */
 function bytesOf(step: Pick<StepResult, OutputFields>, stream: OutputStream): Buffer {
   const b64 = stream === 'stdout' ? step.stdoutBase64 : step.stderrBase64;
-  return b64 !== undefined ? Buffer.from(b64, 'base64') : Buffer.from(step[stream], 'utf8');
+  // `?? ''`: results stored by older versions are read through here too (see migrations.ts).
+  return b64 !== undefined ? Buffer.from(b64, 'base64') : Buffer.from(step[stream] ?? '', 'utf8');
 }
 
 function withoutOutput<T extends Pick<StepResult, OutputFields>>(step: T): Omit<T, OutputFields> {

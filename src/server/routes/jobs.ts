@@ -19,15 +19,7 @@ export interface JobRoutesOptions {
   bodyLimit: number;
 }
 
-const errors = {
-  400: ErrorSchema,
-  404: ErrorSchema,
-  409: ErrorSchema,
-  413: ErrorSchema,
-  429: ErrorSchema,
-  503: ErrorSchema,
-  507: ErrorSchema,
-};
+const errors = { 400: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, 429: ErrorSchema };
 
 /** POST/GET/DELETE /v1/jobs, the batch endpoint and the job list. */
 export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app, { service, bodyLimit }) => {
