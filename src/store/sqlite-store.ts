@@ -31,6 +31,10 @@ export interface SqliteStoreOptions {
 const FINAL = [...FINAL_STATUSES];
 /** Jobs deleted per transaction by `prune`, so a large backlog never holds the write lock for long. */
 const PRUNE_BATCH = 500;
+/** Pages handed back to the filesystem per step after a prune (8 MiB of 4 KiB pages). */
+const VACUUM_PAGES = 2048;
+
+const yieldToEvents = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * The embedded store: one SQLite file in WAL mode, queries built by Kysely. Outputs live as BLOBs
@@ -255,17 +259,25 @@ export class SqliteStore implements JobStore {
         ),
       );
     };
-    return guarded('delete old jobs', () => {
-      const step = this.#raw.transaction(batch);
-      let deleted = 0;
-      for (let n = step(); n > 0; n = step()) deleted += n;
-      if (deleted > 0) {
-        this.#raw.pragma('incremental_vacuum');
-        // The file shrinks at a checkpoint; TRUNCATE also empties the WAL the deletes filled.
-        this.#raw.pragma('wal_checkpoint(TRUNCATE)');
-      }
-      return deleted;
-    });
+    // A batch at a time, letting other work run in between: a large backlog never stalls the server.
+    const step = this.#raw.transaction(batch);
+    let deleted = 0;
+    for (let n = guarded('delete old jobs', step); n > 0; n = guarded('delete old jobs', step)) {
+      deleted += n;
+      await yieldToEvents();
+    }
+    if (deleted === 0) return 0;
+    const free = () =>
+      guarded('give freed space back', () => this.#raw.pragma('freelist_count', { simple: true }) as number);
+    // Stops when a step frees nothing (a file not in incremental mode keeps its free pages for reuse).
+    for (let left = free(), before = Number.POSITIVE_INFINITY; left > 0 && left < before; left = free()) {
+      before = left;
+      guarded('give freed space back', () => this.#raw.pragma(`incremental_vacuum(${VACUUM_PAGES})`));
+      await yieldToEvents();
+    }
+    // The file shrinks at a checkpoint; TRUNCATE also empties the WAL the deletes filled.
+    guarded('checkpoint', () => this.#raw.pragma('wal_checkpoint(TRUNCATE)'));
+    return deleted;
   }
 
   async unfinished(): Promise<UnfinishedJob[]> {

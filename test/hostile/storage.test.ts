@@ -185,6 +185,38 @@ describe('storage: retention deletes old finished jobs, never queued or running 
   });
 });
 
+describe('storage: retention at start-up', () => {
+  it('deletes, as the server starts, jobs that finished past the retention age', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-retention-start-'));
+    const path = join(dir, 'hearth.db');
+    const store = await SqliteStore.open({ path });
+    const request = { language: 'python', code: 'print(1)' };
+    for (const [id, ageMs] of [
+      ['old', 8 * DAY],
+      ['recent', DAY],
+    ] as const) {
+      const at = Date.now() - ageMs;
+      await store.insert({ id, language: 'python', version: null, backend: null, request, createdAtMs: at });
+      await store.finish(id, {
+        status: 'error',
+        error: { code: 'X', message: 'm', hint: 'h' },
+        finishedAtMs: at,
+      });
+    }
+    await store.close();
+    const server = await serverOn(path);
+    try {
+      const ids = async () => (await server.service.list({})).jobs.map((j) => j.id);
+      for (let i = 0; i < 100 && (await ids()).includes('old'); i++)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(await ids()).toEqual(['recent']);
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('storage: the database disk fills up', () => {
   let dir: string;
   let server: RunningServer;
