@@ -39,6 +39,8 @@ export const ERROR_CODES = [
   'INTERRUPTED',
   'CANCELLED',
   'SHUTTING_DOWN',
+  'STORE_FULL',
+  'STORE_UNAVAILABLE',
   'INTERNAL',
 ] as const;
 
@@ -81,6 +83,8 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   INTERRUPTED: 500,
   CANCELLED: 409,
   SHUTTING_DOWN: 503,
+  STORE_FULL: 507,
+  STORE_UNAVAILABLE: 503,
   INTERNAL: 500,
 };
 
@@ -121,5 +125,8 @@ export const ERROR_HINTS: Record<ErrorCode, string> = {
   INTERRUPTED: 'The server stopped while this ran; submit it again.',
   CANCELLED: 'The job was cancelled before it finished.',
   SHUTTING_DOWN: 'The server is shutting down; retry against a running server.',
+  STORE_FULL:
+    "The server's database disk is full: retry later, or free space / lower HEARTH_RETENTION_* on the server.",
+  STORE_UNAVAILABLE: "The server's database could not be written: retry later, and check the server log.",
   INTERNAL: 'A bug in hearth: retry, and report it with the server log if it repeats.',
 };

@@ -32,6 +32,12 @@ export interface JobsConfig {
   compileMemoryMb: number;
   /** Ready sandboxes kept per image for backends without one-shot runs or their own pool. `HEARTH_POOL_SIZE`; @default 1 */
   poolSize: number;
+  /** Finished jobs older than this (since they finished) are deleted with their output. `HEARTH_RETENTION_MS`; @default 7 days */
+  retentionMs: number;
+  /** Finished jobs kept at most, newest first; older ones are deleted. `HEARTH_RETENTION_JOBS`; @default 10000 */
+  retentionJobs: number;
+  /** How often retention runs (it also runs at start-up). `HEARTH_RETENTION_INTERVAL_MS`; @default 10 minutes */
+  retentionIntervalMs: number;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -71,6 +77,9 @@ export function jobsConfig(env: NodeJS.ProcessEnv = process.env): JobsConfig {
     compileTimeoutMs: int(env, 'HEARTH_COMPILE_TIMEOUT_MS', 30_000, 1),
     compileMemoryMb: int(env, 'HEARTH_COMPILE_MEMORY_MB', 1024, 1),
     poolSize: int(env, 'HEARTH_POOL_SIZE', 1),
+    retentionMs: int(env, 'HEARTH_RETENTION_MS', 7 * 24 * 3600_000),
+    retentionJobs: int(env, 'HEARTH_RETENTION_JOBS', 10_000),
+    retentionIntervalMs: int(env, 'HEARTH_RETENTION_INTERVAL_MS', 10 * 60_000, 1000),
   };
 }
 

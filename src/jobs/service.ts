@@ -3,17 +3,20 @@ import { type HearthPaths, hearthPaths } from '../config/paths.js';
 import { HearthError, toHearthError } from '../errors/hearth-error.js';
 import { type Catalog, type LanguageDef, loadCatalog } from '../images/catalog.js';
 import { findImage } from '../images/store.js';
-import type { JobListQuery, JobPage, JobStore } from '../store/job-store.js';
+import type { JobListQuery, JobStore } from '../store/job-store.js';
 import { BackendSet } from './backends.js';
 import { type JobsConfig, jobsConfig } from './config.js';
 import { type JobEvent, JobEventBus, type JobListener } from './events.js';
+import { errorInfo, FinalWriter, finalFields } from './final-writer.js';
 import { type InteractiveHandlers, InteractiveJob } from './interactive.js';
 import { LanguageCatalog } from './languages.js';
 import { Limiter } from './limiter.js';
 import { SandboxPool } from './pool.js';
 import { type PreparedJob, prepareJob } from './prepare.js';
+import { Retention } from './retention.js';
 import { runJob } from './runner.js';
 import { type AbortReason, Scheduler } from './scheduler.js';
+import type { JobPage } from './summary.js';
 import { FINAL_STATUSES, type Job, type JobErrorInfo, type JobRequest } from './types.js';
 
 /** Counters the service reports to (the server's Prometheus metrics implement it). */
@@ -37,6 +40,8 @@ export interface JobServiceOptions {
   paths?: HearthPaths;
   metrics?: JobMetrics;
   logger?: JobLogger;
+  /** The clock retention measures job age by. @default Date.now */
+  now?: () => number;
 }
 
 interface Live {
@@ -58,8 +63,6 @@ async function settleWithin(all: Promise<unknown>[], ms: number): Promise<void> 
   clearTimeout(timer);
 }
 
-const errorInfo = (e: HearthError): JobErrorInfo => ({ code: e.code, message: e.message, hint: e.hint });
-
 /** Jobs: submit → store → queue → a fresh sandbox → store → subscribers. */
 export class JobService {
   readonly config: JobsConfig;
@@ -72,6 +75,9 @@ export class JobService {
   readonly languages: LanguageCatalog;
   /** Slots for jobs that need a sandbox with the agent (interactive, or a backend without one-shot runs). */
   readonly sandboxSlots: Limiter;
+  /** Deletes old finished jobs; `startServer` starts it, `close()` stops it. */
+  readonly retention: Retention;
+  readonly #finals: FinalWriter;
   readonly #interactive = new Set<InteractiveJob>();
   readonly #bus = new JobEventBus();
   readonly #live = new Map<string, Live>();
@@ -93,6 +99,17 @@ export class JobService {
       defaultBackend: this.config.defaultBackend,
     });
     this.sandboxSlots = new Limiter(this.config.sandboxConcurrency);
+    this.#finals = new FinalWriter(this.store, (err, job) =>
+      this.log?.error({ err, job }, 'cannot store the job result; the job ends with the store error'),
+    );
+    this.retention = new Retention({
+      store: this.store,
+      config: this.config,
+      ...(opts.now ? { now: opts.now } : {}),
+      before: () => this.#finals.flush(),
+      onPruned: (deleted) => this.log?.info({ deleted }, 'retention deleted old jobs'),
+      onError: (err) => this.log?.warn({ err }, 'retention failed; it runs again later'),
+    });
     this.languages = new LanguageCatalog({
       catalog: this.catalog,
       backends: this.backends,
@@ -143,6 +160,9 @@ export class JobService {
       finishedAt: null,
       attempts: 0,
     };
+    // Final states held while the store was full go first, now that it may take writes again.
+    if (this.#finals.heldCount) await this.#finals.flush();
+    // One statement: the job is stored whole or not at all (STORE_FULL / STORE_UNAVAILABLE then).
     await this.store.insert({
       id,
       language: job.language,
@@ -175,13 +195,15 @@ export class JobService {
   }
 
   async get(id: string): Promise<Job> {
-    const job = this.#live.get(id)?.job ?? (await this.store.get(id));
+    const job = this.#live.get(id)?.job ?? this.#finals.held(id) ?? (await this.store.get(id));
     if (!job) throw new HearthError('JOB_NOT_FOUND', `no job with id ${id}`);
     return { ...job };
   }
 
-  list(query: JobListQuery): Promise<JobPage> {
-    return this.store.list(query);
+  /** Summaries, never the outputs (GET /v1/jobs/:id has those). */
+  async list(query: JobListQuery): Promise<JobPage> {
+    const page = await this.store.list(query);
+    return { ...page, jobs: page.jobs.map((j) => this.#finals.overlay(j)) };
   }
 
   /** Cancels a queued or running job; JOB_FINISHED if it already ended. */
@@ -280,6 +302,7 @@ export class JobService {
     this.#closing ??= (async () => {
       const graceMs = opts.graceMs ?? 10_000;
       const probes = this.languages.close();
+      const retention = this.retention.stop();
       const interactive = [...this.#interactive];
       const [left] = await Promise.all([
         this.#scheduler.drain(graceMs),
@@ -296,6 +319,8 @@ export class JobService {
       }
       await Promise.all(interactive.map((j) => j.close()));
       await probes;
+      await retention;
+      await this.#finals.flush();
       await this.pool.close();
       await this.backends.close();
     })();
@@ -385,6 +410,7 @@ export class JobService {
     }
   }
 
+  /** Ends a job for good: stored, then told to its waiters — also when the store cannot take it. */
   async #finish(
     id: string,
     status: 'completed' | 'error' | 'cancelled',
@@ -392,15 +418,19 @@ export class JobService {
     err?: HearthError,
     finishedMs = Date.now(),
   ): Promise<void> {
-    const error = err ? errorInfo(err) : null;
-    const wrote = await this.store.finish(id, { status, result, error, finishedAtMs: finishedMs });
     const live = this.#live.get(id);
+    const known = live?.job ?? (await this.store.get(id).catch(() => undefined));
+    const { fin, wrote } = await this.#finals.finish(
+      id,
+      { status, result, error: err ? errorInfo(err) : null, finishedAtMs: finishedMs },
+      known,
+    );
     this.#live.delete(id);
-    const job = live?.job ?? (await this.store.get(id));
-    if (!job) return;
-    if (wrote) Object.assign(job, { status, result, error, finishedAt: new Date(finishedMs).toISOString() });
-    const started = job.startedAt ? Date.parse(job.startedAt) : finishedMs;
-    if (wrote) this.#metrics?.jobFinished(status, (finishedMs - started) / 1000);
-    this.#bus.finish(wrote ? job : ((await this.store.get(id)) ?? job));
+    if (!known) return;
+    if (wrote) Object.assign(known, finalFields(fin));
+    const started = known.startedAt ? Date.parse(known.startedAt) : finishedMs;
+    if (wrote) this.#metrics?.jobFinished(fin.status, (finishedMs - started) / 1000);
+    const told = wrote ? known : ((await this.store.get(id).catch(() => undefined)) ?? known);
+    this.#bus.finish(told);
   }
 }

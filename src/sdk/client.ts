@@ -1,5 +1,6 @@
 import type { JobEvent } from '../jobs/events.js';
 import type { LanguageInfo } from '../jobs/languages.js';
+import type { JobPage } from '../jobs/summary.js';
 import type { Job, JobErrorInfo, JobRequest, JobStatus } from '../jobs/types.js';
 import { parseSse } from './sse.js';
 
@@ -66,7 +67,8 @@ export class Hearth {
     batch: (reqs: JobRequest[]): Promise<Array<{ id: string } | { error: JobErrorInfo }>> =>
       this.#call('POST', '/v1/jobs/batch', { jobs: reqs }),
     get: (id: string): Promise<Job> => this.#call('GET', `/v1/jobs/${encodeURIComponent(id)}`),
-    list: (q: JobListQuery = {}): Promise<{ jobs: Job[]; nextCursor: string | null }> => {
+    /** Summaries (status, timings, output sizes); `get` has a job's output. */
+    list: (q: JobListQuery = {}): Promise<JobPage> => {
       const params = new URLSearchParams();
       for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v));
       const qs = params.toString();

@@ -1,6 +1,7 @@
 /** hearth's TypeScript SDK: a typed client of the HTTP API. */
 
 export type { LanguageInfo } from '../jobs/languages.js';
+export type { JobPage, JobSummary, ResultSummary } from '../jobs/summary.js';
 export type {
   Job,
   JobErrorInfo,

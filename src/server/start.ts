@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { type HearthPaths, hearthPaths } from '../config/paths.js';
 import { HearthError } from '../errors/hearth-error.js';
-import { jobsConfig } from '../jobs/config.js';
+import { type JobsConfig, jobsConfig } from '../jobs/config.js';
 import { type RecoveryReport, recoverJobs } from '../jobs/recovery.js';
 import { JobService } from '../jobs/service.js';
 import { SqliteStore } from '../store/sqlite-store.js';
@@ -17,6 +17,8 @@ export interface ServeOptions {
   /** `HEARTH_TOKENS` (comma-separated); required on a non-loopback host. */
   tokens?: string[];
   paths?: HearthPaths;
+  /** The job service's settings. @default jobsConfig(process.env) */
+  config?: JobsConfig;
   /** How long running jobs may finish at shutdown. `HEARTH_SHUTDOWN_GRACE_MS`; @default 10000 */
   shutdownGraceMs?: number;
   /** pino options or false. @default { level: HEARTH_LOG_LEVEL ?? 'info' } */
@@ -60,7 +62,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
   let service: JobService | undefined;
   let app: FastifyInstance | undefined;
   try {
-    service = new JobService({ store, config: jobsConfig(env), paths, metrics });
+    service = new JobService({ store, config: opts.config ?? jobsConfig(env), paths, metrics });
     metrics.watch(service);
     app = await buildApp({
       service,
@@ -70,6 +72,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     });
     Object.assign(service, { log: app.log });
     const recovery = await recoverJobs(service);
+    service.retention.start();
     void service.backends.default().catch(() => {});
     await app.listen({ host, port });
     const addr = app.server.address();

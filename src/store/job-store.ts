@@ -1,3 +1,4 @@
+import type { JobPage } from '../jobs/summary.js';
 import type { Job, JobErrorInfo, JobRequest, JobResult, JobStatus } from '../jobs/types.js';
 import type { SandboxLedger } from '../sandboxes/ledger.js';
 
@@ -19,10 +20,12 @@ export interface JobListQuery {
   cursor?: string;
 }
 
-export interface JobPage {
-  jobs: Job[];
-  /** Pass back as `cursor` for the next (older) page; null on the last page. */
-  nextCursor: string | null;
+/** Which finished jobs `prune` deletes: those finished before a time, and those beyond a count. */
+export interface PruneQuery {
+  /** Finished jobs with `finished_at` before this (epoch ms) go. */
+  finishedBeforeMs: number;
+  /** Of the finished jobs left, only the newest this many stay. */
+  keepFinished: number;
 }
 
 export interface FinishJob {
@@ -40,7 +43,8 @@ export interface UnfinishedJob {
 }
 
 /**
- * The job service's store port. SQLite implements it (src/store/sqlite-store.ts); the queries are
+ * The job service's store port. Every method that fails because the store cannot take writes
+ * (disk full, I/O error, lock held too long) throws a HearthError STORE_FULL or STORE_UNAVAILABLE. SQLite implements it (src/store/sqlite-store.ts); the queries are
  * the portable subset Kysely builds, so a PostgreSQL implementation can follow.
  */
 export interface JobStore {
@@ -51,8 +55,10 @@ export interface JobStore {
   markRunning(id: string, opts: { backend: string; ownerPid: number; startedAtMs: number }): Promise<boolean>;
   /** → a final status; false if the job was already final (the first final write wins). */
   finish(id: string, fin: FinishJob): Promise<boolean>;
-  /** Newest first. */
+  /** Newest first, as summaries: never the request or the output. */
   list(query: JobListQuery): Promise<JobPage>;
+  /** Deletes finished jobs (never queued or running ones) with their outputs; returns how many. */
+  prune(query: PruneQuery): Promise<number>;
   /** Jobs still queued or running, oldest first (for recovery at start-up). */
   unfinished(): Promise<UnfinishedJob[]>;
   /** running → queued again (a job whose sandbox never started before the owner stopped). */

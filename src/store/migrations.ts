@@ -1,5 +1,7 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
 import { HearthError } from '../errors/hearth-error.js';
+import { splitResult } from '../jobs/output.js';
+import type { JobResult } from '../jobs/types.js';
 import type { Database } from './schema.js';
 
 /** Schema changes, in code, applied in name order; never edit one that has shipped — add another. */
@@ -33,6 +35,62 @@ const MIGRATIONS: Record<string, Migration> = {
         .addColumn('record', 'text', (c) => c.notNull())
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .execute();
+    },
+  },
+  '0002-job-outputs-as-bytes': {
+    // Outputs move out of the result JSON (where non-UTF-8 bytes were kept twice, as replaced text
+    // and as base64) into a table of their own as BLOBs at their size, read only by `get`; jobs
+    // rows keep a small result, so a list never touches the outputs. Rows written before are
+    // converted in place, a batch at a time.
+    // biome-ignore lint/suspicious/noExplicitAny: a migration sees the schema as it was then
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('job_outputs')
+        .ifNotExists()
+        .addColumn('job_id', 'text', (c) => c.notNull().references('jobs.id').onDelete('cascade'))
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('stream', 'text', (c) => c.notNull())
+        .addColumn('bytes', 'blob', (c) => c.notNull())
+        .addPrimaryKeyConstraint('job_outputs_pk', ['job_id', 'key', 'stream'])
+        .execute();
+      await db.schema
+        .createIndex('jobs_finished_at')
+        .ifNotExists()
+        .on('jobs')
+        .column('finished_at')
+        .execute();
+      let after = 0;
+      for (;;) {
+        const rows: Array<{ seq: number; id: string; result: string }> = await db
+          .selectFrom('jobs')
+          .select(['seq', 'id', 'result'])
+          .where('result', 'is not', null)
+          .where('seq', '>', after)
+          .orderBy('seq')
+          .limit(100)
+          .execute();
+        if (!rows.length) break;
+        after = rows.at(-1)?.seq ?? after;
+        await db.transaction().execute(async (trx) => {
+          for (const row of rows) {
+            const old = JSON.parse(row.result) as JobResult;
+            if (typeof old.stdout !== 'string') continue;
+            const { meta, outputs } = splitResult(old);
+            await trx.deleteFrom('job_outputs').where('job_id', '=', row.id).execute();
+            for (const o of outputs) {
+              await trx
+                .insertInto('job_outputs')
+                .values({ job_id: row.id, key: o.key, stream: o.stream, bytes: o.bytes })
+                .execute();
+            }
+            await trx
+              .updateTable('jobs')
+              .set({ result: JSON.stringify(meta) })
+              .where('seq', '=', row.seq)
+              .execute();
+          }
+        });
+      }
     },
   },
 };

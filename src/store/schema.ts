@@ -1,6 +1,9 @@
 import type { Generated } from 'kysely';
 
-/** Column types as the database holds them: JSON as text, times as epoch milliseconds. */
+/**
+ * Column types as the database holds them: JSON as text, times as epoch milliseconds, outputs as
+ * bytes. `result` is the result without its output (see `ResultMeta`).
+ */
 export interface JobsTable {
   seq: Generated<number>;
   id: string;
@@ -18,6 +21,15 @@ export interface JobsTable {
   owner_pid: number | null;
 }
 
+/** One stream of one step's output, byte-exact; deleted with its job. */
+export interface JobOutputsTable {
+  job_id: string;
+  /** The stage whose output it is (`run`, `compile`; see `splitResult`). */
+  key: string;
+  stream: string;
+  bytes: Buffer;
+}
+
 export interface SandboxesTable {
   id: string;
   owner_pid: number;
@@ -27,5 +39,6 @@ export interface SandboxesTable {
 
 export interface Database {
   jobs: JobsTable;
+  job_outputs: JobOutputsTable;
   sandboxes: SandboxesTable;
 }

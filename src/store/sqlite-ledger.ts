@@ -1,5 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { SandboxLedger, SandboxRecord } from '../sandboxes/ledger.js';
+import { guarded, isTransientStoreError, storeError } from './store-errors.js';
 
 /**
  * The SandboxLedger on SQLite. Synchronous like the port (better-sqlite3 is), so a backend can
@@ -7,6 +8,11 @@ import type { SandboxLedger, SandboxRecord } from '../sandboxes/ledger.js';
  */
 export class SqliteLedger implements SandboxLedger {
   readonly #db: BetterSqlite3.Database;
+  /**
+   * Records whose removal could not be written (disk full): the sandbox is already gone, so the
+   * removal is kept here, hidden from `list`, and written at the next ledger call that can.
+   */
+  readonly #unremoved = new Set<string>();
   #stmts:
     | {
         put: BetterSqlite3.Statement<[string, number, string, number]>;
@@ -32,15 +38,42 @@ export class SqliteLedger implements SandboxLedger {
     return this.#stmts;
   }
 
+  /** Throws STORE_FULL / STORE_UNAVAILABLE when it cannot be written: the sandbox must not start unrecorded. */
   put(record: SandboxRecord): void {
-    this.#s.put.run(record.id, record.ownerPid, JSON.stringify(record), Date.now());
+    this.#flush();
+    this.#unremoved.delete(record.id);
+    guarded('record the sandbox', () =>
+      this.#s.put.run(record.id, record.ownerPid, JSON.stringify(record), Date.now()),
+    );
   }
 
+  /** Never throws for a full or busy store: cleanup paths call it last, after the sandbox is gone. */
   remove(id: string): void {
-    this.#s.remove.run(id);
+    this.#flush();
+    try {
+      this.#s.remove.run(id);
+    } catch (err) {
+      const e = storeError(err, 'remove the sandbox record');
+      if (!isTransientStoreError(e)) throw e;
+      this.#unremoved.add(id);
+    }
   }
 
   list(): SandboxRecord[] {
-    return this.#s.list.all().map((row) => JSON.parse(row.record) as SandboxRecord);
+    this.#flush();
+    return guarded('list sandbox records', () => this.#s.list.all())
+      .map((row) => JSON.parse(row.record) as SandboxRecord)
+      .filter((r) => !this.#unremoved.has(r.id));
+  }
+
+  #flush(): void {
+    for (const id of this.#unremoved) {
+      try {
+        this.#s.remove.run(id);
+        this.#unremoved.delete(id);
+      } catch {
+        return;
+      }
+    }
   }
 }

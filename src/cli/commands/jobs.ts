@@ -4,7 +4,8 @@ import { HearthError } from '../../errors/hearth-error.js';
 import { loadCatalog } from '../../images/catalog.js';
 import { BackendSet } from '../../jobs/backends.js';
 import { LanguageCatalog, type LanguageInfo } from '../../jobs/languages.js';
-import { JOB_STATUSES, type Job, type JobStatus } from '../../jobs/types.js';
+import type { JobSummary } from '../../jobs/summary.js';
+import { JOB_STATUSES, type JobStatus } from '../../jobs/types.js';
 import { SqliteStore } from '../../store/sqlite-store.js';
 import { clientFromEnv } from '../job-events.js';
 import { printError } from '../report.js';
@@ -16,7 +17,7 @@ interface ListFlags {
   json?: boolean;
 }
 
-async function listJobs(f: ListFlags): Promise<Job[]> {
+async function listJobs(f: ListFlags): Promise<JobSummary[]> {
   if (f.status !== undefined && !(JOB_STATUSES as readonly string[]).includes(f.status)) {
     throw new HearthError('VALIDATION_FAILED', `--status must be one of ${JOB_STATUSES.join(', ')}`);
   }

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { JobService } from '../../jobs/service.js';
+import { JobPageSchema } from '../../jobs/summary.js';
 import type { JobRequest } from '../../jobs/types.js';
 import {
   AcceptedSchema,
@@ -62,7 +63,13 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
 
   app.get(
     '/v1/jobs',
-    { schema: { summary: 'List jobs, newest first, a page at a time', querystring: ListQuery } },
+    {
+      schema: {
+        summary: 'List jobs, newest first, a page at a time, as summaries (sizes, not output)',
+        querystring: ListQuery,
+        response: { 200: JobPageSchema, 400: ErrorSchema },
+      },
+    },
     async (req) => {
       const q = req.query;
       return service.list({
