@@ -4,7 +4,8 @@
  * the result is honest, and nothing is left (test/leak-check.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
@@ -12,9 +13,11 @@ import type { Sandbox, SandboxBackend } from '../../src/backends/backend.js';
 import { createGvisorBackend } from '../../src/backends/gvisor/gvisor-backend.js';
 import { SENTRY_OVERHEAD_MB } from '../../src/backends/gvisor/gvisor-limits.js';
 import type { QemuSandbox } from '../../src/backends/qemu/qemu-sandbox.js';
-import { projectRoot } from '../../src/config/paths.js';
+import { hearthPaths, projectRoot } from '../../src/config/paths.js';
+import type { Job } from '../../src/jobs/types.js';
 import { MemoryLedger } from '../../src/sandboxes/ledger.js';
 import { reapOrphans } from '../../src/sandboxes/reaper.js';
+import { startServer } from '../../src/server/start.js';
 import { leftovers, settledLeftovers } from '../leak-check.js';
 import { qemuFixture } from '../qemu-fixture.js';
 
@@ -138,6 +141,39 @@ describe.skipIf(!gv.ok)(`gvisor hostile (${gv.reason})`, () => {
       await next.destroy();
     }
   }, 120_000);
+
+  test('through the server: the job reports outOfMemory, and the server answers the next job', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-vm-hostile-'));
+    const server = await startServer({
+      port: 0,
+      paths: { ...hearthPaths(), db: join(dir, 'hearth.db') },
+      logger: false,
+      shutdownGraceMs: 0,
+    });
+    try {
+      const submit = async (code: string, limits?: Record<string, number>) => {
+        const res = await fetch(`${server.url}/v1/jobs?wait=true`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            language: 'python',
+            code,
+            backend: 'gvisor',
+            ...(limits ? { limits } : {}),
+          }),
+        });
+        return (await res.json()) as Job;
+      };
+      const oom = await submit(EIGHT_BY_200, { memoryMb: 256 });
+      expect(oom.status).toBe('completed');
+      expect(oom.result?.outOfMemory).toBe(true);
+      const next = await submit('print(6*7)');
+      expect(next.result?.stdout).toBe('42\n');
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   test('a fork loop is bounded, the agent answers meanwhile, and its own tasks leave the user the whole budget', async () => {
     const sb = await gvisor.create({ image: 'default', memoryMb: 256, maxProcesses: 20 });
