@@ -10,6 +10,7 @@
  *   hearth-exec --relay DEVICE       relay a character device to stdin/stdout (virtio-serial)
  *   hearth-exec --vsock-listen PORT  relay host connections on a vsock port to stdin/stdout
  *   hearth-exec --server             serve many execs over the Node IPC channel ($NODE_CHANNEL_FD)
+ *   hearth-exec --pdeathsig [--uid N --gid N] -- PROG   exec PROG, killed when the caller dies
  *
  * The report fd gets `{"pid":N}` when the program has started, then one line when it ended:
  * {"exitCode":N|null,"signal":"SIGKILL"|null,"cpuTimeMs":N,"peakMemoryKb":N,"asLimitHit":bool}
@@ -398,9 +399,41 @@ static int run(int argc, char **argv) {
   return term ? 128 + term : code;
 }
 
+/* ---- --pdeathsig: a host process that dies with its owner ------------------------------------
+ *   hearth-exec --pdeathsig [--uid N --gid N [--group N]...] -- PROG ARGS...
+ * Drops to uid/gid (supplementary groups: only the --group ones), asks the kernel for SIGKILL when
+ * the parent (the hearth process) dies, and execs PROG in place: same pid, no process in between.
+ * The uid drop comes first because the kernel clears the parent-death signal on a credential
+ * change; exec keeps it (PROG must not be set-uid). Used for QEMU, whose `-sandbox
+ * elevateprivileges=deny` forbids dropping privileges itself (-runas dies of SIGSYS). */
+static int pdeathsig_exec(int argc, char **argv) {
+  long long uid = -1, gid = -1;
+  gid_t groups[8];
+  int ngroups = 0, i = 2;
+  for (; i < argc && strcmp(argv[i], "--") != 0; i += 2) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--uid")) uid = parse_num(a, v);
+    else if (!strcmp(a, "--gid")) gid = parse_num(a, v);
+    else if (!strcmp(a, "--group") && ngroups < 8) groups[ngroups++] = (gid_t)parse_num(a, v);
+    else return fprintf(stderr, "hearth-exec: --pdeathsig: unknown option %s\n", a), 125;
+  }
+  if (i + 1 >= argc) return fprintf(stderr, "hearth-exec: nothing to run after --\n"), 125;
+  pid_t parent = getppid();
+  if (gid >= 0 && (setgroups((size_t)ngroups, groups) != 0 || setgid((gid_t)gid) != 0)) die("setgid");
+  if (uid >= 0 && setuid((uid_t)uid) != 0) die("setuid");
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) die("PR_SET_PDEATHSIG");
+  /* The owner may have died before the prctl: then nobody would send the signal. */
+  if (getppid() != parent) return 125;
+  execvp(argv[i + 1], argv + i + 1);
+  fprintf(stderr, "hearth-exec: cannot run %s: %s\n", argv[i + 1], strerror(errno));
+  return 127;
+}
+/* ---- end of --pdeathsig ---------------------------------------------------------------------- */
+
 #include "exec-server.inc.c"
 
 int main(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "--server")) return serve();
+  if (argc > 1 && !strcmp(argv[1], "--pdeathsig")) return pdeathsig_exec(argc, argv);
   return run(argc, argv);
 }

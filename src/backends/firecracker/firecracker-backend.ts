@@ -105,9 +105,13 @@ export function createFirecrackerBackend(opts: BackendOptions = {}): SandboxBack
       const apiSock = join(dir, 'api.sock');
       const record = newSandboxRecord(id, 'firecracker', { paths: [dir], labels: spec.labels ?? {} });
       ledger.put(record);
-      const child: ChildProcess = spawn(p.details?.binary as string, ['--api-sock', apiSock], {
-        stdio: 'ignore',
-      });
+      // Through the exec shim's --pdeathsig: the VM dies with this process, even of SIGKILL. Its
+      // console goes nowhere (stdio ignored), so a guest cannot grow a host log.
+      const child: ChildProcess = spawn(
+        tools.shim,
+        ['--pdeathsig', '--', p.details?.binary as string, '--api-sock', apiSock],
+        { stdio: 'ignore' },
+      );
       const exited = new Promise<void>((r) => child.once('exit', () => r()));
       if (child.pid) {
         const startTime = processStartTime(child.pid);

@@ -7,7 +7,8 @@ import type { HearthPaths } from '../../config/paths.js';
 import { PROBE_MARKER } from '../../images/vm/init-script.js';
 import type { Accelerator } from './qemu-args.js';
 import { qemuArgs } from './qemu-args.js';
-import { QEMU_BINARY } from './qemu-vm.js';
+import { chooseQemuUser } from './qemu-user.js';
+import { QEMU_BINARY, spawnQemu } from './qemu-vm.js';
 
 const run = promisify(execFile);
 
@@ -67,6 +68,8 @@ export function bootProbeVm(opts: {
   initrd: string;
   cpu: string;
   deadlineMs: number;
+  /** The exec shim: the probe VM (which may spin forever) then dies with this process. */
+  shim?: string;
 }): Promise<ProbeBoot> {
   const args = qemuArgs({
     accel: 'kvm',
@@ -81,7 +84,10 @@ export function bootProbeVm(opts: {
   args[serial + 1] = 'stdio';
   const started = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(QEMU_BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const user = chooseQemuUser({ read: [opts.kernel, opts.initrd], write: [], dirs: [], kvm: true });
+    const child = opts.shim
+      ? spawnQemu({ shim: opts.shim, user, args, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(QEMU_BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     let done = false;
@@ -98,12 +104,12 @@ export function bootProbeVm(opts: {
       if (out.includes(PROBE_MARKER)) finish({ bootMs: performance.now() - started });
       else finish({ error: err.trim().split('\n')[0] || 'QEMU exited without booting the probe' });
     });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (c: string) => {
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (c: string) => {
       err = (err + c).slice(-2048);
     });
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (c: string) => {
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (c: string) => {
       out = (out + c).slice(-4096);
       if (out.includes(PROBE_MARKER)) finish({ bootMs: performance.now() - started });
     });
@@ -117,6 +123,8 @@ export interface ChooseAccelOptions {
   /** `HEARTH_QEMU_ACCEL=kvm|tcg` forces a choice. */
   force?: Accelerator;
   deadlineMs?: number;
+  /** The exec shim the probe VM starts through. */
+  shim?: string;
 }
 
 /** The accelerator to use, from the cache at `<paths.vm>/accel.json` or a fresh probe. */
@@ -140,11 +148,24 @@ export async function chooseAccel(opts: ChooseAccelOptions): Promise<AccelVerdic
     // a quick failure is retried without them before KVM is given up.
     const started = performance.now();
     let cpu = 'host';
-    let boot = await bootProbeVm({ kernel: opts.kernel.vmlinuz, initrd: opts.initrd, cpu, deadlineMs });
+    const shim = opts.shim ? { shim: opts.shim } : {};
+    let boot = await bootProbeVm({
+      kernel: opts.kernel.vmlinuz,
+      initrd: opts.initrd,
+      cpu,
+      deadlineMs,
+      ...shim,
+    });
     if (boot.error !== undefined) {
       cpu = 'host,-arch-capabilities';
       const left = Math.max(500, deadlineMs - (performance.now() - started));
-      boot = await bootProbeVm({ kernel: opts.kernel.vmlinuz, initrd: opts.initrd, cpu, deadlineMs: left });
+      boot = await bootProbeVm({
+        kernel: opts.kernel.vmlinuz,
+        initrd: opts.initrd,
+        cpu,
+        deadlineMs: left,
+        ...shim,
+      });
     }
     if (boot.bootMs !== undefined) {
       const ms = Math.round(boot.bootMs);
