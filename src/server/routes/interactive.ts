@@ -10,13 +10,13 @@ import { parseClientMessage } from '../validate.js';
  * 1009 (a message over the size limit) comes from ws itself.
  */
 export const WS_CLOSE = {
-  /** The job ended: after `exit`, or `error` when it could not run. */
+  /** The job ended: after `exit`, or `error` (a 4xx code) when it could not run. */
   done: 1000,
   /** The server is shutting down. */
   goingAway: 1001,
   /** A message was not JSON, failed the schema, or came out of order (an `error` message says which). */
   protocol: 1008,
-  /** hearth failed. */
+  /** hearth or the sandbox failed (an `error` with a 5xx code). */
   internal: 1011,
   /** The client did not read: more than {@link MAX_BUFFERED_BYTES} waited to be sent. */
   slowConsumer: 1013,
@@ -33,9 +33,11 @@ function bytesOf(raw: RawData): Buffer {
   return Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw);
 }
 
-function closeCodeOf(e: HearthError): number {
+/** A message the client sent was refused (`protocol`), or the job could not run or failed (`done`). */
+function closeCodeOf(e: HearthError, fromMessage: boolean): number {
   if (e.code === 'SHUTTING_DOWN') return WS_CLOSE.goingAway;
-  return e.status < 500 ? WS_CLOSE.protocol : WS_CLOSE.internal;
+  if (e.status >= 500) return WS_CLOSE.internal;
+  return fromMessage ? WS_CLOSE.protocol : WS_CLOSE.done;
 }
 
 /**
@@ -74,10 +76,10 @@ export function interactiveRoute(app: FastifyInstance, service: JobService): voi
           closeWith(WS_CLOSE.slowConsumer, 'SLOW_CONSUMER: output was not read');
         }
       };
-      const fail = (err: unknown) => {
+      const fail = (err: unknown, fromMessage = false) => {
         const e = toHearthError(err);
         send({ type: 'error', ...e.toJSON() });
-        closeWith(closeCodeOf(e), e.code);
+        closeWith(closeCodeOf(e, fromMessage), e.code);
       };
       const onMessage = (raw: RawData) => {
         const msg = parseClientMessage(bytesOf(raw));
@@ -107,7 +109,7 @@ export function interactiveRoute(app: FastifyInstance, service: JobService): voi
         try {
           onMessage(raw);
         } catch (err) {
-          fail(err);
+          fail(err, true);
         }
       });
       // ws reports a broken frame or an oversized message here, then closes (1002, 1009).
