@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { hearthPaths } from '../../src/config/paths.js';
 import type { Job } from '../../src/jobs/types.js';
+import { isLoopback } from '../../src/server/browser-guard.js';
 import { startServer } from '../../src/server/start.js';
 import { settledLeftovers } from '../leak-check.js';
 import { startServe } from '../serve-fixture.js';
@@ -307,6 +308,29 @@ describe('hostile input to the server (bwrap)', () => {
 });
 
 describe('the loopback check of --host and HEARTH_HOST', () => {
+  it('parses addresses: 127.0.0.0/8, ::1 and localhost are loopback, names that start like them are not', () => {
+    for (const h of [
+      '127.0.0.1',
+      '127.255.255.254',
+      '::1',
+      '0:0:0:0:0:0:0:1',
+      '::ffff:127.0.0.1',
+      'localhost',
+      'LOCALHOST',
+    ])
+      expect(isLoopback(h), h).toBe(true);
+    for (const h of [
+      '127.evil.com',
+      '127.0.0.1.evil.com',
+      'localhost.evil.com',
+      '0.0.0.0',
+      '::',
+      '128.0.0.1',
+      '10.0.0.1',
+    ])
+      expect(isLoopback(h), h).toBe(false);
+  });
+
   it('refuses 127.evil.com without tokens; accepts 127.0.0.2 and ::1', async () => {
     const paths = { db: join(tmpdir(), `hearth-loopback-${process.pid}.db`) };
     await expect(
