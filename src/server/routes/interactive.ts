@@ -22,8 +22,8 @@ export const WS_CLOSE = {
   slowConsumer: 1013,
 } as const;
 
-/** Output waiting for a client that does not read, before the job is stopped. */
-const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+/** Output waiting in the server for a client that does not read (the kernel holds more), before the job is stopped. */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 /** A peer that does not read never completes the closing handshake: cut it after this. */
 const CLOSE_GRACE_MS = 2000;
