@@ -63,6 +63,8 @@ export function interactiveRoute(app: FastifyInstance, service: JobService): voi
       const closeWith = (code: number, reason: string) => {
         if (closing) return;
         closing = true;
+        // Read again (stdin may have paused the socket), so the closing handshake can complete.
+        socket.resume();
         socket.close(code, reason.slice(0, 120));
         setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
       };
