@@ -238,7 +238,8 @@ describe('hostile input to the server (bwrap)', () => {
     const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
     ws.on('error', () => {});
     await new Promise((r) => ws.once('open', r));
-    ws.send(JSON.stringify({ type: 'init', language: 'python', code: 'x'.repeat(64 * 1024 * 1024) }));
+    // The limit is 2 × HEARTH_MAX_CODE_BYTES (1 MiB) + 1 MiB: one job request.
+    ws.send(JSON.stringify({ type: 'init', language: 'python', code: 'x'.repeat(4 * 1024 * 1024) }));
     expect(await closed).toBe(1009);
     await healthy();
   });
