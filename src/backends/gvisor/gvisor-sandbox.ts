@@ -7,6 +7,7 @@ import { AgentSandbox } from '../../sandboxes/agent-sandbox.js';
 import { removeCgroupDir } from '../../sandboxes/cgroups.js';
 import { stopProcess } from '../../sandboxes/host-process.js';
 import { newSandboxRecord, type SandboxLedger } from '../../sandboxes/ledger.js';
+import { ensureRunDir } from '../../sandboxes/run-dir.js';
 import { newSandboxId, processStartTime } from '../../sandboxes/sandbox-id.js';
 import { connectStdioAgent } from '../../sandboxes/stdio-agent.js';
 import { TailBuffer } from '../../sandboxes/tail-buffer.js';
@@ -49,6 +50,7 @@ export async function startGvisorSandbox(
   };
   try {
     ctx.ledger.put(record);
+    ensureRunDir(ctx.run);
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
     await mkdir(bundle, { recursive: true });
     const config = ociSpec({

@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, constants, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import type { HearthPaths } from '../../config/paths.js';
 import { PROBE_MARKER } from '../../images/vm/init-script.js';
@@ -40,13 +40,13 @@ export function getQemuVersion(): Promise<string> {
   return qemuVersion;
 }
 
-/** Whether /dev/kvm opens read-write. */
-export function kvmOpens(): { ok: boolean; why: string } {
+/** Whether the KVM device (`paths.kvmDevice`, /dev/kvm) opens read-write. */
+export function kvmOpens(device: string): { ok: boolean; why: string } {
   try {
-    closeSync(openSync('/dev/kvm', constants.O_RDWR));
-    return { ok: true, why: '/dev/kvm opens' };
+    closeSync(openSync(device, constants.O_RDWR));
+    return { ok: true, why: `${device} opens` };
   } catch (err) {
-    return { ok: false, why: `/dev/kvm: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+    return { ok: false, why: `${device}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
   }
 }
 
@@ -67,6 +67,8 @@ export function bootProbeVm(opts: {
   initrd: string;
   cpu: string;
   deadlineMs: number;
+  /** @default QEMU_BINARY */
+  qemu?: string;
 }): Promise<ProbeBoot> {
   const args = qemuArgs({
     accel: 'kvm',
@@ -81,7 +83,7 @@ export function bootProbeVm(opts: {
   args[serial + 1] = 'stdio';
   const started = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(QEMU_BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(opts.qemu ?? QEMU_BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     let done = false;
@@ -117,34 +119,45 @@ export interface ChooseAccelOptions {
   /** `HEARTH_QEMU_ACCEL=kvm|tcg` forces a choice. */
   force?: Accelerator;
   deadlineMs?: number;
+  /** The QEMU that boots the probe VM. @default QEMU_BINARY */
+  qemu?: string;
 }
 
-/** The accelerator to use, from the cache at `<paths.vm>/accel.json` or a fresh probe. */
+/**
+ * The accelerator to use, from the verdict cached at `paths.accelVerdict` or a fresh probe. The
+ * verdict is machine state (a host's KVM may work one day and hang the next under another
+ * hypervisor), so it lives in the state dir, not beside the content-addressed VM artefacts.
+ */
 export async function chooseAccel(opts: ChooseAccelOptions): Promise<AccelVerdict> {
   const key = `${opts.kernel.version}|qemu ${await getQemuVersion()}|host ${release()}`;
   const now = new Date().toISOString();
   if (opts.force)
     return { accel: opts.force, reason: `forced by HEARTH_QEMU_ACCEL=${opts.force}`, key, checkedAt: now };
-  const file = join(opts.paths.vm, 'accel.json');
+  const file = opts.paths.accelVerdict;
   try {
     const cached = JSON.parse(readFileSync(file, 'utf8')) as AccelVerdict;
     if (cached.key === key) return cached;
   } catch {}
   const deadlineMs = opts.deadlineMs ?? KVM_PROBE_DEADLINE_MS;
-  const kvm = kvmOpens();
+  const kvm = kvmOpens(opts.paths.kvmDevice);
   let verdict: AccelVerdict;
   if (!kvm.ok) {
-    verdict = { accel: 'tcg', reason: `TCG — ${kvm.why}`, key, checkedAt: now };
+    verdict = { accel: 'tcg', reason: `TCG — no KVM: ${kvm.why}`, key, checkedAt: now };
   } else {
     // `-cpu host` first; some nested hypervisors refuse MSRs it sets (IA32_ARCH_CAPABILITIES), so
     // a quick failure is retried without them before KVM is given up.
     const started = performance.now();
     let cpu = 'host';
-    let boot = await bootProbeVm({ kernel: opts.kernel.vmlinuz, initrd: opts.initrd, cpu, deadlineMs });
+    const probe = {
+      kernel: opts.kernel.vmlinuz,
+      initrd: opts.initrd,
+      ...(opts.qemu ? { qemu: opts.qemu } : {}),
+    };
+    let boot = await bootProbeVm({ ...probe, cpu, deadlineMs });
     if (boot.error !== undefined) {
       cpu = 'host,-arch-capabilities';
       const left = Math.max(500, deadlineMs - (performance.now() - started));
-      boot = await bootProbeVm({ kernel: opts.kernel.vmlinuz, initrd: opts.initrd, cpu, deadlineMs: left });
+      boot = await bootProbeVm({ ...probe, cpu, deadlineMs: left });
     }
     if (boot.bootMs !== undefined) {
       const ms = Math.round(boot.bootMs);
@@ -167,7 +180,7 @@ export async function chooseAccel(opts: ChooseAccelOptions): Promise<AccelVerdic
       };
     }
   }
-  mkdirSync(opts.paths.vm, { recursive: true });
+  mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, `${JSON.stringify(verdict, null, 2)}\n`);
   renameSync(tmp, file);
