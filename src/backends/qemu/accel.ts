@@ -15,7 +15,7 @@ export interface AccelVerdict {
   accel: Accelerator;
   /** One line: why this accelerator. */
   reason: string;
-  /** What the verdict is valid for: guest kernel, QEMU version, host kernel. */
+  /** What the verdict is valid for: guest kernel, QEMU version, host kernel, KVM device. */
   key: string;
   /** The `-cpu` model that works with this accelerator. */
   cpu?: string;
@@ -129,7 +129,7 @@ export interface ChooseAccelOptions {
  * hypervisor), so it lives in the state dir, not beside the content-addressed VM artefacts.
  */
 export async function chooseAccel(opts: ChooseAccelOptions): Promise<AccelVerdict> {
-  const key = `${opts.kernel.version}|qemu ${await getQemuVersion()}|host ${release()}`;
+  const key = `${opts.kernel.version}|qemu ${await getQemuVersion()}|host ${release()}|${opts.paths.kvmDevice}`;
   const now = new Date().toISOString();
   if (opts.force)
     return { accel: opts.force, reason: `forced by HEARTH_QEMU_ACCEL=${opts.force}`, key, checkedAt: now };
