@@ -34,6 +34,33 @@ describe('the run dir', () => {
     expect(modeOf(join(base, 'a', 'b'))).toBe(0o755);
   });
 
+  test('a parent that other users cannot pass through is named, not left to fail inside a job', async () => {
+    const closed = join(base, 'closed');
+    mkdirSync(closed, { mode: 0o700 });
+    chmodSync(closed, 0o700);
+    const run = join(closed, 'state', 'run');
+    ensureRunDir(run); // gVisor's and QEMU's sandboxes are opened by root only: no check
+    expect(() => ensureRunDir(run, { othersMustReach: true })).toThrow(
+      expect.objectContaining({
+        code: 'SANDBOX_START_FAILED',
+        message: expect.stringContaining(`${closed} (mode 0700)`),
+      }),
+    );
+    // A compiled job on bwrap (its work dir is opened as the job's uid) fails with that error.
+    const c = loadCatalog().languages.c;
+    if (!c?.compile) throw new Error('the catalog has no compiled C');
+    const bwrap = await loadBackend('bwrap', { paths: { ...hearthPaths(), run } });
+    try {
+      const steps = [c.compile, c.run].map((argv) => ({ argv, env: c.env }));
+      await expect(bwrap.runOnce?.({ image: c.image }, { files: [], steps })).rejects.toMatchObject({
+        code: 'SANDBOX_START_FAILED',
+        hint: expect.stringContaining('HEARTH_STATE_DIR'),
+      });
+    } finally {
+      await bwrap.close?.();
+    }
+  });
+
   test('a gVisor sandbox creates it first, then a C job on bwrap compiles and runs', async () => {
     const paths = { ...hearthPaths(), run: join(base, 'fresh', 'run') };
     const gvisor = await loadBackend('gvisor', { paths });

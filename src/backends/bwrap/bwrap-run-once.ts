@@ -84,7 +84,7 @@ export async function bwrapRunOnce(
     const record = shared ? { ...base, paths: [runDir], mounts: [work] } : base;
     if (shared) {
       ctx.ledger.put(record);
-      ensureRunDir(ctx.paths.run);
+      ensureRunDir(ctx.paths.run, { othersMustReach: true });
       await mkdir(work, { recursive: true, mode: 0o755 });
       await run('mount', [
         '-t',
