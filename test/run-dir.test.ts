@@ -11,7 +11,7 @@ import { loadBackend } from '../src/backends/registry.js';
 import { hearthPaths, projectRoot } from '../src/config/paths.js';
 import { loadCatalog } from '../src/images/catalog.js';
 import { prepareSource } from '../src/images/source.js';
-import { RUN_DIR_MODE, ensureRunDir } from '../src/sandboxes/run-dir.js';
+import { ensureRunDir, RUN_DIR_MODE } from '../src/sandboxes/run-dir.js';
 
 const base = mkdtempSync(join(tmpdir(), 'hearth-run-dir-'));
 chmodSync(base, 0o755);
