@@ -20,12 +20,15 @@ export interface CgroupLimits {
 }
 
 const detected = new Map<string, CgroupSupport>();
+let hostRoot: string | undefined;
 
 /**
  * Which cgroup layout this host offers sandboxes, detected once per process (and root).
- * @param root @default hearthPaths().cgroupRoot (`HEARTH_CGROUP_ROOT`, /sys/fs/cgroup)
+ * @param root @default hearthPaths().cgroupRoot (`HEARTH_CGROUP_ROOT`, /sys/fs/cgroup), read once
  */
-export function detectCgroups(root = hearthPaths().cgroupRoot): CgroupSupport {
+export function detectCgroups(root?: string): CgroupSupport {
+  hostRoot ??= hearthPaths().cgroupRoot;
+  root ??= hostRoot;
   let support = detected.get(root);
   if (!support) {
     support =
