@@ -80,7 +80,13 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     const recovery = await recoverJobs(service);
     service.retention.start();
     void service.backends.default().catch(() => {});
-    await app.listen({ host, port });
+    await app.listen({ host, port }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EADDRINUSE') throw err;
+      throw new HearthError('VALIDATION_FAILED', `${host}:${port} is already in use`, {
+        hint: 'Choose another port with --port or HEARTH_PORT (0 picks any free one), or stop what listens there.',
+        cause: err,
+      });
+    });
     const addr = app.server.address();
     const actualPort = typeof addr === 'object' && addr ? addr.port : port;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;

@@ -9,6 +9,7 @@ import type { SandboxCgroup } from '../../sandboxes/cgroups.js';
 import { spawnThroughShim } from '../../sandboxes/host-process.js';
 import type { SandboxRecord } from '../../sandboxes/ledger.js';
 import { unmount } from '../../sandboxes/reaper.js';
+import { ensureRunDir } from '../../sandboxes/run-dir.js';
 import { newSandboxId, processStartTime } from '../../sandboxes/sandbox-id.js';
 import type { OneShotFile, OneShotRequest, OneShotStep, OneShotStepResult, SandboxSpec } from '../backend.js';
 import { bwrapArgs, sandboxEnv, workPath } from './bwrap-args.js';
@@ -83,6 +84,7 @@ export async function bwrapRunOnce(
     const record = shared ? { ...base, paths: [runDir], mounts: [work] } : base;
     if (shared) {
       ctx.ledger.put(record);
+      ensureRunDir(ctx.paths.run, { othersMustReach: true });
       await mkdir(work, { recursive: true, mode: 0o755 });
       await run('mount', [
         '-t',

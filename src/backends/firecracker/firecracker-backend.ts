@@ -9,6 +9,7 @@ import { requireImage } from '../../images/store.js';
 import { ensureTools } from '../../images/tools.js';
 import { ensureVmArtefacts } from '../../images/vm/artefacts.js';
 import { MemoryLedger, newSandboxRecord } from '../../sandboxes/ledger.js';
+import { ensureRunDir } from '../../sandboxes/run-dir.js';
 import { newSandboxId, processStartTime } from '../../sandboxes/sandbox-id.js';
 import type { Capability, Probe, Sandbox, SandboxBackend, SandboxSpec } from '../backend.js';
 import type { BackendOptions } from '../registry.js';
@@ -67,11 +68,11 @@ export function createFirecrackerBackend(opts: BackendOptions = {}): SandboxBack
         reason: 'firecracker binary not installed (set HEARTH_FIRECRACKER or put it on PATH)',
       };
     try {
-      closeSync(openSync('/dev/kvm', constants.O_RDWR));
+      closeSync(openSync(paths.kvmDevice, constants.O_RDWR));
     } catch (err) {
       return {
         usable: false,
-        reason: `firecracker needs KVM: /dev/kvm ${(err as NodeJS.ErrnoException).code}`,
+        reason: `firecracker needs KVM: ${paths.kvmDevice} ${(err as NodeJS.ErrnoException).code}`,
         details: { binary: bin },
       };
     }
@@ -101,6 +102,7 @@ export function createFirecrackerBackend(opts: BackendOptions = {}): SandboxBack
       const a = await ensureVmArtefacts({ image: requireImage(spec.image, { paths }), tools, paths });
       const id = newSandboxId('firecracker');
       const dir = join(paths.run, id);
+      ensureRunDir(paths.run);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       const apiSock = join(dir, 'api.sock');
       const record = newSandboxRecord(id, 'firecracker', { paths: [dir], labels: spec.labels ?? {} });

@@ -7,6 +7,7 @@ import { AgentSandbox } from '../../sandboxes/agent-sandbox.js';
 import { detectCgroups, SandboxCgroup } from '../../sandboxes/cgroups.js';
 import { stopProcess } from '../../sandboxes/host-process.js';
 import { newSandboxRecord, type SandboxLedger } from '../../sandboxes/ledger.js';
+import { ensureRunDir } from '../../sandboxes/run-dir.js';
 import { newSandboxId, processStartTime } from '../../sandboxes/sandbox-id.js';
 import { connectStdioAgent } from '../../sandboxes/stdio-agent.js';
 import { TailBuffer } from '../../sandboxes/tail-buffer.js';
@@ -54,6 +55,7 @@ export async function startGvisorSandbox(
   };
   try {
     ctx.ledger.put(record);
+    ensureRunDir(ctx.run);
     if (detectCgroups().mode === 'none') throw noCgroups(detectCgroups().reason);
     // The host cgroup holds every runsc process (sentry, gofer) and so every guest process: the
     // sandbox's memory (plus the sentry's own) and a pids bound on the sentry's host threads and

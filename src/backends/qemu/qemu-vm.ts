@@ -2,10 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { setPriority } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { AgentClient } from '../../agent/client.js';
 import { HearthError } from '../../errors/hearth-error.js';
 import { newSandboxRecord, type SandboxLedger, type SandboxRecord } from '../../sandboxes/ledger.js';
+import { ensureRunDir } from '../../sandboxes/run-dir.js';
 import { processStartTime } from '../../sandboxes/sandbox-id.js';
 import { TailBuffer } from '../../sandboxes/tail-buffer.js';
 import { type QemuVmConfig, qemuArgs } from './qemu-args.js';
@@ -118,6 +119,7 @@ export class QemuVm {
 
   /** Starts QEMU and connects to its QMP socket. On failure everything started is freed. */
   static async start(opts: StartVmOptions): Promise<QemuVm> {
+    ensureRunDir(dirname(opts.dir));
     mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
     const qmpSocket = join(opts.dir, 'qmp.sock');
     const args = qemuArgs({

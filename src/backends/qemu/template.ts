@@ -83,7 +83,7 @@ export function ensureTemplate(
   shape: VmShape,
   opts: TemplateOptions = {},
 ): Promise<Template> {
-  const base = join(ctx.paths.vm, 'templates', templateName(ctx, image, shape));
+  const base = join(ctx.paths.templates, templateName(ctx, image, shape));
   const shared = ctx.sharedMemory !== false && !sharedBroken;
   const found = shared ? existing(`${base}.cow.state`, `${base}.cow.mem`) : existing(`${base}.state`);
   if (found) return Promise.resolve(found);
@@ -124,8 +124,8 @@ async function buildTemplate(
   shared: boolean,
   opts: TemplateOptions,
 ): Promise<Template> {
-  mkdirSync(join(ctx.paths.vm, 'templates'), { recursive: true });
-  removeOrphanedTemporaries(join(ctx.paths.vm, 'templates'));
+  mkdirSync(ctx.paths.templates, { recursive: true });
+  removeOrphanedTemporaries(ctx.paths.templates);
   const stateFile = shared ? `${base}.cow.state` : `${base}.state`;
   const memoryFile = shared ? `${base}.cow.mem` : undefined;
   const suffix = `.tmp-${process.pid}`;
@@ -198,7 +198,7 @@ async function buildTemplate(
  * and this template's stream layout once its shared one exists. Clones that still map a removed RAM file keep its pages.
  */
 function removeStaleTemplates(ctx: LaunchContext, image: string, base: string, shared: boolean): void {
-  const dir = join(ctx.paths.vm, 'templates');
+  const dir = ctx.paths.templates;
   const mine = base.slice(dir.length + 1);
   for (const f of readdirSync(dir)) {
     if (!f.startsWith(`${image}-`) || f.includes('.tmp-')) continue;
