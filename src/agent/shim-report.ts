@@ -1,0 +1,118 @@
+/**
+ * The exec shim's report (shim/hearth-exec.c, `--report-fd`), read by the host (one-shot bwrap
+ * steps) and by the guest agent. The shim writes `{"pid":N}` once the program runs, then one line
+ * with what it used. The program runs as the shim's uid and can reach the report pipe, so every
+ * byte is hostile: lines are bounded in length and number, each is validated field by field, and
+ * nothing here throws — a bad report marks the reader `malformed` and is ignored from then on.
+ */
+
+/** What the shim says about an ended program. Advisory: the host cross-checks it. */
+export interface ShimReport {
+  exitCode: number | null;
+  signal: string | null;
+  cpuTimeMs: number;
+  peakMemoryKb: number;
+  asLimitHit: boolean;
+}
+
+export type ReportLine = { pid: number } | ShimReport;
+
+/** The shim's longest line is ~110 bytes; anything longer did not come from it. */
+export const MAX_REPORT_LINE_BYTES = 256;
+/** The shim writes two lines; one more is tolerated before the report is called malformed. */
+export const MAX_REPORT_LINES = 3;
+
+const FINAL_KEYS = ['exitCode', 'signal', 'cpuTimeMs', 'peakMemoryKb', 'asLimitHit'] as const;
+/** Linux's pid_max ceiling (2^22). */
+const MAX_PID = 4_194_304;
+const SIGNAL_NAME = /^SIG[A-Z0-9+-]{1,12}$/;
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** One report line, validated; undefined for anything the shim would not have written. Never throws. */
+export function parseReport(line: string): ReportLine | undefined {
+  if (line.length > MAX_REPORT_LINE_BYTES || !line.trim()) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const o = value as Record<string, unknown>;
+  const keys = Object.keys(o);
+  if (keys.length === 1 && keys[0] === 'pid') {
+    return isCount(o.pid) && o.pid > 0 && o.pid <= MAX_PID ? { pid: o.pid } : undefined;
+  }
+  if (keys.length !== FINAL_KEYS.length || !FINAL_KEYS.every((k) => k in o)) return undefined;
+  const { exitCode, signal, cpuTimeMs, peakMemoryKb, asLimitHit } = o;
+  const codeOk = exitCode === null || (isCount(exitCode) && exitCode <= 255);
+  const signalOk = signal === null || (typeof signal === 'string' && SIGNAL_NAME.test(signal));
+  // Exactly one of the two says how the program ended.
+  if (!codeOk || !signalOk || (exitCode === null) === (signal === null)) return undefined;
+  if (!isCount(cpuTimeMs) || !isCount(peakMemoryKb) || typeof asLimitHit !== 'boolean') return undefined;
+  return {
+    exitCode: exitCode as number | null,
+    signal: signal as string | null,
+    cpuTimeMs,
+    peakMemoryKb,
+    asLimitHit,
+  };
+}
+
+/**
+ * Reads a report stream chunk by chunk, in bounded memory: the pid line, then the final line, in
+ * that order. Anything else (a long or unparsable line, a line too many, a second final line)
+ * makes it `malformed`; its fields then stay as they were and later bytes are dropped.
+ */
+export class ReportReader {
+  pid: number | undefined;
+  final: ShimReport | undefined;
+  /** Why the report cannot be believed, once it cannot. */
+  malformed: string | undefined;
+  /** Some byte arrived: whatever wrote it was running inside the sandbox. */
+  sawBytes = false;
+  #partial = '';
+  #lines = 0;
+
+  /** Takes the next bytes. Never throws. */
+  push(chunk: Buffer | string): void {
+    if (chunk.length) this.sawBytes = true;
+    if (this.malformed !== undefined) return;
+    let text = this.#partial + (typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+    let nl = text.indexOf('\n');
+    while (nl >= 0 && this.malformed === undefined) {
+      this.#line(text.slice(0, nl));
+      text = text.slice(nl + 1);
+      nl = text.indexOf('\n');
+    }
+    if (this.malformed !== undefined) text = '';
+    else if (text.length > MAX_REPORT_LINE_BYTES)
+      this.#fail(`a report line longer than ${MAX_REPORT_LINE_BYTES}`);
+    this.#partial = this.malformed === undefined ? text : '';
+  }
+
+  /** The stream ended: a last line without its newline still counts. Never throws. */
+  end(): void {
+    if (this.malformed === undefined && this.#partial) this.#line(this.#partial);
+    this.#partial = '';
+  }
+
+  #line(line: string): void {
+    if (++this.#lines > MAX_REPORT_LINES) return this.#fail('too many report lines');
+    const parsed = parseReport(line);
+    if (!parsed) return this.#fail('an invalid report line');
+    if ('pid' in parsed) {
+      if (this.pid !== undefined || this.final) return this.#fail('a pid line out of order');
+      this.pid = parsed.pid;
+    } else {
+      if (this.final) return this.#fail('a second final report');
+      this.final = parsed;
+    }
+  }
+
+  #fail(why: string): void {
+    this.malformed = why;
+    this.#partial = '';
+  }
+}
