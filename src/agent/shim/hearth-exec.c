@@ -386,6 +386,22 @@ static int run(int argc, char **argv) {
   if (child < 0) die("fork");
   if (child == 0) {
     setpgid(0, 0);
+    /* ---- OOM: the program goes before whatever runs it. Its oom_score_adj is raised 500 over the
+       shim's (raising needs no privilege), so under a sandbox-wide memory limit the kernel kills a
+       program, not the agent or bwrap that must report on it. */
+    prctl(PR_SET_DUMPABLE, 1); /* else /proc/self is root's after setuid, or after the line above fork */
+    int adj = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
+    if (adj >= 0) {
+      char cur[16] = {0}, next[16];
+      if (read(adj, cur, sizeof cur - 1) > 0) {
+        int v = atoi(cur) + 500;
+        int len = snprintf(next, sizeof next, "%d", v > 1000 ? 1000 : v);
+        if (write(adj, next, (size_t)len) < 0) {
+        }
+      }
+      close(adj);
+    }
+    /* ---- */
     for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
