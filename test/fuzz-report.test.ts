@@ -8,11 +8,12 @@ import {
 } from '../src/agent/shim-report.js';
 
 /** What the shim really writes (hearth-exec.c), the seeds the mutations start from. */
-const REAL = [
+const [PID_LINE, EXIT_LINE, KILL_LINE] = [
   '{"pid":42}\n',
   '{"exitCode":3,"signal":null,"cpuTimeMs":12,"peakMemoryKb":8028,"asLimitHit":false}\n',
   '{"exitCode":null,"signal":"SIGKILL","cpuTimeMs":0,"peakMemoryKb":4,"asLimitHit":true}\n',
-];
+] as const;
+const REAL = [PID_LINE, EXIT_LINE, KILL_LINE];
 
 const mutated = fc
   .tuple(
@@ -108,7 +109,7 @@ describe('the shim report reader under hostile input', () => {
   test('the real report, split anywhere, reads back as written', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 0, max: 200 }), (a, b) => {
-        const all = Buffer.from(REAL[0] + REAL[1]);
+        const all = Buffer.from(PID_LINE + EXIT_LINE);
         const [i, j] = [Math.min(a, b, all.length), Math.min(Math.max(a, b), all.length)];
         const r = feed([all.subarray(0, i), all.subarray(i, j), all.subarray(j)]);
         expect(r.malformed).toBeUndefined();
@@ -126,7 +127,7 @@ describe('the shim report reader under hostile input', () => {
   });
 
   test('a forged second report, an endless line and a flood are refused in bounded memory', () => {
-    const forged = feed([Buffer.from(REAL[0] + REAL[1] + REAL[1])]);
+    const forged = feed([Buffer.from(PID_LINE + EXIT_LINE + EXIT_LINE)]);
     expect(forged.malformed).toMatch(/second final/);
     const garbage = feed([Buffer.from('{"exitCode":x\n')]);
     expect(garbage.malformed).toMatch(/invalid/);

@@ -99,16 +99,14 @@ export class ReportReader {
   }
 
   #line(line: string): void {
-    if (++this.#lines > MAX_REPORT_LINES) return this.#fail('too many report lines');
-    const parsed = parseReport(line);
-    if (!parsed) return this.#fail('an invalid report line');
-    if ('pid' in parsed) {
-      if (this.pid !== undefined || this.final) return this.#fail('a pid line out of order');
-      this.pid = parsed.pid;
-    } else {
-      if (this.final) return this.#fail('a second final report');
-      this.final = parsed;
-    }
+    const parsed = ++this.#lines > MAX_REPORT_LINES ? undefined : parseReport(line);
+    if (!parsed)
+      this.#fail(this.#lines > MAX_REPORT_LINES ? 'too many report lines' : 'an invalid report line');
+    else if ('pid' in parsed) {
+      if (this.pid !== undefined || this.final) this.#fail('a pid line out of order');
+      else this.pid = parsed.pid;
+    } else if (this.final) this.#fail('a second final report');
+    else this.final = parsed;
   }
 
   #fail(why: string): void {

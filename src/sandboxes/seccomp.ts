@@ -114,7 +114,7 @@ type Draft = { code: number; k: number; jt?: Target; jf?: Target; label?: string
 /** Resolves labels to the forward offsets classic BPF wants (at most 255 instructions ahead). */
 function assemble(draft: Draft[]): SockFilter[] {
   const at = new Map<string, number>();
-  draft.forEach((d, i) => d.label && at.set(d.label, i));
+  for (const [i, d] of draft.entries()) if (d.label) at.set(d.label, i);
   return draft.map((d, i) => {
     const offset = (t: Target | undefined): number => {
       if (t === undefined || t === null) return 0;

@@ -6,10 +6,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { ExecExit, ExecLimits } from '../protocol.js';
+import { ReportReader, type ShimReport } from '../shim-report.js';
 import { type ExecServer, ExecServerGone, type ServedShim } from './exec-server.js';
 import { GuestError } from './guest-error.js';
 import { ExecCgroup, type LimitSetup } from './limits.js';
-import { ReportReader, type ShimReport } from '../shim-report.js';
 import { buildShimArgs } from './shim-report.js';
 
 export interface ExecContext {
