@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { ExecExit, ExecLimits } from '../protocol.js';
-import { ReportReader, type ShimReport } from '../shim-report.js';
+import { decideExit, ReportReader, type ShimReport } from '../shim-report.js';
 import { type ExecServer, ExecServerGone, type ServedShim } from './exec-server.js';
 import { GuestError } from './guest-error.js';
 import { ExecCgroup, type LimitSetup } from './limits.js';
@@ -280,8 +280,16 @@ export class GuestExec {
     const report = this.#report.malformed === undefined ? this.#report.final : undefined;
     const cg = this.#cgroup;
     const cpuTimeMs = Math.max(report?.cpuTimeMs ?? 0, cg?.cpuMs() ?? 0);
-    const exitCode = report ? report.exitCode : child.exitCode;
-    const signal = report ? report.signal : child.signalCode;
+    // The shim's own status (our waitpid, or the exec server's) outranks its report, which the
+    // program may have reached; unknown only when the exec server died with it.
+    const shimKnown = child.exitCode !== null || child.signalCode !== null;
+    const { exitCode, signal } =
+      this.#ctx.shim && shimKnown
+        ? decideExit({ shim: { exitCode: child.exitCode, signal: child.signalCode }, program: report })
+        : {
+            exitCode: report ? report.exitCode : child.exitCode,
+            signal: report ? report.signal : child.signalCode,
+          };
     const cpuLimit = this.#limits.cpuTimeMs;
     const cpuKilled =
       signal === 'SIGXCPU' || (cpuLimit !== undefined && signal === 'SIGKILL' && cpuTimeMs >= cpuLimit);

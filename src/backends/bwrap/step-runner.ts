@@ -1,13 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { ExecExit } from '../../agent/protocol.js';
-import { ReportReader } from '../../agent/shim-report.js';
+import { decideExit, type ProgramExit, ReportReader } from '../../agent/shim-report.js';
 import { HearthError } from '../../errors/hearth-error.js';
 import type { SandboxCgroup } from '../../sandboxes/cgroups.js';
 import { exited } from '../../sandboxes/host-process.js';
 import { TailBuffer } from '../../sandboxes/tail-buffer.js';
 import type { OneShotStepResult } from '../backend.js';
-import { decideExit, rlimitOutOfMemory } from './step-exit.js';
 
 /** After the host killed a sandbox, how long its pipes may take to close before they are cut. */
 const KILL_SETTLE_MS = 5000;
@@ -29,6 +28,19 @@ export interface WatchOptions {
   asLimitMb?: number;
   onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
   signal?: AbortSignal;
+}
+
+/**
+ * Without a cgroup (an rlimit-only host) the memory limit is RLIMIT_AS, whose only trace is a
+ * failed allocation: a program that failed after its peak came near the limit is taken as out of
+ * memory. The peak is the host-side shim's rusage, not the sandbox's word.
+ */
+export function rlimitOutOfMemory(exit: ProgramExit, peakKb: number, asLimitMb: number | undefined): boolean {
+  if (!asLimitMb) return false;
+  const failed =
+    (exit.exitCode !== null && exit.exitCode > 0) ||
+    ['SIGSEGV', 'SIGABRT', 'SIGBUS', 'SIGTRAP', 'SIGKILL'].includes(exit.signal ?? '');
+  return failed && peakKb * 10 >= asLimitMb * 1024 * 7;
 }
 
 function feed(stream: Writable | null | undefined, content: Buffer): void {

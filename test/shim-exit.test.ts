@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import type { ShimReport } from '../src/agent/shim-report.js';
-import { decideExit, rlimitOutOfMemory } from '../src/backends/bwrap/step-exit.js';
+import { decideExit, type ShimReport } from '../src/agent/shim-report.js';
+import { rlimitOutOfMemory } from '../src/backends/bwrap/step-runner.js';
 
 const report = (r: Partial<ShimReport>): ShimReport => ({
   exitCode: null,
