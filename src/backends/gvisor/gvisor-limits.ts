@@ -27,8 +27,9 @@ export const SENTRY_OVERHEAD_MB = 64;
  * Guest tasks of the sandbox uid that are not the user's: the agent's Node threads, the exec
  * server, the exec's own shim. gVisor counts RLIMIT_NPROC over every task of the uid, so without
  * this a job of `maxProcesses: 20` could start only 10 (measured: the agent side held 9), and a
- * busier agent (libuv's pool grows by 4 threads on first file work) even fewer. Added to every
- * exec's process limit and to the container's.
+ * busier agent (libuv's pool grows by 4 threads on first file work) even fewer. Added to the
+ * container's hard limit; each exec's own limit gets the agent's measured count from the agent
+ * itself (guest/shim-report.ts), which stays under this allowance.
  */
 export const AGENT_TASKS = 16;
 
@@ -57,15 +58,7 @@ export function withSandboxLimits(agent: AgentClient, o: GvisorLimitsOptions): A
     apply();
     const oomBefore = o.cgroup.oomKills();
     const started = performance.now();
-    const limits = req.limits
-      ? {
-          ...req.limits,
-          ...(req.limits.maxProcesses !== undefined
-            ? { maxProcesses: req.limits.maxProcesses + AGENT_TASKS }
-            : {}),
-        }
-      : undefined;
-    const inner = agent.exec({ ...req, ...(limits ? { limits } : {}) }, handlers);
+    const inner = agent.exec(req, handlers);
     const oomed = () => o.cgroup.oomKills() > oomBefore;
     const exit = inner.exit.then(
       (e): ExecExit => (oomed() ? { ...e, outOfMemory: true } : e),
