@@ -5,6 +5,7 @@ import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { AgentClient } from '../../agent/client.js';
 import { HearthError } from '../../errors/hearth-error.js';
+import { watchdogSettings } from '../../sandboxes/agent-watchdog.js';
 import { newSandboxRecord, type SandboxLedger, type SandboxRecord } from '../../sandboxes/ledger.js';
 import { processStartTime } from '../../sandboxes/sandbox-id.js';
 import { type QemuVmConfig, qemuArgs } from './qemu-args.js';
@@ -171,6 +172,7 @@ export class QemuVm {
       readable: socket,
       writable: socket,
       helloTimeoutMs: opts.helloTimeoutMs,
+      execGraceMs: watchdogSettings().execGraceMs,
       ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
     });
     try {
