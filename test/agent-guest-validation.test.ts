@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AgentClient } from '../src/agent/client.js';
 import { MAX_LOG_CHARS } from '../src/agent/guest-messages.js';
 import { MAX_FRAME_BYTES, Stream } from '../src/agent/protocol.js';
@@ -178,6 +178,24 @@ describe('the host keeps its own deadlines', () => {
     expect(Buffer.concat(chunks).toString()).toBe('partial');
     expect(await g.closedWith).toMatchObject({ code: 'AGENT_TIMEOUT' });
     await expect(other).rejects.toMatchObject({ code: 'AGENT_TIMEOUT' });
+  });
+
+  it('counts an exec deadline again from its start, so a slow start does not time it out', async () => {
+    const g = await hostileGuest({ execGraceMs: 100 });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const run = g.client.run({ argv: ['true'], limits: { timeoutMs: 1000 } });
+      const { id } = await g.next((m) => m.type === 'exec');
+      await vi.advanceTimersByTimeAsync(900);
+      g.json({ type: 'result', id, ok: true, value: { pid: 9 } });
+      // Past the deadline counted from the request (1100 ms), not the one counted from the start.
+      await vi.advanceTimersByTimeAsync(900);
+      g.json({ type: 'exit', id, ...EXIT });
+      expect(await run).toMatchObject({ exitCode: 0, timedOut: false });
+      expect(g.client.closed).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('accepts an exit that overtakes its result, and drops a late answer to a timed-out request', async () => {

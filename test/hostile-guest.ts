@@ -37,7 +37,7 @@ export async function hostileGuest(
   const fromHost = new PassThrough();
   const decoder = new FrameDecoder();
   const received: Array<Record<string, unknown>> = [];
-  let waiters: Array<() => void> = [];
+  const waiters: Array<() => void> = [];
   fromHost.on('data', (chunk: Buffer) => {
     for (const f of decoder.push(chunk)) {
       if (f.kind !== FrameKind.Json) continue;

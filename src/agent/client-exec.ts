@@ -53,7 +53,8 @@ export class PendingExec implements ExecHandle {
   readonly #exit = deferred<ExecExit>();
   readonly #startedAt = performance.now();
   readonly #maxOutput: number;
-  readonly #deadline: NodeJS.Timeout | undefined;
+  #deadline: NodeJS.Timeout | undefined;
+  readonly #restartDeadline: (() => void) | undefined;
   #output = 0;
   #truncated = false;
   #stdinClosed = false;
@@ -70,8 +71,14 @@ export class PendingExec implements ExecHandle {
     const { maxOutputBytes, timeoutMs } = host.limits ?? {};
     this.#maxOutput = validLimit(maxOutputBytes) ? maxOutputBytes : Number.POSITIVE_INFINITY;
     if (validLimit(timeoutMs) && timeoutMs > 0) {
-      this.#deadline = setTimeout(() => wire.overdue(channel, timeoutMs), timeoutMs + host.graceMs);
-      this.#deadline.unref();
+      // Counted from the request, so an exec that never starts is bounded too; once it has started,
+      // counted again from then, so that a slow start does not eat into the program's time.
+      this.#restartDeadline = () => {
+        clearTimeout(this.#deadline);
+        this.#deadline = setTimeout(() => wire.overdue(channel, timeoutMs), timeoutMs + host.graceMs);
+        this.#deadline.unref();
+      };
+      this.#restartDeadline();
     }
   }
 
@@ -107,6 +114,7 @@ export class PendingExec implements ExecHandle {
   }
 
   onStarted(pid: number): void {
+    if (!this.#done) this.#restartDeadline?.();
     this.#started.resolve({ pid });
   }
 
