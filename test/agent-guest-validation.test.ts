@@ -114,6 +114,14 @@ describe('the host client refuses a malformed guest', () => {
       });
   });
 
+  it('drops a stale answer that arrives before hello (a reconnected port), but not after', async () => {
+    const stale = { type: 'result', id: 12345, ok: true, value: GOOD_HELLO };
+    const g = await hostileGuest({ beforeHello: stale });
+    expect(g.client.closed).toBe(false);
+    g.json(stale);
+    expect(await g.closedWith).toMatchObject({ code: 'AGENT_PROTOCOL', message: /no pending request/ });
+  });
+
   it('turns a guest error code the guest may not raise into EXEC_FAILED', async () => {
     const g = await hostileGuest();
     const stat = g.client.stat('x');

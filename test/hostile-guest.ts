@@ -31,7 +31,9 @@ export interface HostileGuest {
 }
 
 export async function hostileGuest(
-  opts: { hello?: unknown } & Partial<Omit<AgentConnectOptions, 'readable' | 'writable'>> = {},
+  opts: { hello?: unknown; beforeHello?: unknown } & Partial<
+    Omit<AgentConnectOptions, 'readable' | 'writable'>
+  > = {},
 ): Promise<HostileGuest> {
   const toHost = new PassThrough();
   const fromHost = new PassThrough();
@@ -43,6 +45,7 @@ export async function hostileGuest(
       if (f.kind !== FrameKind.Json) continue;
       const msg = JSON.parse(f.text) as Record<string, unknown>;
       received.push(msg);
+      if (msg.type === 'hello' && 'beforeHello' in opts) toHost.write(encodeJson(opts.beforeHello));
       if (msg.type === 'hello')
         toHost.write(
           encodeJson({
@@ -62,7 +65,7 @@ export async function hostileGuest(
       await new Promise<void>((r) => waiters.push(r));
     }
   };
-  const { hello: _h, ...connect } = opts;
+  const { hello: _h, beforeHello: _b, ...connect } = opts;
   const client = await AgentClient.connect({ readable: toHost, writable: fromHost, ...connect });
   const closedWith = new Promise<Error | undefined>((r) => client.onClose(r));
   return {

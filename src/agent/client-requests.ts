@@ -69,10 +69,14 @@ export class RequestTable {
     throw protocolError(`file data on channel ${channel}, which is no file being read`);
   }
 
-  onResult(msg: ResultMessage): void {
+  /**
+   * A `result` from the guest. `dropUnknown`: an answer no request is waiting for is dropped, not
+   * refused (before `hello`, see AgentClient).
+   */
+  onResult(msg: ResultMessage, dropUnknown = false): void {
     const pending = this.#pending.get(msg.id);
     if (!pending) {
-      if (this.#retired.delete(msg.id)) return;
+      if (this.#retired.delete(msg.id) || dropUnknown) return;
       throw protocolError(`a result for ${msg.id}, which is no pending request`);
     }
     // Checked while still pending, so that a bad answer rejects this call too.

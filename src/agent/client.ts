@@ -70,6 +70,12 @@ export class AgentClient {
   #closed = false;
   #closing: Promise<void> | undefined;
   #info: HelloInfo | undefined;
+  /**
+   * The agent has answered `hello`. Until then a result for an unknown id is dropped: a new
+   * connection on a reused transport (a restored VM's port, reconnected after a lost hello) may
+   * first carry the late answer to the previous connection's hello.
+   */
+  #established = false;
   readonly #onData = (chunk: Buffer): void => this.#receive(chunk);
   readonly #onEnd = (): void => this.#lost(new HearthError('SANDBOX_LOST', 'the agent stream ended'));
   readonly #onError = (err: Error): void =>
@@ -104,6 +110,7 @@ export class AgentClient {
           `agent ${info.agentVersion} speaks protocol ${info.protocolVersion}; this host speaks ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`,
         );
       client.#info = info;
+      client.#established = true;
       return client;
     } catch (err) {
       await client.close();
@@ -360,7 +367,7 @@ export class AgentClient {
       }
       return;
     }
-    this.#requests.onResult(msg);
+    this.#requests.onResult(msg, !this.#established);
   }
 
   /** `log` messages are not used by the host; a flood of them is a guest misbehaving. */

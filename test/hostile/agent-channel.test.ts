@@ -11,6 +11,7 @@
  *     meanwhile and afterwards.
  * After each: the host answers, the result is honest or a clear error code, nothing is left.
  */
+import type { ChildProcess } from 'node:child_process';
 import { Transform } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { AgentClient } from '../../src/agent/client.js';
@@ -19,6 +20,7 @@ import { loadBackend } from '../../src/backends/registry.js';
 import { MemoryLedger } from '../../src/sandboxes/ledger.js';
 import { alive, spawnAgent, stopAll } from '../agent-fixture.js';
 import { settledLeftovers } from '../leak-check.js';
+import { startServe } from '../serve-fixture.js';
 
 // Short enough that a stopped agent is given up within seconds; long enough for a busy machine.
 process.env.HEARTH_AGENT_PING_MS = '1500';
@@ -224,3 +226,52 @@ describe('a real agent whose output a broken relay corrupts', () => {
     await vi.waitFor(() => expect(alive(child.pid as number)).toBe(false), { timeout: 10_000 });
   });
 });
+
+describe.skipIf(!(await backendEnv('gvisor')).usable)(
+  'jobs on gVisor (through the agent) with one sandbox slot',
+  () => {
+    let server: { child: ChildProcess; url: string } | undefined;
+    afterAll(async () => {
+      const pid = server?.child.pid;
+      if (server) await stopServe(server.child);
+      if (pid) expect(await settledLeftovers({ ownerPids: [pid] })).toEqual([]);
+    });
+
+    it('a job that stops its agent ends by the host deadline and the next job still runs', async () => {
+      server = await startServe({
+        HEARTH_BACKEND: 'gvisor',
+        HEARTH_SANDBOX_CONCURRENCY: '1',
+        HEARTH_AGENT_PING_MS: '1500',
+        HEARTH_AGENT_EXEC_GRACE_MS: '1500',
+      });
+      const post = (body: unknown) =>
+        fetch(`${server?.url}/v1/jobs?wait=true`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        }).then(async (r) => ({
+          status: r.status,
+          job: (await r.json()) as { status: string; result: Record<string, unknown> },
+        }));
+      const stuck = post({ language: 'bash', code: STOP_EVERYTHING, limits: { timeoutMs: 1500 } });
+      const next = post({ language: 'bash', code: 'echo second' });
+      const [a, b] = await Promise.all([stuck, next]);
+      expect(a.status).toBe(200);
+      expect(a.job.status).toBe('completed');
+      expect(a.job.result).toMatchObject({ timedOut: true, stdout: 'before\n' });
+      expect(b.job.status).toBe('completed');
+      expect(b.job.result).toMatchObject({ exitCode: 0, stdout: 'second\n' });
+      const languages = await fetch(`${server.url}/v1/languages`);
+      expect(languages.status).toBe(200);
+    });
+  },
+);
+
+async function stopServe(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
