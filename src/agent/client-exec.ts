@@ -66,7 +66,7 @@ export class PendingExec implements ExecHandle {
     readonly channel: number,
     readonly handlers: ExecHandlers,
     private readonly wire: ExecWire,
-    host: HostExecLimits = { graceMs: 2000 },
+    host: HostExecLimits,
   ) {
     const { maxOutputBytes, timeoutMs } = host.limits ?? {};
     this.#maxOutput = validLimit(maxOutputBytes) ? maxOutputBytes : Number.POSITIVE_INFINITY;

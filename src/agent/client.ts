@@ -34,12 +34,17 @@ export interface AgentConnectOptions {
   requestTimeoutMs?: number;
   /**
    * How long past its `timeoutMs` an exec may go unreported before the host ends it as timed out
-   * and closes the connection with AGENT_TIMEOUT (the guest did not enforce its limit). @default 2000
+   * and closes the connection with AGENT_TIMEOUT (the guest did not enforce its limit). It covers the
+   * guest's own kill (the agent waits up to 3 s for the shim to kill a tree before SIGKILLing it; a
+   * fork bomb under gVisor takes that long) and the report's way back. @default EXEC_GRACE_MS
    */
   execGraceMs?: number;
   /** `log` messages accepted per second; more end the connection. @default 50 */
   logsPerSecond?: number;
 }
+
+/** The default of `execGraceMs`. */
+export const EXEC_GRACE_MS = 5000;
 
 /** The largest file `readFile` accepts unless told otherwise. */
 export const DEFAULT_MAX_READ_BYTES = 64 * 1024 * 1024;
@@ -85,7 +90,7 @@ export class AgentClient {
     this.#readable = opts.readable;
     this.#writable = opts.writable;
     this.#requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
-    this.#execGraceMs = opts.execGraceMs ?? 2000;
+    this.#execGraceMs = opts.execGraceMs ?? EXEC_GRACE_MS;
     this.#logsPerSecond = opts.logsPerSecond ?? 50;
     this.#readable.on('data', this.#onData);
     this.#readable.on('end', this.#onEnd);

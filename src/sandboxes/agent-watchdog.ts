@@ -6,7 +6,7 @@
  * with an error (missed pings, an exec past its host deadline, a protocol violation, a lost
  * stream) it kills the sandbox. A stopped agent can so delay only its own sandbox's work.
  */
-import type { AgentClient } from '../agent/client.js';
+import { type AgentClient, EXEC_GRACE_MS } from '../agent/client.js';
 import { HearthError } from '../errors/hearth-error.js';
 
 export interface WatchdogSettings {
@@ -27,13 +27,13 @@ function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number, min: num
 
 /**
  * The settings from HEARTH_AGENT_PING_MS (default 5000), HEARTH_AGENT_PING_MISSES (3) and
- * HEARTH_AGENT_EXEC_GRACE_MS (2000). Invalid values fall back to the defaults.
+ * HEARTH_AGENT_EXEC_GRACE_MS (5000). Invalid values fall back to the defaults.
  */
 export function watchdogSettings(env: NodeJS.ProcessEnv = process.env): WatchdogSettings {
   return {
     pingIntervalMs: envInt(env, 'HEARTH_AGENT_PING_MS', 5000, 100),
     pingMisses: envInt(env, 'HEARTH_AGENT_PING_MISSES', 3, 1),
-    execGraceMs: envInt(env, 'HEARTH_AGENT_EXEC_GRACE_MS', 2000, 0),
+    execGraceMs: envInt(env, 'HEARTH_AGENT_EXEC_GRACE_MS', EXEC_GRACE_MS, 0),
   };
 }
 
