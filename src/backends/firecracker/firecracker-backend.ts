@@ -8,6 +8,7 @@ import { HearthError } from '../../errors/hearth-error.js';
 import { requireImage } from '../../images/store.js';
 import { ensureTools } from '../../images/tools.js';
 import { ensureVmArtefacts } from '../../images/vm/artefacts.js';
+import { AgentWatchdog, watchdogSettings } from '../../sandboxes/agent-watchdog.js';
 import { MemoryLedger, newSandboxRecord } from '../../sandboxes/ledger.js';
 import { ensureRunDir } from '../../sandboxes/run-dir.js';
 import { newSandboxId, processStartTime } from '../../sandboxes/sandbox-id.js';
@@ -158,17 +159,30 @@ export function createFirecrackerBackend(opts: BackendOptions = {}): SandboxBack
           );
           if (!sock) await new Promise((r) => setTimeout(r, 100));
         }
-        const agent = await AgentClient.connect({ readable: sock, writable: sock, helloTimeoutMs: 30_000 });
-        return {
+        const agent = await AgentClient.connect({
+          readable: sock,
+          writable: sock,
+          helloTimeoutMs: 30_000,
+          execGraceMs: watchdogSettings().execGraceMs,
+        });
+        let destroying: Promise<void> | undefined;
+        const sandbox: Sandbox = {
           id,
           backend: 'firecracker',
           spec,
           agent,
-          destroy: async () => {
-            await agent.close().catch(() => {});
-            await destroy();
+          destroy: () => {
+            destroying ??= (async () => {
+              watchdog.stop();
+              await agent.close().catch(() => {});
+              await destroy();
+            })();
+            return destroying;
           },
         };
+        // An agent that breaks the protocol or stops answering ends the VM.
+        const watchdog = new AgentWatchdog(agent, () => void sandbox.destroy());
+        return sandbox;
       } catch (err) {
         await destroy();
         throw err;

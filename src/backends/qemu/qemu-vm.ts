@@ -5,6 +5,7 @@ import { setPriority } from 'node:os';
 import { dirname, join } from 'node:path';
 import { AgentClient } from '../../agent/client.js';
 import { HearthError } from '../../errors/hearth-error.js';
+import { watchdogSettings } from '../../sandboxes/agent-watchdog.js';
 import { newSandboxRecord, type SandboxLedger, type SandboxRecord } from '../../sandboxes/ledger.js';
 import { ensureRunDir } from '../../sandboxes/run-dir.js';
 import { processStartTime } from '../../sandboxes/sandbox-id.js';
@@ -228,6 +229,7 @@ export class QemuVm {
       readable: socket,
       writable: socket,
       helloTimeoutMs: opts.helloTimeoutMs,
+      execGraceMs: watchdogSettings().execGraceMs,
       ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
     });
     try {
