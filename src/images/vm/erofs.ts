@@ -1,5 +1,14 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { HearthError } from '../../errors/hearth-error.js';
@@ -67,12 +76,55 @@ async function build(opts: ErofsOptions): Promise<string> {
   return opts.dest;
 }
 
-/** Removes `<dir>/<prefix>*.erofs` files other than `keep` (older content keys). */
-export function removeOtherErofs(opts: { dir: string; prefix: string; keep: string }): void {
-  if (!existsSync(opts.dir)) return;
-  for (const f of readdirSync(opts.dir)) {
-    if (f.startsWith(opts.prefix) && f.endsWith('.erofs') && join(opts.dir, f) !== opts.keep) {
-      rmSync(join(opts.dir, f), { force: true });
+/** How long an unused older erofs version is kept: another hearth of another version may share the dir. */
+const OTHER_VERSION_GRACE_MS = 24 * 3600_000;
+
+/** Whether a live process holds `path` open (a VM booted from it). */
+function heldOpen(path: string): boolean {
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
     }
+    for (const fd of fds) {
+      try {
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`) === path) return true;
+      } catch {}
+    }
+  }
+  return false;
+}
+
+/**
+ * Removes `<dir>/<prefix>*.erofs` files other than `keep` (older content keys) once nothing uses
+ * them: not opened by a live VM and not used by any hearth for a day (each use refreshes a file's
+ * mtime), so two hearth versions sharing one home never pull a drive from under each other.
+ */
+export function removeOtherErofs(opts: {
+  dir: string;
+  prefix: string;
+  keep: string;
+  graceMs?: number;
+}): void {
+  if (!existsSync(opts.dir)) return;
+  const now = Date.now();
+  try {
+    utimesSync(opts.keep, now / 1000, now / 1000);
+  } catch {}
+  const graceMs = opts.graceMs ?? OTHER_VERSION_GRACE_MS;
+  for (const f of readdirSync(opts.dir)) {
+    const path = join(opts.dir, f);
+    if (!f.startsWith(opts.prefix) || !f.endsWith('.erofs') || path === opts.keep) continue;
+    let mtimeMs: number;
+    try {
+      mtimeMs = statSync(path).mtimeMs;
+    } catch {
+      continue;
+    }
+    if (now - mtimeMs < graceMs || heldOpen(path)) continue;
+    rmSync(path, { force: true });
   }
 }
