@@ -46,7 +46,11 @@ interface Pending {
   timer: NodeJS.Timeout | undefined;
   /** file-read content, gathered from Data frames. */
   chunks?: Buffer[];
+  /** Output of a request that streams it (repl-run) before its result. */
+  onOutput?: OutputHandler;
 }
+
+export type OutputHandler = (stream: 'stdout' | 'stderr', bytes: Buffer) => void;
 
 export class AgentClient {
   readonly #readable: NodeJS.ReadableStream;
@@ -218,6 +222,19 @@ export class AgentClient {
     await this.#request('after-restore', msg as HostRequest);
   }
 
+  /**
+   * Sends a request whose output arrives as Data frames (Stdout/Stderr) on its channel, passed to
+   * `onOutput`, and resolves with the guest's result value. The value is not checked here: the
+   * caller checks it against its schema (see client-repl.ts).
+   */
+  call<K extends keyof ResultValues>(
+    kind: K,
+    msg: HostRequest,
+    opts: { timeoutMs?: number; onOutput?: OutputHandler } = {},
+  ): Promise<unknown> {
+    return this.#request(kind, msg, opts.timeoutMs, undefined, undefined, opts.onOutput);
+  }
+
   /** Asks the agent to stop everything and exit. */
   async shutdown(): Promise<void> {
     await this.#request('shutdown', { type: 'shutdown' });
@@ -247,6 +264,7 @@ export class AgentClient {
     timeoutMs = this.#requestTimeoutMs,
     chunks?: Buffer[],
     fileData?: Buffer,
+    onOutput?: OutputHandler,
   ): Promise<ResultValues[K]> {
     if (this.#closed)
       return Promise.reject(new HearthError('SANDBOX_LOST', 'the agent connection is closed'));
@@ -264,7 +282,7 @@ export class AgentClient {
           new HearthError('AGENT_TIMEOUT', `the agent did not answer ${msg.type} within ${timeoutMs} ms`),
         );
       }, timeoutMs);
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, chunks });
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, chunks, onOutput });
       const frames = fileData ? encodeData(id, Stream.File, fileData) : [];
       frames.push(frame);
       this.#write(frames);
@@ -298,8 +316,12 @@ export class AgentClient {
 
   #onDataFrame(channel: number, stream: number, bytes: Buffer): void {
     if (stream === Stream.File) this.#pending.get(channel)?.chunks?.push(bytes);
-    else if (stream === Stream.Stdout || stream === Stream.Stderr)
-      this.#execs.get(channel)?.onOutput(stream === Stream.Stdout ? 'stdout' : 'stderr', bytes);
+    else if (stream === Stream.Stdout || stream === Stream.Stderr) {
+      const name = stream === Stream.Stdout ? 'stdout' : 'stderr';
+      const exec = this.#execs.get(channel);
+      if (exec) exec.onOutput(name, bytes);
+      else this.#pending.get(channel)?.onOutput?.(name, bytes);
+    }
   }
 
   #onMessage(text: string): void {
