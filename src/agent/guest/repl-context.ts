@@ -38,7 +38,10 @@ export class ReplContext {
   #dead = true;
   #pending = '';
   #waiter: ((a: Answer) => void) | undefined;
+  #awaiting: number | 'ready' | undefined;
   #run: CurrentRun | undefined;
+  /** Numbers the runs; an answer counts only with the current run's seq. */
+  #seq = 0;
   #startErr = '';
   #exited: Promise<void> = Promise.resolve();
 
@@ -98,7 +101,7 @@ export class ReplContext {
     const timeout = new Promise<Answer>((resolve) => {
       timer = setTimeout(() => resolve({ exited: 'no answer in time' }), REPL_LIMITS.startTimeoutMs);
     });
-    const first = await Promise.race([this.#nextAnswer(), spawnError, timeout]);
+    const first = await Promise.race([this.#nextAnswer('ready'), spawnError, timeout]);
     clearTimeout(timer);
     if ('line' in first && first.line.ready === true) return;
     await this.kill();
@@ -132,8 +135,9 @@ export class ReplContext {
         void this.kill();
       }, REPL_LIMITS.interruptGraceMs);
     }, timeoutMs);
-    const answer = this.#nextAnswer();
-    (this.#child?.stdio[3] as Writable | undefined)?.write(`${JSON.stringify({ code })}\n`);
+    const seq = ++this.#seq;
+    const answer = this.#nextAnswer(seq);
+    (this.#child?.stdio[3] as Writable | undefined)?.write(`${JSON.stringify({ seq, code })}\n`);
     const got = await answer;
     clearTimeout(timer);
     clearTimeout(killTimer);
@@ -204,10 +208,11 @@ export class ReplContext {
       this.#pending = this.#pending.slice(nl + 1);
       try {
         const parsed = JSON.parse(line) as unknown;
-        if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
-          this.#settle({ line: parsed as Record<string, unknown> });
+        const obj = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
+        const tag = obj.ready === true ? 'ready' : obj.seq;
+        if (tag === this.#awaiting) this.#settle({ line: obj });
       } catch {
-        // Not the driver's: the program wrote to fd 4 itself. Ignored; a run it spoils times out.
+        // Not the driver's: the program wrote to fd 4 itself. Ignored.
       }
       nl = this.#pending.indexOf('\n');
     }
@@ -217,7 +222,9 @@ export class ReplContext {
     }
   }
 
-  #nextAnswer(): Promise<Answer> {
+  /** The next answer tagged `tag` (a run's seq, or 'ready'), or the interpreter's end. */
+  #nextAnswer(tag: number | 'ready'): Promise<Answer> {
+    this.#awaiting = tag;
     return new Promise((resolve) => {
       this.#waiter = resolve;
     });
@@ -226,6 +233,7 @@ export class ReplContext {
   #settle(a: Answer): void {
     const w = this.#waiter;
     this.#waiter = undefined;
+    this.#awaiting = undefined;
     w?.(a);
   }
 }

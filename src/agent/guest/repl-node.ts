@@ -1,8 +1,8 @@
 /**
  * hearth's JavaScript interpreter context, bundled to repl-node.js and run by the guest agent with
  * the tools layer's Node (`node --expose-internals repl-node.js`). Same pipe protocol as
- * repl-python.py: requests on fd 3, answers on fd 4, one JSON object per line; the program's stdout
- * and stderr are the run's output.
+ * repl-python.py: requests `{seq, code}` on fd 3, answers on fd 4 (with the request's `seq`), one
+ * JSON object per line; the program's stdout and stderr are the run's output.
  *
  * Code runs as a vm.Script in one vm context, so `let`/`const` bindings persist across runs and the
  * completion value of the last statement is the result. Top-level `await` is rewritten the way
@@ -162,7 +162,7 @@ async function run(code: string): Promise<Answer> {
   });
 }
 
-function answer(a: Answer | { ready: true }): void {
+function answer(a: (Answer & { seq: unknown }) | { ready: true }): void {
   const line = Buffer.from(`${JSON.stringify(a)}\n`);
   for (let off = 0; off < line.length; ) off += writeSync(ANSWERS_FD, line, off);
 }
@@ -171,13 +171,13 @@ async function main(): Promise<void> {
   answer({ ready: true });
   const requests = createInterface({ input: new Socket({ fd: 3, readable: true, writable: false }) });
   for await (const line of requests) {
-    let code: unknown;
+    let request: { code?: unknown; seq?: unknown };
     try {
-      code = (JSON.parse(line) as { code?: unknown }).code;
+      request = JSON.parse(line) as { code?: unknown; seq?: unknown };
     } catch {
       continue;
     }
-    if (typeof code === 'string') answer(await run(code));
+    if (typeof request.code === 'string') answer({ ...(await run(request.code)), seq: request.seq });
   }
   process.exit(0);
 }

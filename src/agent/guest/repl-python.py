@@ -2,7 +2,8 @@
 #
 # Requests arrive on fd 3 and answers leave on fd 4, one JSON object per line, so the program's own
 # stdin, stdout and stderr stay its own (stdout and stderr go to the agent as the run's output).
-# Each request is {"code": str}; each answer is {"executionCount", "result"?, "error"?}. The
+# Each request is {"seq": int, "code": str}; each answer is {"seq", "executionCount", "result"?,
+# "error"?} (the agent ignores answers whose seq is not the run's: the program can write to fd 4). The
 # first line written is {"ready": true}. Globals live in a real __main__ module across runs.
 #
 # SIGINT raises KeyboardInterrupt only while code runs: an interrupt that lands between runs must
@@ -178,10 +179,12 @@ def _main_loop():
         if not line:
             return
         try:
-            code = json.loads(line)["code"]
+            request = json.loads(line)
+            code, seq = request["code"], request["seq"]
         except (ValueError, KeyError, TypeError):
             continue
         answer = _run(code)
+        answer["seq"] = seq
         while True:
             try:
                 _answers.write(json.dumps(answer, default=str) + "\n")
