@@ -154,6 +154,28 @@ for (const name of ['bwrap', 'gvisor'] as const) {
       await r.deleteContext(contextId);
     });
 
+    it('cuts a huge value to the caps and reports an interpreter that exits', async () => {
+      const r = repl();
+      const { contextId } = await r.createContext({ language: 'python' });
+      const big = await code(r, contextId, '"x" * 1_000_000');
+      expect(big.resultTruncated).toBe(true);
+      expect(big.result?.text.length).toBe(REPL_LIMITS.maxTextChars);
+      expect(big.result?.formats['text/plain']?.length).toBe(REPL_LIMITS.maxTextChars);
+      const html = await code(
+        r,
+        contextId,
+        'class Page:\n    def _repr_html_(self):\n        return "<p>" * 1_000_000\nPage()',
+      );
+      expect(html.resultTruncated).toBe(true);
+      expect(html.result?.formats['text/html']).toBeUndefined();
+      expect(html.result?.text).toContain('Page object');
+      const exited = await code(r, contextId, 'import os\nos._exit(3)');
+      expect(exited).toMatchObject({ contextLost: true, timedOut: false });
+      expect(exited.error?.name).toBe('ContextLost');
+      expect(exited.error?.value).toContain('exit code 3');
+      await r.deleteContext(contextId);
+    });
+
     it('ignores answers the program forges on the driver pipe', async () => {
       const r = repl();
       const { contextId } = await r.createContext({ language: 'python' });
