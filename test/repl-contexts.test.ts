@@ -11,6 +11,7 @@ import { loadBackend } from '../src/backends/registry.js';
 import { MemoryLedger } from '../src/sandboxes/ledger.js';
 import { fixtureSpec } from './conformance/cases.js';
 import { settledLeftovers } from './leak-check.js';
+import { qemuFixture } from './qemu-fixture.js';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -96,6 +97,27 @@ for (const name of ['bwrap', 'gvisor'] as const) {
       const after = await code(r, contextId, 'x');
       expect(after.result?.text).toBe('41');
       expect(after.executionCount).toBe(3);
+      await r.deleteContext(contextId);
+    });
+
+    it('interrupts on request, and refuses a second run while one is going', async () => {
+      const r = repl();
+      const { contextId } = await r.createContext({ language: 'python' });
+      let started!: () => void;
+      const printed = new Promise<void>((resolve) => {
+        started = resolve;
+      });
+      const running = r.runCode(contextId, 'import time\nprint("started", flush=True)\ntime.sleep(60)', {
+        onStdout: () => started(),
+      });
+      await printed;
+      await expect(code(r, contextId, '1')).rejects.toMatchObject({ code: 'REPL_CONTEXT_BUSY' });
+      expect((await r.listContexts()).find((c) => c.contextId === contextId)?.state).toBe('busy');
+      await r.interrupt(contextId);
+      const out = await running;
+      expect(out).toMatchObject({ timedOut: false, contextLost: false });
+      expect(out.error?.name).toBe('KeyboardInterrupt');
+      expect((await code(r, contextId, 'time.time() > 0')).result?.text).toBe('True');
       await r.deleteContext(contextId);
     });
 
@@ -252,4 +274,37 @@ describe('rich results on the python-data image (bwrap)', () => {
     expect(fig.result?.text).toContain('Figure');
     await r.deleteContext(contextId);
   }, 120_000);
+});
+
+describe('interpreter contexts on qemu (one VM: TCG is slow)', () => {
+  const { backend } = qemuFixture({ poolSize: 0 });
+  const state: { sandbox?: Sandbox; skip?: string } = {};
+  beforeAll(async () => {
+    const probe = await backend.probe();
+    if (!probe.usable) {
+      state.skip = probe.reason;
+      return;
+    }
+    state.sandbox = await backend.create({ image: 'default', memoryMb: 512 });
+  });
+  afterAll(async () => {
+    await state.sandbox?.destroy();
+    await backend.close();
+    expect(await settledLeftovers({ settleMs: 3000 })).toEqual([]);
+  });
+
+  it('Python keeps its variables through an interrupt; JavaScript keeps its bindings', async () => {
+    if (!state.sandbox) throw new Error(`qemu is not usable here: ${state.skip}`);
+    const r = new ReplClient(state.sandbox.agent);
+    const py = await r.createContext({ language: 'python' });
+    await code(r, py.contextId, 'x = 41');
+    expect((await code(r, py.contextId, 'x + 1')).result?.text).toBe('42');
+    const loop = await code(r, py.contextId, 'while True: pass', 2000);
+    expect(loop).toMatchObject({ timedOut: true, contextLost: false });
+    expect((await code(r, py.contextId, 'x')).result?.text).toBe('41');
+    const js = await r.createContext({ language: 'javascript' });
+    await code(r, js.contextId, 'let a = 1');
+    expect((await code(r, js.contextId, 'await Promise.resolve(a + 1)')).result?.text).toBe('2');
+    expect((await r.listContexts()).map((c) => c.language).sort()).toEqual(['javascript', 'python']);
+  }, 180_000);
 });
