@@ -39,7 +39,7 @@ export class ReplClient {
       ...(opts.cwd ? { cwd: opts.cwd } : {}),
     };
     const timeoutMs = REPL_LIMITS.startTimeoutMs + HOST_SLACK_MS;
-    return this.#checked('repl-create', await this.agent.call('repl-create', msg, { timeoutMs }));
+    return this.#checked('repl-create', await this.#call('repl-create', msg, { timeoutMs }));
   }
 
   async runCode(contextId: string, code: string, opts: RunCodeOptions = {}): Promise<RunCodeOutcome> {
@@ -58,7 +58,7 @@ export class ReplClient {
       if (stream === 'stdout') opts.onStdout?.(part);
       else opts.onStderr?.(part);
     };
-    const value = await this.agent.call(
+    const value = await this.#call(
       'repl-run',
       { type: 'repl-run', contextId, code, timeoutMs },
       { timeoutMs: timeoutMs + REPL_LIMITS.interruptGraceMs + HOST_SLACK_MS, onOutput },
@@ -73,26 +73,35 @@ export class ReplClient {
   }
 
   async listContexts(): Promise<ReplContextInfo[]> {
-    return this.#checked('repl-list', await this.agent.call('repl-list', { type: 'repl-list' }));
+    return this.#checked('repl-list', await this.#call('repl-list', { type: 'repl-list' }));
   }
 
   /** A fresh interpreter in the same context: its variables are gone, its count starts again. */
   async restartContext(contextId: string): Promise<ReplContextInfo> {
     const timeoutMs = REPL_LIMITS.startTimeoutMs + HOST_SLACK_MS;
-    const value = await this.agent.call('repl-restart', { type: 'repl-restart', contextId }, { timeoutMs });
+    const value = await this.#call('repl-restart', { type: 'repl-restart', contextId }, { timeoutMs });
     return this.#checked('repl-restart', value);
   }
 
   async deleteContext(contextId: string): Promise<void> {
-    this.#checked('repl-delete', await this.agent.call('repl-delete', { type: 'repl-delete', contextId }));
+    this.#checked('repl-delete', await this.#call('repl-delete', { type: 'repl-delete', contextId }));
   }
 
   /** Interrupts the context's running code (KeyboardInterrupt in Python); a no-op when it is idle. */
   async interrupt(contextId: string): Promise<void> {
     this.#checked(
       'repl-interrupt',
-      await this.agent.call('repl-interrupt', { type: 'repl-interrupt', contextId }),
+      await this.#call('repl-interrupt', { type: 'repl-interrupt', contextId }),
     );
+  }
+
+  /** Sends a `repl-*` request, once the agent said in `hello` that it runs contexts. */
+  #call(...args: Parameters<AgentClient['call']>): Promise<unknown> {
+    if (!this.agent.info?.capabilities.includes('repl'))
+      return Promise.reject(
+        new HearthError('AGENT_UNKNOWN_VERSION', 'this guest agent does not run interpreter contexts'),
+      );
+    return this.agent.call(...args);
   }
 
   #checked<K extends keyof typeof REPL_RESULT_SCHEMAS>(

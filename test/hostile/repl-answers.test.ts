@@ -12,7 +12,10 @@ import { REPL_LIMITS } from '../../src/agent/repl-limits.js';
 
 type Answer = (req: { type: string; id: number }, send: (frames: Buffer[]) => void) => void;
 
-async function compromisedAgent(answer: Answer): Promise<{ client: AgentClient; toAgent: PassThrough }> {
+async function compromisedAgent(
+  answer: Answer,
+  capabilities = ['repl'],
+): Promise<{ client: AgentClient; toAgent: PassThrough }> {
   const toAgent = new PassThrough();
   const fromAgent = new PassThrough();
   const decoder = new FrameDecoder();
@@ -27,7 +30,7 @@ async function compromisedAgent(answer: Answer): Promise<{ client: AgentClient; 
         const info = {
           agentVersion: '0.1.0',
           protocolVersion: 1,
-          capabilities: ['repl'],
+          capabilities,
           pid: 1,
           workDir: '/w',
         };
@@ -118,6 +121,18 @@ describe('hostile guest: repl answers', () => {
     expect(seen).toBe(REPL_LIMITS.maxOutputBytes);
     expect(out.stdout.length + out.stderr.length).toBe(REPL_LIMITS.maxOutputBytes);
     expect(client.closed).toBe(false);
+    await client.close();
+  });
+
+  it('refuses to send repl requests to an agent that does not run contexts', async () => {
+    let asked = false;
+    const { client } = await compromisedAgent(() => {
+      asked = true;
+    }, ['exec']);
+    await expect(new ReplClient(client).createContext({ language: 'python' })).rejects.toMatchObject({
+      code: 'AGENT_UNKNOWN_VERSION',
+    });
+    expect(asked).toBe(false);
     await client.close();
   });
 
