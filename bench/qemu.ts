@@ -62,8 +62,13 @@ export default async function bench(): Promise<void> {
   const image = requireImage('default', { paths });
   const tools = await ensureTools({ paths });
   const artefacts = await ensureVmArtefacts({ image, tools, paths });
-  const accel = await chooseAccel({ paths, kernel: artefacts.kernel, initrd: artefacts.initramfs.path });
-  const ctx: LaunchContext = { paths, ledger, artefacts, accel };
+  const accel = await chooseAccel({
+    paths,
+    kernel: artefacts.kernel,
+    initrd: artefacts.initramfs.path,
+    shim: tools.shim,
+  });
+  const ctx: LaunchContext = { paths, ledger, artefacts, accel, shim: tools.shim };
   report({ group: G, name: 'accelerator', value: accel.accel, ratio: `${accel.reason}; ${load()}` });
 
   const cold = await sample(3, async () => stop(await coldBoot(ctx, SHAPE)), 0);

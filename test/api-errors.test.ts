@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hearthPaths } from '../src/config/paths.js';
 import { ERROR_CODES, ERROR_STATUS } from '../src/errors/codes.js';
 import { jobsConfig } from '../src/jobs/config.js';
 import { JobService } from '../src/jobs/service.js';
@@ -273,7 +274,7 @@ describe('API: bearer tokens', () => {
 });
 
 function paths(dir: string) {
-  return { home: dir, images: dir, tools: dir, vm: dir, cache: dir, run: dir, db: join(dir, 'hearth.db') };
+  return hearthPaths({ HEARTH_HOME: dir });
 }
 
 describe('docs/api.md', () => {

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { hearthPaths, projectRoot } from '../src/config/paths.js';
 import { detectCgroups } from '../src/sandboxes/cgroups.js';
-import type { SandboxLedger, SandboxRecord } from '../src/sandboxes/ledger.js';
+import { newSandboxRecord, type SandboxLedger, type SandboxRecord } from '../src/sandboxes/ledger.js';
 import { mountsUnder, reapOrphans } from '../src/sandboxes/reaper.js';
-import { isRunning } from '../src/sandboxes/sandbox-id.js';
+import { isRunning, processStartTime } from '../src/sandboxes/sandbox-id.js';
 import { hostProcessesNaming } from './conformance/lifecycle-cases.js';
 
 /** A SandboxLedger kept in a JSON file, so it outlives the process that wrote it (the owner script has a copy). */
@@ -144,5 +144,41 @@ describe('reapOrphans', () => {
     expect(existsSync(cg)).toBe(false);
     expect(existsSync(liveDir)).toBe(true);
     expect(ledger.list().map((r) => r.id)).toEqual(['bwrap-live']);
+  });
+
+  test('an owner is known by pid and start time: a live Node process that reused the pid does not keep its sandboxes', async () => {
+    // A real live Node process stands for the process that reused a dead owner's pid.
+    const reuser = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    try {
+      const pid = reuser.pid ?? 0;
+      for (let i = 0; i < 100 && !processStartTime(pid); i++) await new Promise((r) => setTimeout(r, 10));
+      const start = processStartTime(pid) ?? '';
+      const before = String(Number(start) - 1); // the dead owner started earlier, with the same pid
+      const ledger = new FileLedger(join(dir, 'reused.json'));
+      const reusedDir = join(run, `bwrap-${pid}-${before}-00000000aa`);
+      const ownDir = join(run, `bwrap-${pid}-${start}-00000000bb`);
+      const record = (id: string, ownerStartTime: string, path: string): SandboxRecord => ({
+        ...newSandboxRecord(id, 'bwrap', { paths: [path] }),
+        ownerPid: pid,
+        ownerStartTime,
+      });
+      for (const d of [reusedDir, ownDir, `${reusedDir}-rec`, `${ownDir}-rec`])
+        mkdirSync(d, { recursive: true });
+      ledger.put(record('bwrap-reused', before, `${reusedDir}-rec`));
+      ledger.put(record('bwrap-owned', start, `${ownDir}-rec`));
+
+      const { reaped } = await reapOrphans(ledger, { paths: { ...hearthPaths(), run } });
+      expect(reaped).toEqual(expect.arrayContaining(['bwrap-reused', `bwrap-${pid}-${before}-00000000aa`]));
+      expect(reaped).not.toContain('bwrap-owned');
+      expect(reaped).not.toContain(`bwrap-${pid}-${start}-00000000bb`);
+      expect(ledger.list().map((r) => r.id)).toEqual(['bwrap-owned']);
+      expect(existsSync(`${reusedDir}-rec`)).toBe(false);
+      expect(existsSync(reusedDir)).toBe(false);
+      expect(existsSync(`${ownDir}-rec`)).toBe(true);
+      expect(existsSync(ownDir)).toBe(true);
+      expect(isRunning(pid, start), 'the reaper never kills an owner').toBe(true);
+    } finally {
+      reuser.kill('SIGKILL');
+    }
   });
 });

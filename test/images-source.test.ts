@@ -111,6 +111,16 @@ describe('prepareSource', () => {
     expect(err.message).toMatch(/main\.ts:1:\d+: Unexpected ";"/);
     expect(err.details?.stage).toBe('compile');
   });
+
+  it('fails a source too complex to type-strip (300,000 nested parentheses) as a compile error; the next strips', async () => {
+    const n = 300_000;
+    const err = await failure({ code: `let x = ${'('.repeat(n)}1${')'.repeat(n)};` }, typescript);
+    expect(err.code).toBe('VALIDATION_FAILED');
+    expect(err.details?.stage).toBe('compile');
+    expect(err.message).toMatch(/main\.ts: the source is too complex/);
+    const out = await files({ code: 'const n: number = 1;\nconsole.log(n);' }, typescript);
+    expect(out['main.mjs']).toBe('const n = 1;\nconsole.log(n);\n');
+  });
 });
 
 describe('examples', () => {

@@ -3,9 +3,11 @@
  */
 import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { HearthError, isErrorCode } from '../errors/hearth-error.js';
+import { HearthError, toHearthError } from '../errors/hearth-error.js';
 import { type ExecHandle, type ExecHandlers, PendingExec } from './client-exec.js';
-import { encodeData, encodeJson, FrameDecoder } from './framing.js';
+import { guestError, type OutputHandler, type ReadSink, RequestTable } from './client-requests.js';
+import { encodeData, encodeJson, FrameDecoder, FramingError } from './framing.js';
+import { checkResultValue, parseGuestMessage, protocolError } from './guest-messages.js';
 import {
   type ExecExit,
   type ExecRequest,
@@ -17,7 +19,6 @@ import {
   type ResultValues,
   Stream,
   SUPPORTED_PROTOCOL_VERSIONS,
-  type WireError,
 } from './protocol.js';
 
 export type { ExecHandle, ExecHandlers } from './client-exec.js';
@@ -31,7 +32,22 @@ export interface AgentConnectOptions {
   helloTimeoutMs?: number;
   /** How long any non-exec request may take. @default 30_000 */
   requestTimeoutMs?: number;
+  /**
+   * How long past its `timeoutMs` an exec may go unreported before the host ends it as timed out
+   * and closes the connection with AGENT_TIMEOUT (the guest did not enforce its limit). It covers the
+   * guest's own kill (the agent waits up to 3 s for the shim to kill a tree before SIGKILLing it; a
+   * fork bomb under gVisor takes that long) and the report's way back. @default EXEC_GRACE_MS
+   */
+  execGraceMs?: number;
+  /** `log` messages accepted per second; more end the connection. @default 50 */
+  logsPerSecond?: number;
 }
+
+/** The default of `execGraceMs`. */
+export const EXEC_GRACE_MS = 5000;
+
+/** The largest file `readFile` accepts unless told otherwise. */
+export const DEFAULT_MAX_READ_BYTES = 64 * 1024 * 1024;
 
 export type RunResult = ExecExit & { stdout: Buffer; stderr: Buffer };
 
@@ -40,24 +56,15 @@ export type RunRequest = Omit<ExecRequest, 'stdin'> & { stdin?: Buffer | string 
 
 type HostRequest = HostMessage extends infer M ? (M extends { id: number } ? Omit<M, 'id'> : never) : never;
 
-interface Pending {
-  resolve(value: unknown): void;
-  reject(err: Error): void;
-  timer: NodeJS.Timeout | undefined;
-  /** file-read content, gathered from Data frames. */
-  chunks?: Buffer[];
-  /** Output of a request that streams it (repl-run) before its result. */
-  onOutput?: OutputHandler;
-}
-
-export type OutputHandler = (stream: 'stdout' | 'stderr', bytes: Buffer) => void;
-
 export class AgentClient {
   readonly #readable: NodeJS.ReadableStream;
   readonly #writable: NodeJS.WritableStream;
   readonly #requestTimeoutMs: number;
+  readonly #execGraceMs: number;
+  readonly #logsPerSecond: number;
+  #logWindow = { startMs: 0, count: 0 };
   readonly #decoder = new FrameDecoder();
-  readonly #pending = new Map<number, Pending>();
+  readonly #requests = new RequestTable();
   readonly #execs = new Map<number, PendingExec>();
   readonly #closeListeners: Array<(err?: Error) => void> = [];
   /**
@@ -68,6 +75,12 @@ export class AgentClient {
   #closed = false;
   #closing: Promise<void> | undefined;
   #info: HelloInfo | undefined;
+  /**
+   * The agent has answered `hello`. Until then a result for an unknown id is dropped: a new
+   * connection on a reused transport (a restored VM's port, reconnected after a lost hello) may
+   * first carry the late answer to the previous connection's hello.
+   */
+  #established = false;
   readonly #onData = (chunk: Buffer): void => this.#receive(chunk);
   readonly #onEnd = (): void => this.#lost(new HearthError('SANDBOX_LOST', 'the agent stream ended'));
   readonly #onError = (err: Error): void =>
@@ -77,6 +90,8 @@ export class AgentClient {
     this.#readable = opts.readable;
     this.#writable = opts.writable;
     this.#requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
+    this.#execGraceMs = opts.execGraceMs ?? EXEC_GRACE_MS;
+    this.#logsPerSecond = opts.logsPerSecond ?? 50;
     this.#readable.on('data', this.#onData);
     this.#readable.on('end', this.#onEnd);
     this.#readable.on('close', this.#onEnd);
@@ -100,6 +115,7 @@ export class AgentClient {
           `agent ${info.agentVersion} speaks protocol ${info.protocolVersion}; this host speaks ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`,
         );
       client.#info = info;
+      client.#established = true;
       return client;
     } catch (err) {
       await client.close();
@@ -119,11 +135,17 @@ export class AgentClient {
   /** Starts a program; output arrives through the handlers as it is produced. */
   exec(req: ExecRequest, handlers: ExecHandlers = {}): ExecHandle {
     const id = this.#nextId++;
-    const exec = new PendingExec(id, handlers, {
-      sendStdin: (channel, data) => this.#write(encodeData(channel, Stream.Stdin, data)),
-      closeStdin: (channel) => this.#request('close-stdin', { type: 'close-stdin', channel }),
-      signal: (channel, signal) => this.#request('signal', { type: 'signal', channel, signal }),
-    });
+    const exec = new PendingExec(
+      id,
+      handlers,
+      {
+        sendStdin: (channel, data) => this.#write(encodeData(channel, Stream.Stdin, data)),
+        closeStdin: (channel) => this.#request('close-stdin', { type: 'close-stdin', channel }),
+        signal: (channel, signal) => this.#request('signal', { type: 'signal', channel, signal }),
+        overdue: (channel, timeoutMs) => this.#overdue(channel, timeoutMs),
+      },
+      { limits: req.limits, graceMs: this.#execGraceMs },
+    );
     if (this.#closed) {
       exec.fail(new HearthError('SANDBOX_LOST', 'the agent connection is closed'));
       return exec;
@@ -164,9 +186,14 @@ export class AgentClient {
     return { ...exit, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) };
   }
 
-  async readFile(path: string): Promise<Buffer> {
+  /** Reads a whole file; one larger than `maxBytes` is refused with FILE_TOO_LARGE. */
+  async readFile(path: string, opts: { maxBytes?: number } = {}): Promise<Buffer> {
     const chunks: Buffer[] = [];
-    await this.#request('file-read', { type: 'file-read', path }, this.#requestTimeoutMs, chunks);
+    const maxBytes = opts.maxBytes ?? DEFAULT_MAX_READ_BYTES;
+    await this.#request('file-read', { type: 'file-read', path }, this.#requestTimeoutMs, {
+      chunks,
+      maxBytes,
+    });
     return Buffer.concat(chunks);
   }
 
@@ -201,10 +228,10 @@ export class AgentClient {
     await this.#request('file-remove', { type: 'file-remove', path, recursive: opts.recursive === true });
   }
 
-  /** Round trip to the agent, in milliseconds. */
-  async ping(): Promise<number> {
+  /** Round trip to the agent, in milliseconds; AGENT_TIMEOUT when it takes over `timeoutMs`. */
+  async ping(timeoutMs = this.#requestTimeoutMs): Promise<number> {
     const t0 = performance.now();
-    await this.#request('ping', { type: 'ping' });
+    await this.#request('ping', { type: 'ping' }, timeoutMs);
     return performance.now() - t0;
   }
 
@@ -224,20 +251,28 @@ export class AgentClient {
 
   /**
    * Sends a request whose output arrives as Data frames (Stdout/Stderr) on its channel, passed to
-   * `onOutput`, and resolves with the guest's result value. The value is not checked here: the
-   * caller checks it against its schema (see client-repl.ts).
+   * `onOutput`, and resolves with the guest's result value, checked like every other (a value of
+   * the wrong shape ends the connection with AGENT_PROTOCOL). Used by ReplClient (client-repl.ts).
    */
   call<K extends keyof ResultValues>(
     kind: K,
     msg: HostRequest,
     opts: { timeoutMs?: number; onOutput?: OutputHandler } = {},
-  ): Promise<unknown> {
+  ): Promise<ResultValues[K]> {
     return this.#request(kind, msg, opts.timeoutMs, undefined, undefined, opts.onOutput);
   }
 
   /** Asks the agent to stop everything and exit. */
   async shutdown(): Promise<void> {
     await this.#request('shutdown', { type: 'shutdown' });
+  }
+
+  /**
+   * Ends the connection because the agent misbehaved (it stopped answering, broke the protocol):
+   * pending calls reject with `err` and close listeners hear it, so the owner destroys the sandbox.
+   */
+  abort(err: HearthError): void {
+    this.#lost(err);
   }
 
   onClose(listener: (err?: Error) => void): void {
@@ -259,10 +294,10 @@ export class AgentClient {
   }
 
   #request<K extends keyof ResultValues>(
-    _kind: K,
+    kind: K,
     msg: HostRequest,
     timeoutMs = this.#requestTimeoutMs,
-    chunks?: Buffer[],
+    read?: ReadSink,
     fileData?: Buffer,
     onOutput?: OutputHandler,
   ): Promise<ResultValues[K]> {
@@ -275,18 +310,11 @@ export class AgentClient {
     } catch (err) {
       return Promise.reject(tooLarge(err));
     }
-    return new Promise<ResultValues[K]>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(
-          new HearthError('AGENT_TIMEOUT', `the agent did not answer ${msg.type} within ${timeoutMs} ms`),
-        );
-      }, timeoutMs);
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, chunks, onOutput });
-      const frames = fileData ? encodeData(id, Stream.File, fileData) : [];
-      frames.push(frame);
-      this.#write(frames);
-    });
+    const answer = this.#requests.add(id, kind, timeoutMs, read, onOutput);
+    const frames = fileData ? encodeData(id, Stream.File, fileData) : [];
+    frames.push(frame);
+    this.#write(frames);
+    return answer;
   }
 
   #write(bufs: Buffer[]): void {
@@ -297,64 +325,92 @@ export class AgentClient {
     w.uncork?.();
   }
 
+  /** Nothing the guest sends may throw out of this stream handler: any failure ends the connection. */
   #receive(chunk: Buffer): void {
-    let frames: ReturnType<FrameDecoder['push']>;
     try {
-      frames = this.#decoder.push(chunk);
+      for (const frame of this.#decoder.push(chunk)) {
+        if (this.#closed) return;
+        if (frame.kind === FrameKind.Data) this.#onDataFrame(frame.channel, frame.stream, frame.bytes);
+        else this.#onMessage(parseGuestMessage(frame.text));
+      }
     } catch (err) {
       this.#lost(
-        new HearthError('AGENT_PROTOCOL', `undecodable frame from the agent: ${(err as Error).message}`),
+        err instanceof FramingError
+          ? protocolError(`an undecodable frame (${err.message})`)
+          : err instanceof HearthError
+            ? err
+            : toHearthError(err, 'INTERNAL'),
       );
-      void this.close();
-      return;
-    }
-    for (const frame of frames) {
-      if (frame.kind === FrameKind.Data) this.#onDataFrame(frame.channel, frame.stream, frame.bytes);
-      else this.#onMessage(frame.text);
     }
   }
 
   #onDataFrame(channel: number, stream: number, bytes: Buffer): void {
-    if (stream === Stream.File) this.#pending.get(channel)?.chunks?.push(bytes);
-    else if (stream === Stream.Stdout || stream === Stream.Stderr) {
+    if (stream === Stream.File) {
+      this.#requests.onFileData(channel, bytes);
+      return;
+    }
+    if (stream === Stream.Stdout || stream === Stream.Stderr) {
       const name = stream === Stream.Stdout ? 'stdout' : 'stderr';
       const exec = this.#execs.get(channel);
-      if (exec) exec.onOutput(name, bytes);
-      else this.#pending.get(channel)?.onOutput?.(name, bytes);
+      if (exec && !exec.done) exec.onOutput(name, bytes);
+      // Not an exec's: it may be the output of a request that streams it (repl-run).
+      else if (!this.#requests.onOutput(channel, name, bytes))
+        throw protocolError(`output on channel ${channel}, which is no running exec or run`);
+      return;
     }
+    throw protocolError(`a data frame for stream ${stream} on channel ${channel}`);
   }
 
-  #onMessage(text: string): void {
-    let msg: GuestMessage;
-    try {
-      msg = JSON.parse(text) as GuestMessage;
-    } catch {
+  #onMessage(msg: GuestMessage): void {
+    if (msg.type === 'log') {
+      this.#countLog();
       return;
     }
-    if (msg.type === 'log') return;
-    if (msg.type === 'exit') {
-      const exec = this.#execs.get(msg.id);
-      this.#execs.delete(msg.id);
-      const { type: _t, id: _i, ...exit } = msg;
-      exec?.onExit(exit);
-      return;
-    }
-    if (msg.type !== 'result') return;
     const exec = this.#execs.get(msg.id);
+    if (msg.type === 'exit') {
+      if (!exec || exec.done) throw protocolError(`an exit for ${msg.id}, which is no running exec`);
+      // The exit may overtake the exec's result; the id stays known until that arrives.
+      if (exec.answered) this.#execs.delete(msg.id);
+      const { type: _t, id: _i, ...exit } = msg;
+      exec.onExit(exit);
+      return;
+    }
     if (exec) {
-      if (msg.ok) exec.onStarted((msg.value as { pid: number }).pid);
-      else {
+      if (exec.answered) throw protocolError(`a second result for exec ${msg.id}`);
+      exec.answered = true;
+      if (msg.ok) {
+        const { pid } = checkResultValue('exec', msg.value);
+        if (exec.done) this.#execs.delete(msg.id);
+        else exec.onStarted(pid);
+      } else {
+        if (exec.done) throw protocolError(`a failed result for exec ${msg.id} after its exit`);
         this.#execs.delete(msg.id);
-        exec.fail(guestError(msg.error, 'EXEC_FAILED'));
+        exec.fail(guestError(msg.error));
       }
       return;
     }
-    const pending = this.#pending.get(msg.id);
-    if (!pending) return;
-    this.#pending.delete(msg.id);
-    clearTimeout(pending.timer);
-    if (msg.ok) pending.resolve(msg.value);
-    else pending.reject(guestError(msg.error, 'EXEC_FAILED'));
+    this.#requests.onResult(msg, !this.#established);
+  }
+
+  /** `log` messages are not used by the host; a flood of them is a guest misbehaving. */
+  #countLog(): void {
+    const now = performance.now();
+    if (now - this.#logWindow.startMs >= 1000) this.#logWindow = { startMs: now, count: 0 };
+    if (++this.#logWindow.count > this.#logsPerSecond)
+      throw protocolError(`more than ${this.#logsPerSecond} log messages in a second`);
+  }
+
+  /** An exec passed its host-side deadline: it ends as timed out and the agent is given up. */
+  #overdue(channel: number, timeoutMs: number): void {
+    const exec = this.#execs.get(channel);
+    if (!exec || exec.done || this.#closed) return;
+    exec.timeOut();
+    this.#lost(
+      new HearthError(
+        'AGENT_TIMEOUT',
+        `exec ${channel} ran past its ${timeoutMs} ms timeout by ${this.#execGraceMs} ms without the agent ending it`,
+      ),
+    );
   }
 
   /** The stream is gone: every pending call and unfinished exec rejects, listeners hear once. */
@@ -362,14 +418,14 @@ export class AgentClient {
     if (this.#closed) return;
     this.#closed = true;
     this.#readable.off('data', this.#onData);
-    for (const p of this.#pending.values()) {
-      clearTimeout(p.timer);
-      p.reject(err);
-    }
-    this.#pending.clear();
+    this.#requests.rejectAll(err);
     for (const e of this.#execs.values()) e.fail(err);
     this.#execs.clear();
-    for (const l of this.#closeListeners.splice(0)) l(notify ? err : undefined);
+    for (const l of this.#closeListeners.splice(0)) {
+      try {
+        l(notify ? err : undefined);
+      } catch {}
+    }
     if (!notify) return;
     void this.close();
   }
@@ -379,9 +435,4 @@ function tooLarge(err: unknown): HearthError {
   return new HearthError('PAYLOAD_TOO_LARGE', `request too large for one frame: ${(err as Error).message}`, {
     hint: 'Pass large data as stdin or as a file, not in argv or env.',
   });
-}
-
-function guestError(e: WireError | undefined, fallback: 'EXEC_FAILED'): HearthError {
-  const code = e?.code;
-  return new HearthError(isErrorCode(code) ? code : fallback, e?.message ?? 'the agent reported an error');
 }

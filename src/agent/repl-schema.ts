@@ -1,7 +1,8 @@
 /**
  * The shapes of what the guest agent sends back for interpreter contexts (`repl-*` requests), as
- * TypeBox schemas: the host checks every such value against them before believing it. The caps in
- * REPL_LIMITS are part of the shape, so a guest that sends more is refused, not trimmed.
+ * TypeBox schemas: the host checks every such value against them (guest-messages.ts) before
+ * believing it. The caps in REPL_LIMITS are part of the shape, so a guest that sends more is
+ * refused (AGENT_PROTOCOL, the connection ends), not trimmed.
  */
 import { type Static, Type } from '@sinclair/typebox';
 import { REPL_LIMITS as L } from './repl-limits.js';

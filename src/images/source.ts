@@ -1,8 +1,8 @@
 import { posix } from 'node:path';
-import { transform } from 'esbuild';
 import type { OneShotFile } from '../backends/backend.js';
 import { HearthError } from '../errors/hearth-error.js';
 import type { LanguageDef } from './catalog.js';
+import { typeStripper } from './type-strip.js';
 
 /** What a job or session submits: inline code, files, or both. */
 export interface SourceInput {
@@ -41,37 +41,10 @@ function decode(file: { content: string; encoding?: 'utf8' | 'base64' }, label: 
   return invalid(`${label}: encoding must be utf8 or base64`);
 }
 
-async function typeStrip(source: Buffer, name: string): Promise<Buffer> {
-  try {
-    const out = await transform(source.toString('utf8'), {
-      loader: 'ts',
-      format: 'esm',
-      target: 'node20',
-      sourcefile: name,
-    });
-    return Buffer.from(out.code, 'utf8');
-  } catch (err) {
-    const errors = (
-      err as { errors?: { text: string; location?: { line: number; column: number } | null }[] }
-    ).errors;
-    const text = errors?.length
-      ? errors
-          .map((e) =>
-            e.location ? `${name}:${e.location.line}:${e.location.column}: ${e.text}` : `${name}: ${e.text}`,
-          )
-          .join('\n')
-      : (err as Error).message;
-    throw new HearthError('VALIDATION_FAILED', `TypeScript compile error:\n${text}`, {
-      hint: 'Fix the TypeScript syntax error at the line and column named.',
-      details: { stage: 'compile', output: text },
-    });
-  }
-}
-
 /**
  * Turns submitted code and files into the files a sandbox's work dir gets for `lang`: the entry
  * point at the language's file name, other files by their (confined) names, and TypeScript
- * type-stripped on the host into {@link TYPESCRIPT_OUTPUT}.
+ * type-stripped on the host into {@link TYPESCRIPT_OUTPUT} (bounded: see {@link typeStripper}).
  */
 export async function prepareSource(lang: LanguageDef, input: SourceInput): Promise<OneShotFile[]> {
   const files = input.files ?? [];
@@ -96,10 +69,10 @@ export async function prepareSource(lang: LanguageDef, input: SourceInput): Prom
   if (lang.transpile === 'typescript') {
     const entry = out.get(lang.file);
     if (entry === undefined) invalid(`no entry point: send \`code\` or a file named ${lang.file}`);
-    out.set(TYPESCRIPT_OUTPUT, await typeStrip(entry, lang.file));
+    out.set(TYPESCRIPT_OUTPUT, await typeStripper().strip(entry, lang.file));
     for (const [path, content] of out) {
       if (path !== lang.file && /\.(mts|ts)$/.test(path) && !path.endsWith('.d.ts')) {
-        out.set(path.replace(/\.m?ts$/, '.mjs'), await typeStrip(content, path));
+        out.set(path.replace(/\.m?ts$/, '.mjs'), await typeStripper().strip(content, path));
       }
     }
   }

@@ -6,12 +6,15 @@ import { syntheticStep, toStepResult } from './output.js';
 import { prepareJob } from './prepare.js';
 import { buildSteps } from './runner.js';
 import type { JobService } from './service.js';
+import { StdinWindow } from './stdin-window.js';
 import type { JobRequest, JobResult, JobStage, OutputStream, StepResult } from './types.js';
 
 export interface InteractiveHandlers {
   onRuntime?(info: { language: string; backend: string; sandboxId: string }): void;
   onStage?(stage: JobStage): void;
   onOutput?(stage: JobStage, stream: OutputStream, data: string): void;
+  /** Stdin that `writeStdin` refused room for has reached the sandbox: send more. */
+  onStdinDrain?(): void;
 }
 
 /**
@@ -24,14 +27,16 @@ export class InteractiveJob {
   readonly closed: Promise<void>;
   #sandbox: Sandbox | undefined;
   #handle: ExecHandle | undefined;
-  #pendingStdin: Array<Buffer | 'close'> = [];
+  readonly #stdin: StdinWindow;
   #closing: Promise<void> | undefined;
   #closed = false;
   readonly #stop = new AbortController();
   #releaseSlot: (() => void) | undefined;
 
   constructor(service: JobService, request: JobRequest, handlers: InteractiveHandlers) {
+    this.#stdin = new StdinWindow(() => handlers.onStdinDrain?.());
     this.result = this.#run(service, request, handlers).finally(async () => {
+      this.#stdin.end();
       await this.#release();
       this.#releaseSlot?.();
     });
@@ -41,15 +46,16 @@ export class InteractiveJob {
     );
   }
 
-  writeStdin(data: string | Buffer): void {
-    const buf = Buffer.isBuffer(data) ? data : Buffer.from(data);
-    if (this.#handle) this.#handle.writeStdin(buf);
-    else this.#pendingStdin.push(buf);
+  /**
+   * Streams stdin to the program (held until it starts). False when the bytes not yet taken by the
+   * sandbox fill the window: stop sending until `onStdinDrain`.
+   */
+  writeStdin(data: string | Buffer): boolean {
+    return this.#stdin.write(Buffer.isBuffer(data) ? data : Buffer.from(data));
   }
 
   closeStdin(): void {
-    if (this.#handle) this.#handle.closeStdin();
-    else this.#pendingStdin.push('close');
+    this.#stdin.close();
   }
 
   async signal(signal: string): Promise<void> {
@@ -108,9 +114,18 @@ export class InteractiveJob {
       h.onStage?.(stage);
       const chunks = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
       const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+      // The result and the client get at most the step's output cap, whatever the sandbox sends.
+      const cap = step.limits?.maxOutputBytes ?? prepared.limits.maxOutputBytes;
+      let kept = 0;
+      let cut = false;
       const on = (stream: OutputStream) => (c: Buffer) => {
-        chunks[stream].push(c);
-        const text = decoders[stream].write(c);
+        const room = Math.max(0, cap - kept);
+        if (c.length > room) cut = true;
+        if (room === 0) return;
+        const part = c.length > room ? c.subarray(0, room) : c;
+        chunks[stream].push(part);
+        kept += part.length;
+        const text = decoders[stream].write(part);
         if (text) h.onOutput?.(stage, stream, text);
       };
       const handle = agent.exec(
@@ -126,16 +141,18 @@ export class InteractiveJob {
       if (stage === 'run') {
         this.#handle = handle;
         if (request.stdin) handle.writeStdin(request.stdin);
-        for (const p of this.#pendingStdin.splice(0)) {
-          if (p === 'close') handle.closeStdin();
-          else handle.writeStdin(p);
-        }
+        this.#stdin.attach({
+          write: (b) => handle.writeStdin(b),
+          close: () => handle.closeStdin(),
+          ping: () => agent.ping(),
+        });
       } else {
         handle.closeStdin();
       }
       const exit = await handle.exit;
       const raw: OneShotStepResult = {
         ...exit,
+        truncated: exit.truncated || cut,
         stdout: Buffer.concat(chunks.stdout),
         stderr: Buffer.concat(chunks.stderr),
       };

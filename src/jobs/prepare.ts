@@ -53,9 +53,16 @@ export function checkRequest(
   if (req.backend !== undefined && !BackendSet.isKnown(req.backend)) {
     throw new HearthError('UNKNOWN_BACKEND', `unknown backend "${req.backend}"`);
   }
-  for (const [k] of Object.entries(req.env ?? {})) {
+  for (const [k, v] of Object.entries(req.env ?? {})) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
-      throw new HearthError('VALIDATION_FAILED', `env name "${k}" is not valid`);
+      throw new HearthError('VALIDATION_FAILED', `env name ${JSON.stringify(k)} is not valid`);
+    if (typeof v !== 'string' || v.includes('\0'))
+      throw new HearthError('VALIDATION_FAILED', `env ${k} must be a string without NUL bytes`);
+  }
+  // argv and environment are C strings in the sandbox: a NUL would cut them (or fail the spawn).
+  for (const [i, a] of (req.args ?? []).entries()) {
+    if (typeof a !== 'string' || a.includes('\0'))
+      throw new HearthError('VALIDATION_FAILED', `args[${i}] must be a string without NUL bytes`);
   }
   return { lang, limits: resolveLimits(config, req.limits) };
 }

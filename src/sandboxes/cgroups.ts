@@ -1,25 +1,17 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { hearthPaths } from '../config/paths.js';
+import { type CgroupMode, type CgroupSupport, detectCgroupLayout } from './cgroup-detect.js';
+import { ownerTag } from './sandbox-id.js';
 
 /**
  * Host cgroups for sandboxes: one group per sandbox (`hearth/<id>`) holding every process the
  * sandbox starts, with a memory limit (swap included where the kernel accounts it), a process
- * limit, and the counters read back after a run (OOM kills, peak memory, CPU time).
- *
- * Works with cgroup v2 (memory and pids controllers available at the root) and with the v1
- * hierarchies (memory + pids, and cpuacct for CPU time when mounted). Anything else is `none`:
- * sandboxes then rely on rlimits alone.
+ * limit, and the counters read back after a run (OOM kills, peak memory, CPU time). Which
+ * hierarchies exist is found by cgroup-detect.ts.
  */
-export type CgroupMode = 'v2' | 'v1' | 'none';
-
-export interface CgroupSupport {
-  mode: CgroupMode;
-  /** One line: what was found, or why cgroups cannot be used. */
-  reason: string;
-}
-
 export interface CgroupLimits {
   /** Memory for every process of the group, swap included. */
   memoryMb?: number;
@@ -27,62 +19,25 @@ export interface CgroupLimits {
   maxProcesses?: number;
 }
 
-/** The mount point of cgroup v2 or of the v1 hierarchies. @default /sys/fs/cgroup */
-const ROOT = process.env.HEARTH_CGROUP_ROOT || '/sys/fs/cgroup';
-const PARENT = 'hearth';
+const detected = new Map<string, CgroupSupport>();
+let hostRoot: string | undefined;
 
-let detected: CgroupSupport | undefined;
-
-function tryPrepare(dirs: string[]): string | undefined {
-  try {
-    for (const d of dirs) mkdirSync(d, { recursive: true });
-    return undefined;
-  } catch (err) {
-    return `cannot create ${dirs.join(', ')}: ${(err as Error).message}`;
+/**
+ * Which cgroup layout this host offers sandboxes, detected once per process (and root).
+ * @param root @default hearthPaths().cgroupRoot (`HEARTH_CGROUP_ROOT`, /sys/fs/cgroup), read once
+ */
+export function detectCgroups(root?: string): CgroupSupport {
+  hostRoot ??= hearthPaths().cgroupRoot;
+  root ??= hostRoot;
+  let support = detected.get(root);
+  if (!support) {
+    support =
+      process.getuid?.() === 0
+        ? detectCgroupLayout(root)
+        : { mode: 'none', reason: 'not root: cannot create cgroups' };
+    detected.set(root, support);
   }
-}
-
-function enableV2Controllers(): void {
-  for (const dir of [ROOT, join(ROOT, PARENT)]) {
-    const have = readFileSync(join(dir, 'cgroup.subtree_control'), 'utf8');
-    const missing = ['memory', 'pids'].filter((c) => !have.split(/\s+/).includes(c));
-    if (missing.length)
-      writeFileSync(join(dir, 'cgroup.subtree_control'), missing.map((c) => `+${c}`).join(' '));
-  }
-}
-
-function detect(): CgroupSupport {
-  const isRoot = process.getuid?.() === 0;
-  if (!isRoot) return { mode: 'none', reason: 'not root: cannot create cgroups' };
-  const v2Controllers = join(ROOT, 'cgroup.controllers');
-  if (existsSync(v2Controllers)) {
-    const ctl = readFileSync(v2Controllers, 'utf8').split(/\s+/);
-    if (ctl.includes('memory') && ctl.includes('pids')) {
-      const failed = tryPrepare([join(ROOT, PARENT)]);
-      if (failed) return { mode: 'none', reason: failed };
-      try {
-        enableV2Controllers();
-      } catch (err) {
-        return {
-          mode: 'none',
-          reason: `cgroup v2: cannot enable memory+pids: ${(err as Error).message}`,
-        };
-      }
-      return { mode: 'v2', reason: `cgroup v2 at ${ROOT}` };
-    }
-  }
-  if (existsSync(join(ROOT, 'memory/memory.limit_in_bytes')) && existsSync(join(ROOT, 'pids/cgroup.procs'))) {
-    const failed = tryPrepare([join(ROOT, 'memory', PARENT), join(ROOT, 'pids', PARENT)]);
-    if (failed) return { mode: 'none', reason: failed };
-    return { mode: 'v1', reason: `cgroup v1 memory+pids at ${ROOT}` };
-  }
-  return { mode: 'none', reason: `no usable cgroup memory+pids controllers under ${ROOT}` };
-}
-
-/** Which cgroup version this host offers for sandboxes (detected once per process). */
-export function detectCgroups(): CgroupSupport {
-  detected ??= detect();
-  return detected;
+  return support;
 }
 
 function readNumber(file: string): number {
@@ -158,19 +113,19 @@ export class SandboxCgroup {
     this.dirs = [...new Set([memory, pids, ...(cpu ? [cpu] : [])])];
   }
 
-  /** Creates the groups for sandbox `id` with `limits`, or returns undefined when cgroups are unusable here. */
-  static async create(id: string, limits: CgroupLimits): Promise<SandboxCgroup | undefined> {
-    const support = detectCgroups();
-    if (support.mode === 'none') return undefined;
-    let cg: SandboxCgroup;
-    if (support.mode === 'v2') {
-      const dir = join(ROOT, PARENT, id);
-      cg = new SandboxCgroup('v2', dir, dir, dir);
-    } else {
-      const cpuacct = join(ROOT, 'cpuacct');
-      const cpu = existsSync(join(cpuacct, 'cpuacct.usage')) ? join(cpuacct, PARENT, id) : undefined;
-      cg = new SandboxCgroup('v1', join(ROOT, 'memory', PARENT, id), join(ROOT, 'pids', PARENT, id), cpu);
-    }
+  /**
+   * Creates the groups for sandbox `id` with `limits`, or returns undefined when cgroups are unusable here.
+   * @param support @default detectCgroups()
+   */
+  static async create(
+    id: string,
+    limits: CgroupLimits,
+    support: CgroupSupport = detectCgroups(),
+  ): Promise<SandboxCgroup | undefined> {
+    const { mode, parents } = support;
+    if (mode === 'none' || !parents) return undefined;
+    const cpu = parents.cpuacct ? join(parents.cpuacct, id) : undefined;
+    const cg = new SandboxCgroup(mode, join(parents.memory, id), join(parents.pids, id), cpu);
     try {
       await Promise.all(cg.dirs.map((d) => mkdir(d)));
       cg.setLimits(limits);
@@ -268,7 +223,7 @@ export class SandboxCgroup {
  * Reusable sandbox cgroups for short runs. Creating a cgroup and moving the first process into it
  * costs the kernel far more than the run itself (≈20 ms on a v1 host against ≈30 ms for a whole
  * bwrap + python run), so one-shot runs take an idle group, reset its limits and peak, and give it
- * back once it is empty. Groups are named `<prefix>-<owner pid>-pool<n>`, so the reaper frees them
+ * back once it is empty. Groups are named `<prefix>-<owner pid>-<owner start time>-pool<n>`, so the reaper frees them
  * if this process dies; `close()` removes the idle ones.
  */
 export class CgroupPool {
@@ -297,7 +252,7 @@ export class CgroupPool {
         await idle.remove(); // e.g. a limit below what it still holds: start afresh
       }
     }
-    return SandboxCgroup.create(`${this.#prefix}-${process.pid}-pool${CgroupPool.#next++}`, limits);
+    return SandboxCgroup.create(`${this.#prefix}-${ownerTag()}-pool${CgroupPool.#next++}`, limits);
   }
 
   /** Takes a group back: kept for reuse once empty, else removed. Never throws. */

@@ -11,8 +11,14 @@ export interface ShimSpawnOptions {
   nproc?: number;
   /** Leave descendants alone when the main child exits (bwrap's pid namespace ends them anyway). */
   noKillOrphans?: boolean;
+  /**
+   * An fd of `stdio` (a pipe) for the host-side shim's own report: `{"pid":N}` of the command, then
+   * its wait status and the rusage of its whole reaped tree. The sandbox never sees this fd.
+   */
+  reportFd?: number;
   /** The program the shim runs, e.g. `['bwrap', …]`. */
   command: readonly string[];
+  /** Every fd past the last of these is closed before `command` runs. */
   stdio: StdioOptions;
 }
 
@@ -26,6 +32,9 @@ export function spawnThroughShim(o: ShimSpawnOptions): ChildProcess {
   args.push('--uid', String(o.uid), '--gid', String(o.uid));
   if (o.nproc) args.push('--nproc', String(o.nproc));
   if (o.noKillOrphans) args.push('--no-kill-orphans');
+  if (o.reportFd !== undefined) args.push('--report-fd', String(o.reportFd));
+  // Node hands children every fd its own parent left without O_CLOEXEC: none may reach a sandbox.
+  args.push('--close-from', String(Array.isArray(o.stdio) ? Math.max(3, o.stdio.length) : 3));
   args.push('--', ...o.command);
   return spawn(o.shim, args, { stdio: o.stdio, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
 }

@@ -1,4 +1,5 @@
 import type { BackendName } from '../backends/backend.js';
+import { ownStartTime } from './sandbox-id.js';
 
 /**
  * What a sandbox holds on the host, recorded before it is created and removed when it is freed,
@@ -9,6 +10,11 @@ export interface SandboxRecord {
   backend: BackendName;
   /** The pid of the hearth process that owns it. */
   ownerPid: number;
+  /**
+   * The owner's start time (see sandbox-id.ts): a live process with the owner's pid but another
+   * start time reused the pid, and the owner is dead. Absent in records from older hearth versions.
+   */
+  ownerStartTime?: string;
   /** Processes to kill (bwrap, runsc, qemu …), with their start time to avoid killing a reused pid. */
   pids: { pid: number; startTime?: string }[];
   /** Files and directories to remove (sockets, overlays, temp dirs). */
@@ -51,6 +57,7 @@ export function newSandboxRecord(
     id,
     backend,
     ownerPid: process.pid,
+    ownerStartTime: ownStartTime(),
     pids: parts.pids ?? [],
     paths: parts.paths ?? [],
     mounts: parts.mounts ?? [],

@@ -1,24 +1,34 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { type HearthPaths, hearthPaths } from '../config/paths.js';
+import { existingCgroupParents } from './cgroup-detect.js';
 import { removeCgroupDir } from './cgroups.js';
 import type { SandboxLedger, SandboxRecord } from './ledger.js';
-import { isHearthProcess, isRunning, ownerPidOf } from './sandbox-id.js';
+import { isHearthProcess, isRunning, ownerOf, ownStartTime } from './sandbox-id.js';
 
 const run = promisify(execFile);
-const CGROUP_ROOT = process.env.HEARTH_CGROUP_ROOT || '/sys/fs/cgroup';
 
 export interface ReapOptions {
   paths?: HearthPaths;
-  /** Decides whether a record's owner still lives. @default a live process that is a hearth (Node) process */
-  isOwnerAlive?: (pid: number) => boolean;
+  /**
+   * Decides whether an owner still lives, from its pid and its start time where one was recorded.
+   * @default the process with that pid started at that time; without a start time (records and
+   * names from older hearth versions), a live hearth (Node) process with that pid
+   */
+  isOwnerAlive?: (pid: number, startTime?: string) => boolean;
 }
 
-function ownerAlive(pid: number): boolean {
-  return existsSync(`/proc/${pid}`) && isHearthProcess(pid);
+function ownerAlive(pid: number, startTime?: string): boolean {
+  if (startTime !== undefined) return isRunning(pid, startTime);
+  return isRunning(pid) && isHearthProcess(pid);
+}
+
+/** Whether the owner is this very process: its sandboxes are never reaped from under it. */
+function isSelf(pid: number, startTime?: string): boolean {
+  return pid === process.pid && (startTime === undefined || startTime === ownStartTime());
 }
 
 /** Mount points at or below `prefix`, deepest first. */
@@ -69,7 +79,11 @@ export async function freeRecord(rec: SandboxRecord): Promise<void> {
   }
 }
 
-function sweepDir(dir: string, isAlive: (pid: number) => boolean, found: (name: string) => void): string[] {
+function sweepDir(
+  dir: string,
+  isAlive: (pid: number, startTime?: string) => boolean,
+  found: (name: string) => void,
+): string[] {
   let names: string[] = [];
   try {
     names = readdirSync(dir);
@@ -77,8 +91,8 @@ function sweepDir(dir: string, isAlive: (pid: number) => boolean, found: (name: 
     return [];
   }
   return names.filter((name) => {
-    const owner = ownerPidOf(name);
-    if (owner === undefined || owner === process.pid || isAlive(owner)) return false;
+    const owner = ownerOf(name);
+    if (!owner || isSelf(owner.pid, owner.startTime) || isAlive(owner.pid, owner.startTime)) return false;
     found(name);
     return true;
   });
@@ -88,7 +102,9 @@ function sweepDir(dir: string, isAlive: (pid: number) => boolean, found: (name: 
  * Frees the sandboxes whose owning hearth process died: the ledger's records first (kill their
  * processes if they are still the same ones, remove cgroups, unmount, delete paths, drop the
  * record), then what is left under `<paths.run>` and the `hearth/` cgroups, named by sandbox ids
- * whose owner is dead (see sandbox-id.ts). Never touches a live owner's sandboxes.
+ * whose owner is dead (see sandbox-id.ts). An owner is identified by pid and start time, so a
+ * process that reused a dead owner's pid does not keep its sandboxes. Never touches a live owner's
+ * sandboxes.
  */
 export async function reapOrphans(
   ledger: SandboxLedger,
@@ -98,7 +114,7 @@ export async function reapOrphans(
   const isAlive = opts.isOwnerAlive ?? ownerAlive;
   const reaped = new Set<string>();
   for (const rec of ledger.list()) {
-    if (rec.ownerPid === process.pid || isAlive(rec.ownerPid)) continue;
+    if (isSelf(rec.ownerPid, rec.ownerStartTime) || isAlive(rec.ownerPid, rec.ownerStartTime)) continue;
     await freeRecord(rec);
     ledger.remove(rec.id);
     reaped.add(rec.id);
@@ -108,8 +124,9 @@ export async function reapOrphans(
     for (const m of mountsUnder(dir)) await unmount(m);
     if (!mountsUnder(dir).length) rmSync(dir, { recursive: true, force: true });
   }
-  for (const ctl of ['', 'memory', 'pids', 'cpuacct']) {
-    const parent = join(CGROUP_ROOT, ctl, 'hearth');
+  // Every hierarchy's parent, not only the ones hearth's own groups use: runsc makes its groups
+  // under each v1 controller.
+  for (const parent of existingCgroupParents(paths.cgroupRoot)) {
     for (const name of sweepDir(parent, isAlive, (n) => reaped.add(n)))
       await removeCgroupDir(join(parent, name));
   }

@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { AgentClient } from '../agent/client.js';
 import { HearthError } from '../errors/hearth-error.js';
+import { watchdogSettings } from './agent-watchdog.js';
 import { exited } from './host-process.js';
 import type { TailBuffer } from './tail-buffer.js';
 
@@ -46,6 +47,7 @@ export async function connectStdioAgent(o: StdioAgentOptions): Promise<AgentClie
     readable: proc.stdout,
     writable: proc.stdin,
     helloTimeoutMs: o.helloTimeoutMs,
+    execGraceMs: watchdogSettings().execGraceMs,
   });
   // An agent that answers after the caller gave up is closed, not leaked.
   connecting.then((a) => (signal?.aborted ? a.close() : undefined)).catch(() => {});

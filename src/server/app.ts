@@ -4,6 +4,7 @@ import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { JobService } from '../jobs/service.js';
 import { installAuth } from './auth.js';
+import { installBrowserGuard } from './browser-guard.js';
 import { installErrorHandling } from './errors.js';
 import type { ServerMetrics } from './metrics.js';
 import { classicRoutes } from './routes/classic.js';
@@ -16,6 +17,8 @@ export interface AppOptions {
   metrics: ServerMetrics;
   /** Bearer tokens; empty = no auth. */
   tokens?: readonly string[];
+  /** Host names a token-less server answers to besides loopback ones (`HEARTH_ALLOWED_HOSTS`). @default [] */
+  allowedHosts?: readonly string[];
   /** pino options, or false for none. @default false */
   logger?: boolean | object;
 }
@@ -34,6 +37,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
   installErrorHandling(app);
   installAuth(app, o.tokens ?? []);
+  if (!o.tokens?.length) installBrowserGuard(app, { allowedHosts: o.allowedHosts ?? [] });
   await app.register(swagger, {
     openapi: {
       info: {
@@ -45,8 +49,9 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       security: o.tokens?.length ? [{ bearer: [] }] : [],
     },
   });
-  await app.register(websocket, { options: { maxPayload: 4 * 1024 * 1024 } });
   const bodyLimit = o.service.config.maxCodeBytes * 2 + 1024 * 1024;
+  // A WebSocket message is at most one job request (`init`); ws closes with 1009 past it.
+  await app.register(websocket, { options: { maxPayload: bodyLimit } });
   await app.register(jobRoutes, { service: o.service, bodyLimit });
   await app.register(classicRoutes, { service: o.service, bodyLimit });
   await app.register(systemRoutes, {

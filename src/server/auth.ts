@@ -7,11 +7,6 @@ const OPEN_ROUTES = new Set(['/health']);
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
-/** Is the host a loopback address (where tokens are optional)? */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
-}
-
 /** Bearer tokens: every request but /health needs one of `tokens` (compared in constant time). */
 export function installAuth(app: FastifyInstance, tokens: readonly string[]): void {
   if (!tokens.length) return;

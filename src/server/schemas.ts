@@ -3,6 +3,9 @@ import { JOB_STATUSES } from '../jobs/types.js';
 
 const PositiveInt = Type.Integer({ minimum: 1 });
 
+/** Strings that become argv, environment or file names: C strings on the way in, so no NUL. */
+const NO_NUL = '^[^\\u0000]*$';
+
 export const LimitsSchema = Type.Object(
   {
     timeoutMs: Type.Optional(PositiveInt),
@@ -16,7 +19,7 @@ export const LimitsSchema = Type.Object(
 
 export const FileSchema = Type.Object(
   {
-    name: Type.Optional(Type.String({ maxLength: 255 })),
+    name: Type.Optional(Type.String({ maxLength: 255, pattern: NO_NUL })),
     content: Type.String(),
     encoding: Type.Optional(Type.Union([Type.Literal('utf8'), Type.Literal('base64')])),
   },
@@ -34,8 +37,12 @@ export const JobRequestSchema = Type.Object(
     code: Type.Optional(Type.String({ description: 'The program; or send `files`.' })),
     files: Type.Optional(Type.Array(FileSchema, { minItems: 1, maxItems: 100 })),
     stdin: Type.Optional(Type.String()),
-    args: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 256 })),
-    env: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 32_768 }))),
+    args: Type.Optional(Type.Array(Type.String({ maxLength: 4096, pattern: NO_NUL }), { maxItems: 256 })),
+    env: Type.Optional(
+      Type.Record(Type.String(), Type.String({ maxLength: 32_768, pattern: NO_NUL }), {
+        description: 'Names are [A-Za-z_][A-Za-z0-9_]*; names and values contain no NUL.',
+      }),
+    ),
     limits: Type.Optional(LimitsSchema),
     backend: Type.Optional(Type.String({ maxLength: 32 })),
   },
@@ -63,8 +70,12 @@ export const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Items are checked in the route, after the count (BATCH_TOO_LARGE first), against JobRequestSchema:
+ * a malformed item fails the batch with VALIDATION_FAILED naming its index.
+ */
 export const BatchSchema = Type.Object(
-  { jobs: Type.Array(Type.Unknown(), { minItems: 1 }) },
+  { jobs: Type.Array(Type.Unknown({ description: 'A job request, as POST /v1/jobs' }), { minItems: 1 }) },
   { additionalProperties: false },
 );
 

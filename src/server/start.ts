@@ -6,7 +6,7 @@ import { type RecoveryReport, recoverJobs } from '../jobs/recovery.js';
 import { JobService } from '../jobs/service.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { buildApp } from './app.js';
-import { isLoopback } from './auth.js';
+import { isLoopback } from './browser-guard.js';
 import { ServerMetrics } from './metrics.js';
 
 export interface ServeOptions {
@@ -16,6 +16,8 @@ export interface ServeOptions {
   port?: number;
   /** `HEARTH_TOKENS` (comma-separated); required on a non-loopback host. */
   tokens?: string[];
+  /** Host names a token-less server answers to besides loopback ones. `HEARTH_ALLOWED_HOSTS` (comma-separated); @default [] */
+  allowedHosts?: string[];
   paths?: HearthPaths;
   /** The job service's settings. @default jobsConfig(process.env) */
   config?: JobsConfig;
@@ -34,11 +36,14 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export function tokensFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
-  return (env.HEARTH_TOKENS ?? '')
+const list = (raw: string | undefined): string[] =>
+  (raw ?? '')
     .split(',')
     .map((t) => t.trim())
     .filter(Boolean);
+
+export function tokensFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
+  return list(env.HEARTH_TOKENS);
 }
 
 /** `hearth serve`: the store, recovery of unfinished jobs and orphaned sandboxes, then the HTTP API. */
@@ -52,7 +57,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
   const tokens = opts.tokens ?? tokensFromEnv(env);
   if (!tokens.length && !isLoopback(host)) {
     throw new HearthError('UNAUTHORIZED', `refusing to listen on ${host} without HEARTH_TOKENS`, {
-      hint: 'Set HEARTH_TOKENS=<token>[,<token>…] to serve beyond loopback, or bind 127.0.0.1.',
+      hint: 'Set HEARTH_TOKENS=<token>[,<token>…] to serve beyond loopback, or bind a loopback address (127.0.0.1, ::1, localhost).',
     });
   }
   const paths = opts.paths ?? hearthPaths();
@@ -68,13 +73,20 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
       service,
       metrics,
       tokens,
+      allowedHosts: opts.allowedHosts ?? list(env.HEARTH_ALLOWED_HOSTS),
       logger: opts.logger ?? { level: env.HEARTH_LOG_LEVEL ?? 'info' },
     });
     Object.assign(service, { log: app.log });
     const recovery = await recoverJobs(service);
     service.retention.start();
     void service.backends.default().catch(() => {});
-    await app.listen({ host, port });
+    await app.listen({ host, port }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EADDRINUSE') throw err;
+      throw new HearthError('VALIDATION_FAILED', `${host}:${port} is already in use`, {
+        hint: 'Choose another port with --port or HEARTH_PORT (0 picks any free one), or stop what listens there.',
+        cause: err,
+      });
+    });
     const addr = app.server.address();
     const actualPort = typeof addr === 'object' && addr ? addr.port : port;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;

@@ -6,10 +6,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { ExecExit, ExecLimits } from '../protocol.js';
+import { decideExit, ReportReader, type ShimReport } from '../shim-report.js';
 import { type ExecServer, ExecServerGone, type ServedShim } from './exec-server.js';
 import { GuestError } from './guest-error.js';
 import { ExecCgroup, type LimitSetup } from './limits.js';
-import { buildShimArgs, parseReport, type ShimReport } from './shim-report.js';
+import { buildShimArgs } from './shim-report.js';
 
 export interface ExecContext {
   /** The shim binary, or undefined to spawn programs directly (no rlimits, no rusage). */
@@ -70,8 +71,8 @@ export class GuestExec {
   readonly started: Promise<void> | undefined;
   #cgroup: ExecCgroup | undefined;
   #programPid: number | undefined;
-  #report: ShimReport | undefined;
-  #reportText = '';
+  /** The shim's report, bounded: a program that writes to it can spoil it, never grow it. */
+  readonly #report = new ReportReader();
   #outputBytes = 0;
   #stderrTail = '';
   #timedOut = false;
@@ -153,9 +154,11 @@ export class GuestExec {
     stdio.stdin?.on('error', () => {});
     this.#pipeOutput(stdio.stdout as Readable, 'stdout');
     this.#pipeOutput(stdio.stderr as Readable, 'stderr');
-    const reportPipe = stdio.report;
-    reportPipe?.setEncoding('utf8');
-    reportPipe?.on('data', (text: string) => this.#onReportText(text));
+    stdio.report?.on('data', (chunk: Buffer) => {
+      this.#report.push(chunk);
+      if (this.#report.pid !== undefined && this.#programPid === undefined)
+        this.#programPid = this.#report.pid;
+    });
     if (limits.timeoutMs !== undefined && limits.timeoutMs > 0)
       this.#timers.push(setTimeout(() => this.#watchdogFired(), limits.timeoutMs));
     const cg = this.#cgroup;
@@ -194,18 +197,6 @@ export class GuestExec {
         });
       }
     });
-  }
-
-  #onReportText(text: string): void {
-    this.#reportText += text;
-    let nl = this.#reportText.indexOf('\n');
-    while (nl >= 0) {
-      const parsed = parseReport(this.#reportText.slice(0, nl));
-      this.#reportText = this.#reportText.slice(nl + 1);
-      if (parsed && 'pid' in parsed) this.#programPid = parsed.pid;
-      else if (parsed) this.#report = parsed;
-      nl = this.#reportText.indexOf('\n');
-    }
   }
 
   #watchdogFired(): void {
@@ -285,12 +276,20 @@ export class GuestExec {
     const child = this.#child as ShimProc;
     const io = this.#stdio;
     for (const s of [io.stdin, io.stdout, io.stderr, io.report]) s?.destroy();
-    if (this.#reportText) this.#onReportText('\n');
-    const report = this.#report;
+    this.#report.end();
+    const report = this.#report.malformed === undefined ? this.#report.final : undefined;
     const cg = this.#cgroup;
     const cpuTimeMs = Math.max(report?.cpuTimeMs ?? 0, cg?.cpuMs() ?? 0);
-    const exitCode = report ? report.exitCode : child.exitCode;
-    const signal = report ? report.signal : child.signalCode;
+    // The shim's own status (our waitpid, or the exec server's) outranks its report, which the
+    // program may have reached; unknown only when the exec server died with it.
+    const shimKnown = child.exitCode !== null || child.signalCode !== null;
+    const { exitCode, signal } =
+      this.#ctx.shim && shimKnown
+        ? decideExit({ shim: { exitCode: child.exitCode, signal: child.signalCode }, program: report })
+        : {
+            exitCode: report ? report.exitCode : child.exitCode,
+            signal: report ? report.signal : child.signalCode,
+          };
     const cpuLimit = this.#limits.cpuTimeMs;
     const cpuKilled =
       signal === 'SIGXCPU' || (cpuLimit !== undefined && signal === 'SIGKILL' && cpuTimeMs >= cpuLimit);

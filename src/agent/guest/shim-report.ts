@@ -1,15 +1,21 @@
 /**
- * The exec shim's command line and the report it writes on fd 3 (see shim/hearth-exec.c).
+ * The exec shim's command line; the report it writes on fd 3 is read by ../shim-report.ts.
  */
+import { readFileSync } from 'node:fs';
 import type { ExecLimits } from '../protocol.js';
 import type { LimitMechanism } from './limits.js';
 
-export interface ShimReport {
-  exitCode: number | null;
-  signal: string | null;
-  cpuTimeMs: number;
-  peakMemoryKb: number;
-  asLimitHit: boolean;
+/**
+ * RLIMIT_NPROC counts every process and thread of the uid, the agent's own among them: the agent's
+ * threads, its exec server and this exec's shim are added so they do not eat the program's budget.
+ */
+function agentProcesses(): number {
+  try {
+    const m = /^Threads:\s+(\d+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return (m ? Number(m[1]) : 0) + 2;
+  } catch {
+    return 2;
+  }
 }
 
 /** The shim's options for `limits` (everything before `--`). */
@@ -25,26 +31,7 @@ export function buildShimArgs(limits: ExecLimits, mechanism: LimitMechanism, cgr
   if (cgroupDir) args.push('--cgroup', cgroupDir);
   if (mechanism === 'rlimit') {
     add('--as-mb', limits.memoryMb);
-    add('--nproc', limits.maxProcesses);
+    if (limits.maxProcesses !== undefined) add('--nproc', limits.maxProcesses + agentProcesses());
   }
   return args;
-}
-
-/** One report line: the program's pid when it started, or the final report. */
-export function parseReport(line: string): { pid: number } | ShimReport | undefined {
-  if (!line.trim()) return undefined;
-  try {
-    const value = JSON.parse(line) as Record<string, unknown>;
-    if (typeof value.pid === 'number') return { pid: value.pid };
-    if (typeof value.cpuTimeMs !== 'number') return undefined;
-    return {
-      exitCode: typeof value.exitCode === 'number' ? value.exitCode : null,
-      signal: typeof value.signal === 'string' ? value.signal : null,
-      cpuTimeMs: value.cpuTimeMs,
-      peakMemoryKb: typeof value.peakMemoryKb === 'number' ? value.peakMemoryKb : 0,
-      asLimitHit: value.asLimitHit === true,
-    };
-  } catch {
-    return undefined;
-  }
 }

@@ -3,13 +3,14 @@
  * it used. Node can neither set rlimits on a child nor read its rusage; this does both.
  *
  *   hearth-exec [--cpu-ms N] [--as-mb N] [--nproc N] [--fsize-bytes N] [--nofile N] [--report-fd N]
- *               [--cgroup DIR]... [--uid N --gid N] [--no-kill-orphans] -- PROG ARGS...
+ *               [--cgroup DIR]... [--uid N --gid N] [--no-kill-orphans] [--close-from N] -- PROG ARGS...
  *   hearth-exec --set-time MS        settimeofday (root only)
  *   hearth-exec --reseed HEXBYTES    add the bytes to the kernel pool and reseed the CRNG
  *   hearth-exec --sync               sync(2)
  *   hearth-exec --relay DEVICE       relay a character device to stdin/stdout (virtio-serial)
  *   hearth-exec --vsock-listen PORT  relay host connections on a vsock port to stdin/stdout
  *   hearth-exec --server             serve many execs over the Node IPC channel ($NODE_CHANNEL_FD)
+ *   hearth-exec --pdeathsig [--uid N --gid N] -- PROG   exec PROG, killed when the caller dies
  *
  * The report fd gets `{"pid":N}` when the program has started, then one line when it ended:
  * {"exitCode":N|null,"signal":"SIGKILL"|null,"cpuTimeMs":N,"peakMemoryKb":N,"asLimitHit":bool}
@@ -31,6 +32,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -195,6 +197,39 @@ static int relay(const char *flag, const char *target) {
   return strcmp(flag, "--relay") == 0 ? relay_port(target) : relay_vsock(target);
 }
 
+/* ---- --close-from N: no inherited descriptors ------------------------------------------------
+ * Whatever started hearth may have left descriptors open without O_CLOEXEC (a pipe at fd 251, say);
+ * Node passes them on to every child. The shim closes every fd from N up, except its report fd,
+ * before it runs anything, so only the descriptors meant for the sandbox reach it. */
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+static void close_from(int first, int keep) {
+  unsigned int lo = (unsigned int)first;
+  if (keep >= first) {
+    if (keep > first && syscall(SYS_close_range, lo, (unsigned int)keep - 1, 0) != 0)
+      for (int fd = first; fd < keep; fd++) close(fd);
+    lo = (unsigned int)keep + 1;
+  }
+  if (syscall(SYS_close_range, lo, ~0U, 0) == 0) return;
+  /* Kernels before 5.9: close whatever /proc/self/fd lists. */
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) {
+    for (long fd = lo; fd < sysconf(_SC_OPEN_MAX); fd++) close((int)fd);
+    return;
+  }
+  int dfd = dirfd(d);
+  struct dirent *de;
+  while ((de = readdir(d)))
+    if (de->d_name[0] >= '0' && de->d_name[0] <= '9') {
+      int fd = atoi(de->d_name);
+      if (fd >= (int)lo && fd != dfd) close(fd);
+    }
+  closedir(d);
+}
+/* ---- end of --close-from ---------------------------------------------------------------------- */
+
 /* The program we run; its status is kept by whichever wait reaps it. */
 static pid_t main_child = -1;
 static int main_status = 0, main_done = 0;
@@ -277,7 +312,7 @@ static void kill_descendants(pid_t self, pid_t pgid) {
 
 /* Runs one program as described in the header; argv[0] is ignored. */
 static int run(int argc, char **argv) {
-  long long cpu_ms = -1, as_mb = -1, nproc = -1, fsize = -1, nofile = -1, uid = -1, gid = -1;
+  long long cpu_ms = -1, as_mb = -1, nproc = -1, fsize = -1, nofile = -1, uid = -1, gid = -1, close_fd = -1;
   int report_fd = -1, kill_orphans = 1, ncg = 0, i = 1;
   const char *cgroups[MAX_CGROUPS];
   for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
@@ -299,6 +334,7 @@ static int run(int argc, char **argv) {
     else if (!strcmp(a, "--fsize-bytes")) fsize = parse_num(a, v);
     else if (!strcmp(a, "--nofile")) nofile = parse_num(a, v);
     else if (!strcmp(a, "--report-fd")) report_fd = (int)parse_num(a, v);
+    else if (!strcmp(a, "--close-from")) close_fd = parse_num(a, v);
     else if (!strcmp(a, "--uid")) uid = parse_num(a, v);
     else if (!strcmp(a, "--gid")) gid = parse_num(a, v);
     else return fprintf(stderr, "hearth-exec: unknown option %s\n", a), 125;
@@ -306,6 +342,7 @@ static int run(int argc, char **argv) {
   }
   if (i + 1 >= argc) return fprintf(stderr, "hearth-exec: nothing to run after --\n"), 125;
   char **prog = argv + i + 1;
+  if (close_fd >= 3) close_from((int)close_fd, report_fd);
 
   for (int c = 0; c < ncg; c++) {
     char path[4096], pid_text[32];
@@ -342,10 +379,30 @@ static int run(int argc, char **argv) {
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (getppid() != parent) raise(SIGTERM);
 
+  /* ---- not dumpable: the program runs as our uid, but may not open /proc/<shim>/fd/N (our report
+     pipe) nor trace us. The child's execve makes it dumpable again, as it should be. */
+  prctl(PR_SET_DUMPABLE, 0);
+  /* ---- */
   pid_t child = fork();
   if (child < 0) die("fork");
   if (child == 0) {
     setpgid(0, 0);
+    /* ---- OOM: the program goes before whatever runs it. Its oom_score_adj is raised 500 over the
+       shim's (raising needs no privilege), so under a sandbox-wide memory limit the kernel kills a
+       program, not the agent or bwrap that must report on it. */
+    prctl(PR_SET_DUMPABLE, 1); /* else /proc/self is root's after setuid, or after the line above fork */
+    int adj = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
+    if (adj >= 0) {
+      char cur[16] = {0}, next[16];
+      if (read(adj, cur, sizeof cur - 1) > 0) {
+        int v = atoi(cur) + 500;
+        int len = snprintf(next, sizeof next, "%d", v > 1000 ? 1000 : v);
+        if (write(adj, next, (size_t)len) < 0) {
+        }
+      }
+      close(adj);
+    }
+    /* ---- */
     for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
@@ -398,9 +455,41 @@ static int run(int argc, char **argv) {
   return term ? 128 + term : code;
 }
 
+/* ---- --pdeathsig: a host process that dies with its owner ------------------------------------
+ *   hearth-exec --pdeathsig [--uid N --gid N [--group N]...] -- PROG ARGS...
+ * Drops to uid/gid (supplementary groups: only the --group ones), asks the kernel for SIGKILL when
+ * the parent (the hearth process) dies, and execs PROG in place: same pid, no process in between.
+ * The uid drop comes first because the kernel clears the parent-death signal on a credential
+ * change; exec keeps it (PROG must not be set-uid). Used for QEMU, whose `-sandbox
+ * elevateprivileges=deny` forbids dropping privileges itself (-runas dies of SIGSYS). */
+static int pdeathsig_exec(int argc, char **argv) {
+  long long uid = -1, gid = -1;
+  gid_t groups[8];
+  int ngroups = 0, i = 2;
+  for (; i < argc && strcmp(argv[i], "--") != 0; i += 2) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--uid")) uid = parse_num(a, v);
+    else if (!strcmp(a, "--gid")) gid = parse_num(a, v);
+    else if (!strcmp(a, "--group") && ngroups < 8) groups[ngroups++] = (gid_t)parse_num(a, v);
+    else return fprintf(stderr, "hearth-exec: --pdeathsig: unknown option %s\n", a), 125;
+  }
+  if (i + 1 >= argc) return fprintf(stderr, "hearth-exec: nothing to run after --\n"), 125;
+  pid_t parent = getppid();
+  if (gid >= 0 && (setgroups((size_t)ngroups, groups) != 0 || setgid((gid_t)gid) != 0)) die("setgid");
+  if (uid >= 0 && setuid((uid_t)uid) != 0) die("setuid");
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) die("PR_SET_PDEATHSIG");
+  /* The owner may have died before the prctl: then nobody would send the signal. */
+  if (getppid() != parent) return 125;
+  execvp(argv[i + 1], argv + i + 1);
+  fprintf(stderr, "hearth-exec: cannot run %s: %s\n", argv[i + 1], strerror(errno));
+  return 127;
+}
+/* ---- end of --pdeathsig ---------------------------------------------------------------------- */
+
 #include "exec-server.inc.c"
 
 int main(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "--server")) return serve();
+  if (argc > 1 && !strcmp(argv[1], "--pdeathsig")) return pdeathsig_exec(argc, argv);
   return run(argc, argv);
 }

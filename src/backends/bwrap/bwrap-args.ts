@@ -17,6 +17,8 @@ export interface BwrapArgsOptions {
   workDir?: string;
   /** Files copied into the fresh /work tmpfs from inherited fds (`--file FD`). */
   files?: { fd: number; path: string; mode?: number }[];
+  /** The fd bwrap reads the seccomp filter from (`--seccomp FD`; see sandboxes/seccomp.ts). */
+  seccompFd: number;
   /** Working directory inside the sandbox. @default /work */
   chdir?: string;
   env: Record<string, string>;
@@ -41,15 +43,22 @@ export function sandboxEnv(extra: Record<string, string> = {}): Record<string, s
   return { PATH: SANDBOX_PATH, HOME: '/work', LANG: 'C.UTF-8', USER: 'sandbox', ...extra };
 }
 
+/** Size of /dev/shm: POSIX shared memory and semaphores need a little, never the whole disk. */
+const DEV_SHM_MAX_MB = 64;
+
 /**
- * bwrap's arguments for one sandbox: every namespace unshared (user, pid, net, ipc, uts, cgroup),
- * the image read-only at /, the tools layer at /.hearth, size-limited tmpfs /work and /tmp, a
- * fresh /proc and /dev, an empty environment but `env`, and the sandbox user (uid 1000).
+ * bwrap's arguments for one sandbox: every namespace unshared (user, pid, net, ipc, uts, cgroup)
+ * and no further user namespaces, the seccomp filter, the image read-only at /, the tools layer at
+ * /.hearth, size-limited tmpfs /work and /tmp, a fresh /proc, a read-only /dev with a size-limited
+ * /dev/shm, an empty environment but `env`, and the sandbox user (uid 1000). bwrap itself sets
+ * no_new_privs.
  */
 export function bwrapArgs(o: BwrapArgsOptions): string[] {
   const bytes = String(o.diskMb * 1024 * 1024);
+  const shmBytes = String(Math.min(o.diskMb, DEV_SHM_MAX_MB) * 1024 * 1024);
   const args = [
     '--unshare-user',
+    '--disable-userns',
     '--unshare-pid',
     '--unshare-net',
     '--unshare-ipc',
@@ -57,6 +66,8 @@ export function bwrapArgs(o: BwrapArgsOptions): string[] {
     '--unshare-cgroup-try',
     '--die-with-parent',
     '--new-session',
+    '--seccomp',
+    String(o.seccompFd),
     '--ro-bind',
     o.rootfs,
     '/',
@@ -65,8 +76,18 @@ export function bwrapArgs(o: BwrapArgsOptions): string[] {
     '/.hearth',
     '--proc',
     '/proc',
+    // bwrap's /dev is a tmpfs without a size, writable by the sandbox user: made read-only (the
+    // device nodes stay usable), with a sized tmpfs for /dev/shm.
     '--dev',
     '/dev',
+    '--remount-ro',
+    '/dev',
+    '--size',
+    shmBytes,
+    '--perms',
+    '1777',
+    '--tmpfs',
+    '/dev/shm',
     '--size',
     bytes,
     '--perms',

@@ -36,7 +36,10 @@ export async function probeBwrap(o: {
     await run(
       o.bwrap,
       [
+        // Sandboxes also lock further user namespaces away (bwrap ≥ 0.8): a bwrap without it is unusable.
+        '--unshare-user',
         '--unshare-all',
+        '--disable-userns',
         '--die-with-parent',
         '--ro-bind',
         root,

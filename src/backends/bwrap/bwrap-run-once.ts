@@ -9,18 +9,22 @@ import type { SandboxCgroup } from '../../sandboxes/cgroups.js';
 import { spawnThroughShim } from '../../sandboxes/host-process.js';
 import type { SandboxRecord } from '../../sandboxes/ledger.js';
 import { unmount } from '../../sandboxes/reaper.js';
+import { ensureRunDir } from '../../sandboxes/run-dir.js';
 import { newSandboxId, processStartTime } from '../../sandboxes/sandbox-id.js';
+import { sandboxFilterBytes } from '../../sandboxes/seccomp.js';
 import type { OneShotFile, OneShotRequest, OneShotStep, OneShotStepResult, SandboxSpec } from '../backend.js';
 import { bwrapArgs, sandboxEnv, workPath } from './bwrap-args.js';
 import { type BwrapContext, newRecord, sizeOr } from './bwrap-context.js';
 import { watchStep } from './step-runner.js';
 
 const run = promisify(execFile);
+/** The in-sandbox shim's report: the first fd after stdio, then the files, the filter, the host's report. */
 const REPORT_FD = 3;
 const FIRST_FILE_FD = 4;
 
 /** The exec shim's rlimit flags for a step (memory only when no cgroup holds the sandbox). */
 function shimLimits(limits: ExecLimits, withCgroup: boolean): string[] {
+  // Where no cgroup exists (an rlimit-only host) memory is limited per process by RLIMIT_AS.
   const a: string[] = [];
   if (limits.cpuTimeMs) a.push('--cpu-ms', String(limits.cpuTimeMs));
   if (limits.memoryMb && !withCgroup) a.push('--as-mb', String(limits.memoryMb));
@@ -83,6 +87,7 @@ export async function bwrapRunOnce(
     const record = shared ? { ...base, paths: [runDir], mounts: [work] } : base;
     if (shared) {
       ctx.ledger.put(record);
+      ensureRunDir(ctx.paths.run, { othersMustReach: true });
       await mkdir(work, { recursive: true, mode: 0o755 });
       await run('mount', [
         '-t',
@@ -147,6 +152,9 @@ async function runStep(ctx: RunOnceContext, s: StepInput): Promise<OneShotStepRe
   const files = s.work
     ? []
     : s.req.files.map((f, i) => ({ fd: FIRST_FILE_FD + i, path: f.path, mode: f.mode, content: f.content }));
+  const seccompFd = FIRST_FILE_FD + files.length;
+  const hostReportFd = seccompFd + 1;
+  const asLimitMb = limits.memoryMb && !s.cg ? limits.memoryMb : undefined;
   const cwd = s.step.cwd ? workPath(s.step.cwd, 'cwd') : '';
   const args = bwrapArgs({
     rootfs: ctx.rootfs,
@@ -154,12 +162,15 @@ async function runStep(ctx: RunOnceContext, s: StepInput): Promise<OneShotStepRe
     diskMb: s.diskMb,
     workDir: s.work,
     files,
+    seccompFd,
     chdir: cwd ? `/work/${cwd}` : '/work',
     env: sandboxEnv({ ...s.spec.env, ...s.step.env }),
     command: [
       '/.hearth/bin/hearth-exec',
       '--report-fd',
       String(REPORT_FD),
+      '--close-from',
+      String(REPORT_FD + 1),
       ...shimLimits(limits, !!s.cg),
       '--',
       ...s.step.argv,
@@ -171,6 +182,8 @@ async function runStep(ctx: RunOnceContext, s: StepInput): Promise<OneShotStepRe
     'pipe',
     'pipe',
     ...files.map(() => 'pipe' as const),
+    'pipe',
+    'pipe',
   ];
   const child = spawnThroughShim({
     shim: ctx.tools.shim,
@@ -179,6 +192,7 @@ async function runStep(ctx: RunOnceContext, s: StepInput): Promise<OneShotStepRe
     nproc: maxProcesses,
     // bwrap's pid namespace ends with it, taking every sandbox process along: no /proc walk needed.
     noKillOrphans: true,
+    reportFd: hostReportFd,
     command: [ctx.bwrap, ...args],
     stdio,
   });
@@ -191,10 +205,15 @@ async function runStep(ctx: RunOnceContext, s: StepInput): Promise<OneShotStepRe
       child,
       cgroup: s.cg,
       reportFd: REPORT_FD,
+      hostReportFd,
       stdin: s.step.stdin,
-      fdInputs: files.map((f) => ({ fd: f.fd, content: f.content })),
+      fdInputs: [
+        ...files.map((f) => ({ fd: f.fd, content: f.content })),
+        { fd: seccompFd, content: sandboxFilterBytes() },
+      ],
       timeoutMs: limits.timeoutMs,
       maxOutputBytes: limits.maxOutputBytes,
+      asLimitMb,
       onOutput: s.req.onOutput ? (stream, chunk) => s.req.onOutput?.(s.index, stream, chunk) : undefined,
       signal: s.req.signal,
     }),

@@ -1,16 +1,46 @@
 import type { ChildProcess } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { HearthError } from '../../errors/hearth-error.js';
 import { AgentSandbox } from '../../sandboxes/agent-sandbox.js';
 import { SandboxCgroup } from '../../sandboxes/cgroups.js';
 import { spawnThroughShim, stopProcess } from '../../sandboxes/host-process.js';
 import { newSandboxId, processStartTime } from '../../sandboxes/sandbox-id.js';
+import { sandboxFilterBytes } from '../../sandboxes/seccomp.js';
 import { connectStdioAgent } from '../../sandboxes/stdio-agent.js';
 import { TailBuffer } from '../../sandboxes/tail-buffer.js';
 import type { Sandbox, SandboxSpec } from '../backend.js';
 import { agentCommand, bwrapArgs, sandboxEnv } from './bwrap-args.js';
 import { type BwrapContext, newRecord, sizeOr } from './bwrap-context.js';
 
-/** Starts bwrap with the agent inside (through the host shim: cgroups, then an unprivileged uid). */
+/** The fd of the seccomp filter handed to bwrap. */
+const SECCOMP_FD = 3;
+/**
+ * Processes and threads the agent may hold beyond what it held at hello: libuv's pool (4 threads,
+ * started on first use), the exec server and one shim per running exec. Only the host's RLIMIT_NPROC
+ * backstop, which must be fixed before the agent runs, takes a cruder allowance.
+ */
+const AGENT_THREAD_SLACK = 12;
+const AGENT_NPROC_ALLOWANCE = 64;
+
+/** Threads of every process in the cgroup now (cgroup v1's procs file lists processes only). */
+function threadsIn(cg: SandboxCgroup): number {
+  let n = 0;
+  for (const pid of cg.pids()) {
+    try {
+      n += readdirSync(`/proc/${pid}/task`).length;
+    } catch {}
+  }
+  return n;
+}
+
+/**
+ * Starts bwrap with the agent inside (through the host shim: cgroups, then an unprivileged uid).
+ * The host cgroup holds every process of the sandbox, so its memory and pids limits are the whole
+ * sandbox's. The agent's own processes and threads are measured once it answers and added to the
+ * pids limit, so the user's budget is `maxProcesses` for the programs it runs; the agent's memory
+ * is not added: the sandbox as a whole stays within what the spec asked for.
+ */
 export async function startBwrapSandbox(
   ctx: BwrapContext,
   spec: SandboxSpec,
@@ -38,13 +68,15 @@ export async function startBwrapSandbox(
     ctx.uids.release(uid);
   };
   try {
-    cg = await SandboxCgroup.create(id, { memoryMb, maxProcesses });
+    // The agent starts with room for its own threads; the limit narrows once they are counted.
+    cg = await SandboxCgroup.create(id, { memoryMb, maxProcesses: maxProcesses + AGENT_NPROC_ALLOWANCE });
     ctx.ledger.put(record());
     const stderr = new TailBuffer();
     const args = bwrapArgs({
       rootfs: ctx.rootfs,
       toolsDir: ctx.tools.dir,
       diskMb: sizeOr(spec.diskMb, 'diskMb'),
+      seccompFd: SECCOMP_FD,
       env: sandboxEnv({ ...spec.env, HEARTH_SANDBOX_ID: id }),
       command: agentCommand({ ...spec.env, HEARTH_SANDBOX_ID: id }),
     });
@@ -52,12 +84,15 @@ export async function startBwrapSandbox(
       shim: ctx.tools.shim,
       cgroupDirs: cg?.dirs ?? [],
       uid,
-      nproc: maxProcesses,
+      nproc: maxProcesses + AGENT_NPROC_ALLOWANCE,
       noKillOrphans: true,
       command: [ctx.bwrap, ...args],
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
     });
     child = proc;
+    const filter = proc.stdio[SECCOMP_FD] as Writable | null;
+    filter?.on('error', () => {});
+    filter?.end(sandboxFilterBytes());
     proc.stderr?.on('data', (c: Buffer) => stderr.push(c));
     if (proc.pid !== undefined) {
       ctx.ledger.put({ ...record(), pids: [{ pid: proc.pid, startTime: processStartTime(proc.pid) }] });
@@ -69,6 +104,7 @@ export async function startBwrapSandbox(
       helloTimeoutMs: ctx.helloTimeoutMs ?? 15_000,
       ...(signal ? { signal } : {}),
     });
+    if (cg) cg.setLimits({ memoryMb, maxProcesses: maxProcesses + threadsIn(cg) + AGENT_THREAD_SLACK });
     return new AgentSandbox('bwrap', id, { ...spec }, agent, release);
   } catch (err) {
     await release();

@@ -8,7 +8,9 @@ import { HearthError } from '../../errors/hearth-error.js';
 import { requireImage } from '../../images/store.js';
 import { ensureTools } from '../../images/tools.js';
 import { ensureVmArtefacts } from '../../images/vm/artefacts.js';
+import { AgentWatchdog, watchdogSettings } from '../../sandboxes/agent-watchdog.js';
 import { MemoryLedger, newSandboxRecord } from '../../sandboxes/ledger.js';
+import { ensureRunDir } from '../../sandboxes/run-dir.js';
 import { newSandboxId, processStartTime } from '../../sandboxes/sandbox-id.js';
 import type { Capability, Probe, Sandbox, SandboxBackend, SandboxSpec } from '../backend.js';
 import type { BackendOptions } from '../registry.js';
@@ -67,11 +69,11 @@ export function createFirecrackerBackend(opts: BackendOptions = {}): SandboxBack
         reason: 'firecracker binary not installed (set HEARTH_FIRECRACKER or put it on PATH)',
       };
     try {
-      closeSync(openSync('/dev/kvm', constants.O_RDWR));
+      closeSync(openSync(paths.kvmDevice, constants.O_RDWR));
     } catch (err) {
       return {
         usable: false,
-        reason: `firecracker needs KVM: /dev/kvm ${(err as NodeJS.ErrnoException).code}`,
+        reason: `firecracker needs KVM: ${paths.kvmDevice} ${(err as NodeJS.ErrnoException).code}`,
         details: { binary: bin },
       };
     }
@@ -101,13 +103,18 @@ export function createFirecrackerBackend(opts: BackendOptions = {}): SandboxBack
       const a = await ensureVmArtefacts({ image: requireImage(spec.image, { paths }), tools, paths });
       const id = newSandboxId('firecracker');
       const dir = join(paths.run, id);
+      ensureRunDir(paths.run);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       const apiSock = join(dir, 'api.sock');
       const record = newSandboxRecord(id, 'firecracker', { paths: [dir], labels: spec.labels ?? {} });
       ledger.put(record);
-      const child: ChildProcess = spawn(p.details?.binary as string, ['--api-sock', apiSock], {
-        stdio: 'ignore',
-      });
+      // Through the exec shim's --pdeathsig: the VM dies with this process, even of SIGKILL. Its
+      // console goes nowhere (stdio ignored), so a guest cannot grow a host log.
+      const child: ChildProcess = spawn(
+        tools.shim,
+        ['--pdeathsig', '--', p.details?.binary as string, '--api-sock', apiSock],
+        { stdio: 'ignore' },
+      );
       const exited = new Promise<void>((r) => child.once('exit', () => r()));
       if (child.pid) {
         const startTime = processStartTime(child.pid);
@@ -152,17 +159,30 @@ export function createFirecrackerBackend(opts: BackendOptions = {}): SandboxBack
           );
           if (!sock) await new Promise((r) => setTimeout(r, 100));
         }
-        const agent = await AgentClient.connect({ readable: sock, writable: sock, helloTimeoutMs: 30_000 });
-        return {
+        const agent = await AgentClient.connect({
+          readable: sock,
+          writable: sock,
+          helloTimeoutMs: 30_000,
+          execGraceMs: watchdogSettings().execGraceMs,
+        });
+        let destroying: Promise<void> | undefined;
+        const sandbox: Sandbox = {
           id,
           backend: 'firecracker',
           spec,
           agent,
-          destroy: async () => {
-            await agent.close().catch(() => {});
-            await destroy();
+          destroy: () => {
+            destroying ??= (async () => {
+              watchdog.stop();
+              await agent.close().catch(() => {});
+              await destroy();
+            })();
+            return destroying;
           },
         };
+        // An agent that breaks the protocol or stops answering ends the VM.
+        const watchdog = new AgentWatchdog(agent, () => void sandbox.destroy());
+        return sandbox;
       } catch (err) {
         await destroy();
         throw err;

@@ -4,23 +4,27 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HearthError } from '../../errors/hearth-error.js';
 import { AgentSandbox } from '../../sandboxes/agent-sandbox.js';
-import { removeCgroupDir } from '../../sandboxes/cgroups.js';
+import { detectCgroups, SandboxCgroup } from '../../sandboxes/cgroups.js';
 import { stopProcess } from '../../sandboxes/host-process.js';
 import { newSandboxRecord, type SandboxLedger } from '../../sandboxes/ledger.js';
+import { ensureRunDir } from '../../sandboxes/run-dir.js';
 import { newSandboxId, processStartTime } from '../../sandboxes/sandbox-id.js';
 import { connectStdioAgent } from '../../sandboxes/stdio-agent.js';
 import { TailBuffer } from '../../sandboxes/tail-buffer.js';
 import type { Sandbox, SandboxSpec } from '../backend.js';
 import { agentCommand, sandboxEnv } from '../bwrap/bwrap-args.js';
 import { sizeOr } from '../bwrap/bwrap-context.js';
+import { AGENT_TASKS, noCgroups, SENTRY_OVERHEAD_MB, withSandboxLimits } from './gvisor-limits.js';
 import { ociSpec } from './oci-spec.js';
-import { runscBinary, runscCgroupDirs, runscFlags, runscQuiet } from './runsc.js';
+import { runscBinary, runscFlags, runscQuiet } from './runsc.js';
 
 export interface GvisorContext {
   run: string;
   ledger: SandboxLedger;
   rootfs: string;
   toolsDir: string;
+  /** The exec shim on the host: runsc starts through it, inside the sandbox's cgroups. */
+  shim: string;
   /** How long the agent may take to say hello (Node starts slower under gVisor). @default 30000 */
   helloTimeoutMs?: number;
 }
@@ -36,35 +40,50 @@ export async function startGvisorSandbox(
   const dir = join(ctx.run, id);
   const stateDir = join(dir, 'state');
   const bundle = join(dir, 'bundle');
-  const cgroupsPath = `/hearth/${id}`;
+  const memoryMb = sizeOr(spec.memoryMb, 'memoryMb');
+  const maxProcesses = sizeOr(spec.maxProcesses, 'maxProcesses');
   const record = newSandboxRecord(id, 'gvisor', { paths: [dir], labels: spec.labels ?? {} });
   let child: ChildProcess | undefined;
+  let cgroup: SandboxCgroup | undefined;
   const release = async () => {
     await runscQuiet(stateDir, ['kill', id, 'KILL']);
     if (child) await stopProcess(child, { politeMs: 200, graceMs: 2000 });
     await runscQuiet(stateDir, ['delete', '--force', id]);
-    for (const cg of runscCgroupDirs(cgroupsPath)) await removeCgroupDir(cg);
+    await cgroup?.remove();
     await rm(dir, { recursive: true, force: true }).catch(() => {});
     ctx.ledger.remove(id);
   };
   try {
     ctx.ledger.put(record);
+    ensureRunDir(ctx.run);
+    if (detectCgroups().mode === 'none') throw noCgroups(detectCgroups().reason);
+    // The host cgroup holds every runsc process (sentry, gofer) and so every guest process: the
+    // sandbox's memory (plus the sentry's own) and a pids bound on the sentry's host threads and
+    // ptrace stubs (several per guest process, hence the factor). Its name carries the owner pid,
+    // so the reaper finds it even if this process dies before the record below.
+    cgroup = await SandboxCgroup.create(id, {
+      memoryMb: memoryMb + SENTRY_OVERHEAD_MB,
+      maxProcesses: (maxProcesses + AGENT_TASKS) * 16 + 512,
+    });
+    if (!cgroup) throw noCgroups(detectCgroups().reason);
+    const cgroupDirs = cgroup.dirs;
+    ctx.ledger.put({ ...record, cgroups: cgroupDirs });
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
     await mkdir(bundle, { recursive: true });
     const config = ociSpec({
       rootfs: ctx.rootfs,
       toolsDir: ctx.toolsDir,
       diskMb: sizeOr(spec.diskMb, 'diskMb'),
-      memoryMb: sizeOr(spec.memoryMb, 'memoryMb'),
-      maxProcesses: sizeOr(spec.maxProcesses, 'maxProcesses'),
+      maxProcesses: maxProcesses + AGENT_TASKS,
       env: sandboxEnv({ ...spec.env, HEARTH_SANDBOX_ID: id }),
       args: agentCommand({ ...spec.env, HEARTH_SANDBOX_ID: id }),
-      cgroupsPath,
     });
     await writeFile(join(bundle, 'config.json'), JSON.stringify(config));
-    const proc = spawn(runscBinary(), [...runscFlags(stateDir), 'run', '--bundle', bundle, id], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    // Through the shim: runsc is in the cgroup before it forks the sentry (no race), and the shim
+    // takes the sandbox down if this process dies.
+    const cgArgs = cgroupDirs.flatMap((d) => ['--cgroup', d]);
+    const runsc = [runscBinary(), ...runscFlags(stateDir), '--ignore-cgroups', 'run', '--bundle', bundle, id];
+    const proc = spawn(ctx.shim, [...cgArgs, '--', ...runsc], { stdio: ['pipe', 'pipe', 'pipe'] });
     child = proc;
     const stderr = new TailBuffer();
     proc.stderr?.on('data', (c: Buffer) => stderr.push(c));
@@ -72,7 +91,7 @@ export async function startGvisorSandbox(
       ctx.ledger.put({
         ...record,
         pids: [{ pid: proc.pid, startTime: processStartTime(proc.pid) }],
-        cgroups: [],
+        cgroups: cgroupDirs,
       });
     }
     const agent = await connectStdioAgent({
@@ -82,14 +101,8 @@ export async function startGvisorSandbox(
       helloTimeoutMs: ctx.helloTimeoutMs ?? 30_000,
       ...(signal ? { signal } : {}),
     });
-    if (proc.pid !== undefined) {
-      ctx.ledger.put({
-        ...record,
-        pids: [{ pid: proc.pid, startTime: processStartTime(proc.pid) }],
-        cgroups: runscCgroupDirs(cgroupsPath),
-      });
-    }
-    return new AgentSandbox('gvisor', id, { ...spec }, agent, release);
+    const limited = withSandboxLimits(agent, { cgroup, memoryMb });
+    return new AgentSandbox('gvisor', id, { ...spec }, limited, release);
   } catch (err) {
     await release();
     throw err instanceof HearthError

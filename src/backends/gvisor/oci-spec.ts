@@ -7,18 +7,17 @@ export interface OciSpecOptions {
   toolsDir: string;
   /** Size of each of the /work and /tmp tmpfs mounts. */
   diskMb: number;
-  memoryMb: number;
+  /** RLIMIT_NPROC of the container: the user's processes plus the agent's own tasks. */
   maxProcesses: number;
   env: Record<string, string>;
   args: string[];
-  /** The cgroup path runsc creates (relative to each controller's root). */
-  cgroupsPath: string;
 }
 
 /**
  * The OCI runtime spec (config.json) of a gVisor sandbox: the image read-only, /.hearth bound
  * read-only, size-limited tmpfs /work and /tmp, pid/net/ipc/uts/mount namespaces — and no user
- * namespace (the runsc Debian ships refuses one here); memory and pids limits in resources.
+ * namespace (the runsc Debian ships refuses one here). No cgroupsPath and no resources: the host
+ * cgroup hearth starts runsc in holds the whole sandbox (see gvisor-limits.ts).
  */
 export function ociSpec(o: OciSpecOptions): Record<string, unknown> {
   const tmpfs = (dest: string, mode: string) => ({
@@ -59,10 +58,6 @@ export function ociSpec(o: OciSpecOptions): Record<string, unknown> {
     ],
     linux: {
       namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
-      // The host pids limit bounds the sentry's own threads and stubs, not guest processes: at the
-      // guest's bound it would starve the sentry and kill the sandbox, so it gets headroom.
-      resources: { memory: { limit: o.memoryMb * 1024 * 1024 }, pids: { limit: o.maxProcesses * 16 + 512 } },
-      cgroupsPath: o.cgroupsPath,
     },
   };
 }

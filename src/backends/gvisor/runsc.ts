@@ -1,6 +1,4 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -23,27 +21,4 @@ export async function runscQuiet(stateDir: string, args: string[], timeoutMs = 5
   } catch {
     return false;
   }
-}
-
-/** The cgroup directories runsc made for `cgroupsPath` (v2, or each v1 controller). */
-export function runscCgroupDirs(cgroupsPath: string): string[] {
-  const root = process.env.HEARTH_CGROUP_ROOT || '/sys/fs/cgroup';
-  const candidates = [join(root, cgroupsPath)];
-  for (const ctl of [
-    'memory',
-    'pids',
-    'cpu',
-    'cpuacct',
-    'cpuset',
-    'blkio',
-    'devices',
-    'freezer',
-    'net_cls',
-    'perf_event',
-    'hugetlb',
-    'systemd',
-  ]) {
-    candidates.push(join(root, ctl, cgroupsPath));
-  }
-  return candidates.filter((d) => existsSync(d));
 }

@@ -1,13 +1,14 @@
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, constants, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import type { HearthPaths } from '../../config/paths.js';
 import { PROBE_MARKER } from '../../images/vm/init-script.js';
 import type { Accelerator } from './qemu-args.js';
 import { qemuArgs } from './qemu-args.js';
-import { QEMU_BINARY } from './qemu-vm.js';
+import { chooseQemuUser } from './qemu-user.js';
+import { QEMU_BINARY, spawnQemu } from './qemu-vm.js';
 
 const run = promisify(execFile);
 
@@ -15,7 +16,7 @@ export interface AccelVerdict {
   accel: Accelerator;
   /** One line: why this accelerator. */
   reason: string;
-  /** What the verdict is valid for: guest kernel, QEMU version, host kernel. */
+  /** What the verdict is valid for: guest kernel, QEMU version, host kernel, KVM device. */
   key: string;
   /** The `-cpu` model that works with this accelerator. */
   cpu?: string;
@@ -40,13 +41,13 @@ export function getQemuVersion(): Promise<string> {
   return qemuVersion;
 }
 
-/** Whether /dev/kvm opens read-write. */
-export function kvmOpens(): { ok: boolean; why: string } {
+/** Whether the KVM device (`paths.kvmDevice`, /dev/kvm) opens read-write. */
+export function kvmOpens(device: string): { ok: boolean; why: string } {
   try {
-    closeSync(openSync('/dev/kvm', constants.O_RDWR));
-    return { ok: true, why: '/dev/kvm opens' };
+    closeSync(openSync(device, constants.O_RDWR));
+    return { ok: true, why: `${device} opens` };
   } catch (err) {
-    return { ok: false, why: `/dev/kvm: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+    return { ok: false, why: `${device}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
   }
 }
 
@@ -67,6 +68,10 @@ export function bootProbeVm(opts: {
   initrd: string;
   cpu: string;
   deadlineMs: number;
+  /** The exec shim: the probe VM (which may spin forever) then dies with this process. */
+  shim?: string;
+  /** @default QEMU_BINARY */
+  qemu?: string;
 }): Promise<ProbeBoot> {
   const args = qemuArgs({
     accel: 'kvm',
@@ -81,7 +86,12 @@ export function bootProbeVm(opts: {
   args[serial + 1] = 'stdio';
   const started = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(QEMU_BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const user = chooseQemuUser({ read: [opts.kernel, opts.initrd], write: [], dirs: [], kvm: true });
+    const child = opts.qemu
+      ? spawn(opts.qemu, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+      : opts.shim
+        ? spawnQemu({ shim: opts.shim, user, args, stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn(QEMU_BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     let done = false;
@@ -98,12 +108,12 @@ export function bootProbeVm(opts: {
       if (out.includes(PROBE_MARKER)) finish({ bootMs: performance.now() - started });
       else finish({ error: err.trim().split('\n')[0] || 'QEMU exited without booting the probe' });
     });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (c: string) => {
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (c: string) => {
       err = (err + c).slice(-2048);
     });
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (c: string) => {
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (c: string) => {
       out = (out + c).slice(-4096);
       if (out.includes(PROBE_MARKER)) finish({ bootMs: performance.now() - started });
     });
@@ -117,34 +127,48 @@ export interface ChooseAccelOptions {
   /** `HEARTH_QEMU_ACCEL=kvm|tcg` forces a choice. */
   force?: Accelerator;
   deadlineMs?: number;
+  /** The exec shim the probe VM starts through. */
+  shim?: string;
+  /** The QEMU that boots the probe VM. @default QEMU_BINARY */
+  qemu?: string;
 }
 
-/** The accelerator to use, from the cache at `<paths.vm>/accel.json` or a fresh probe. */
+/**
+ * The accelerator to use, from the verdict cached at `paths.accelVerdict` or a fresh probe. The
+ * verdict is machine state (a host's KVM may work one day and hang the next under another
+ * hypervisor), so it lives in the state dir, not beside the content-addressed VM artefacts.
+ */
 export async function chooseAccel(opts: ChooseAccelOptions): Promise<AccelVerdict> {
-  const key = `${opts.kernel.version}|qemu ${await getQemuVersion()}|host ${release()}`;
+  const key = `${opts.kernel.version}|qemu ${await getQemuVersion()}|host ${release()}|${opts.paths.kvmDevice}`;
   const now = new Date().toISOString();
   if (opts.force)
     return { accel: opts.force, reason: `forced by HEARTH_QEMU_ACCEL=${opts.force}`, key, checkedAt: now };
-  const file = join(opts.paths.vm, 'accel.json');
+  const file = opts.paths.accelVerdict;
   try {
     const cached = JSON.parse(readFileSync(file, 'utf8')) as AccelVerdict;
     if (cached.key === key) return cached;
   } catch {}
   const deadlineMs = opts.deadlineMs ?? KVM_PROBE_DEADLINE_MS;
-  const kvm = kvmOpens();
+  const kvm = kvmOpens(opts.paths.kvmDevice);
   let verdict: AccelVerdict;
   if (!kvm.ok) {
-    verdict = { accel: 'tcg', reason: `TCG — ${kvm.why}`, key, checkedAt: now };
+    verdict = { accel: 'tcg', reason: `TCG — no KVM: ${kvm.why}`, key, checkedAt: now };
   } else {
     // `-cpu host` first; some nested hypervisors refuse MSRs it sets (IA32_ARCH_CAPABILITIES), so
     // a quick failure is retried without them before KVM is given up.
     const started = performance.now();
     let cpu = 'host';
-    let boot = await bootProbeVm({ kernel: opts.kernel.vmlinuz, initrd: opts.initrd, cpu, deadlineMs });
+    const probe = {
+      kernel: opts.kernel.vmlinuz,
+      initrd: opts.initrd,
+      ...(opts.qemu ? { qemu: opts.qemu } : {}),
+      ...(opts.shim ? { shim: opts.shim } : {}),
+    };
+    let boot = await bootProbeVm({ ...probe, cpu, deadlineMs });
     if (boot.error !== undefined) {
       cpu = 'host,-arch-capabilities';
       const left = Math.max(500, deadlineMs - (performance.now() - started));
-      boot = await bootProbeVm({ kernel: opts.kernel.vmlinuz, initrd: opts.initrd, cpu, deadlineMs: left });
+      boot = await bootProbeVm({ ...probe, cpu, deadlineMs: left });
     }
     if (boot.bootMs !== undefined) {
       const ms = Math.round(boot.bootMs);
@@ -167,7 +191,7 @@ export async function chooseAccel(opts: ChooseAccelOptions): Promise<AccelVerdic
       };
     }
   }
-  mkdirSync(opts.paths.vm, { recursive: true });
+  mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, `${JSON.stringify(verdict, null, 2)}\n`);
   renameSync(tmp, file);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentClient } from '../../agent/client.js';
 import type { HearthPaths } from '../../config/paths.js';
@@ -8,6 +9,7 @@ import type { SandboxLedger } from '../../sandboxes/ledger.js';
 import { newSandboxId } from '../../sandboxes/sandbox-id.js';
 import type { AccelVerdict } from './accel.js';
 import type { QemuVmConfig } from './qemu-args.js';
+import { handToQemu } from './qemu-user.js';
 import { QemuVm } from './qemu-vm.js';
 
 /** What fixes a VM's device layout: a template restores only into the same shape. */
@@ -22,6 +24,8 @@ export interface LaunchContext {
   ledger: SandboxLedger;
   artefacts: VmArtefacts;
   accel: AccelVerdict;
+  /** The exec shim on the host, which starts every QEMU (see `spawnQemu`). */
+  shim: string;
   /**
    * Templates keep guest RAM in a file that clones map copy-on-write (`x-ignore-shared`), instead
    * of inside the migration stream. `HEARTH_QEMU_SHARED_MEMORY=0` turns it off. @default true
@@ -37,7 +41,7 @@ const RESTORE_TIMEOUT_MS = 20_000;
 export function vmConfig(
   ctx: LaunchContext,
   shape: VmShape,
-): Omit<QemuVmConfig, 'agentSocket' | 'qmpSocket' | 'consoleLog'> {
+): Omit<QemuVmConfig, 'agentSocket' | 'qmpSocket' | 'console'> {
   return {
     accel: ctx.accel.accel,
     ...(ctx.accel.cpu ? { cpu: ctx.accel.cpu } : {}),
@@ -77,6 +81,7 @@ export async function coldBoot(
       ...(opts.memoryFile ? { memoryFile: { path: opts.memoryFile, shared: true } } : {}),
     },
     ledger: ctx.ledger,
+    shim: ctx.shim,
     ...(opts.labels ? { labels: opts.labels } : {}),
   });
   return withVm(vm, opts.signal, async () => {
@@ -103,22 +108,32 @@ export interface RestoreOptions {
  */
 export async function restore(ctx: LaunchContext, shape: VmShape, opts: RestoreOptions): Promise<LaunchedVm> {
   const id = newSandboxId('qemu');
-  const vm = await QemuVm.start({
-    id,
-    dir: join(ctx.paths.run, id),
-    config: {
-      ...vmConfig(ctx, shape),
-      incoming: true,
-      ...(opts.memoryFile ? { memoryFile: { path: opts.memoryFile, shared: false } } : {}),
-    },
-    ledger: ctx.ledger,
-    ...(opts.labels ? { labels: opts.labels } : {}),
-    ...(opts.nice ? { nice: opts.nice } : {}),
-  });
+  // Opened here and inherited as QEMU's fd 3: QEMU may not run `cat` (seccomp) nor reach the file.
+  const stateFd = openSync(opts.stateFile, 'r');
+  if (opts.memoryFile) handToQemu(opts.memoryFile);
+  let vm: QemuVm;
+  try {
+    vm = await QemuVm.start({
+      id,
+      dir: join(ctx.paths.run, id),
+      config: {
+        ...vmConfig(ctx, shape),
+        incoming: true,
+        ...(opts.memoryFile ? { memoryFile: { path: opts.memoryFile, shared: false } } : {}),
+      },
+      ledger: ctx.ledger,
+      shim: ctx.shim,
+      passFds: [stateFd],
+      ...(opts.labels ? { labels: opts.labels } : {}),
+      ...(opts.nice ? { nice: opts.nice } : {}),
+    });
+  } finally {
+    closeSync(stateFd);
+  }
   return withVm(vm, opts.signal, async () => {
     // The stream carries no RAM for a file-backed template; both sides must agree on that.
     if (opts.memoryFile) await setIgnoreShared(vm);
-    await vm.qmp.execute('migrate-incoming', { uri: `exec:cat ${shellQuote(opts.stateFile)}` });
+    await vm.qmp.execute('migrate-incoming', { uri: 'fd:3' });
     const state = await waitForIncoming(vm, RESTORE_TIMEOUT_MS);
     if (state === 'paused') await vm.qmp.execute('cont');
     const agent = await reconnectAgent(vm, RESTORE_TIMEOUT_MS);
@@ -182,5 +197,3 @@ async function withVm<T>(vm: QemuVm, signal: AbortSignal | undefined, fn: () => 
     signal?.removeEventListener('abort', onAbort);
   }
 }
-
-export const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;

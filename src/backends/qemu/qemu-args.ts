@@ -19,8 +19,11 @@ export interface QemuVmConfig {
   agentSocket?: string;
   /** Unix socket QEMU listens on for QMP. */
   qmpSocket?: string;
-  /** Where the guest console goes (a file); absent: discarded. */
-  consoleLog?: string;
+  /**
+   * The guest console (serial port) goes to QEMU's stdout, where the host keeps a bounded tail of
+   * it; absent: discarded. Never a file: a guest can write to its console without end.
+   */
+  console?: boolean;
   /** Size of the guest's writable tmpfs. @default 256 */
   diskMb?: number;
   /** Extra kernel command-line words. */
@@ -72,6 +75,13 @@ export function kernelCmdline(cfg: QemuVmConfig): string {
   return words.join(' ');
 }
 
+/**
+ * QEMU's seccomp filter: no obsolete syscalls, no set*id (QEMU never changes its user; the exec
+ * shim did before it started), no fork/exec (migration goes to inherited fds, not `exec:`), no
+ * scheduler or affinity changes.
+ */
+export const QEMU_SANDBOX = 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny';
+
 /** The full `qemu-system-x86_64` argument list for one microVM. */
 export function qemuArgs(cfg: QemuVmConfig): string[] {
   const machine = `microvm,x-option-roms=off,isa-serial=on,rtc=on${cfg.memoryFile ? ',memory-backend=mem' : ''}`;
@@ -83,6 +93,8 @@ export function qemuArgs(cfg: QemuVmConfig): string[] {
     '-display',
     'none',
     '-no-reboot',
+    '-sandbox',
+    QEMU_SANDBOX,
     '-accel',
     cfg.accel === 'kvm' ? 'kvm' : 'tcg,thread=multi,tb-size=64',
     '-cpu',
@@ -95,7 +107,7 @@ export function qemuArgs(cfg: QemuVmConfig): string[] {
     // initramfs again (they would cost each clone their size in QEMU's own memory).
     ...(cfg.incoming ? [] : ['-kernel', cfg.kernel, '-initrd', cfg.initrd, '-append', kernelCmdline(cfg)]),
     '-serial',
-    cfg.consoleLog ? `file:${cfg.consoleLog}` : 'null',
+    cfg.console ? 'stdio' : 'null',
   ];
   // virtio-serial first, so its port is the guest's vport0p1 whenever possible.
   if (cfg.agentSocket) {

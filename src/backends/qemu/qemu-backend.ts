@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { hearthPaths } from '../../config/paths.js';
 import { HearthError } from '../../errors/hearth-error.js';
 import { requireImage } from '../../images/store.js';
@@ -13,6 +14,7 @@ import { coldBoot, type LaunchContext, type RestoreOptions, restore, type VmShap
 import { WarmPool } from './pool.js';
 import type { Accelerator } from './qemu-args.js';
 import { QemuSandbox } from './qemu-sandbox.js';
+import { chooseQemuUser } from './qemu-user.js';
 import { parseMemoryShapes, shapeFor } from './shapes.js';
 import { ensureTemplate, type Template } from './template.js';
 import { warmCommands, warmUp } from './warm-up.js';
@@ -79,7 +81,8 @@ export function createQemuBackend(opts: QemuBackendOptions = {}): QemuBackend {
     accel ??= (async () => {
       const kernel = await ensureKernel({ paths });
       const initramfs = ensureInitramfs({ kernel, paths });
-      return chooseAccel({ paths, kernel, initrd: initramfs.path, ...(force ? { force } : {}) });
+      const { shim } = await ensureTools({ paths });
+      return chooseAccel({ paths, kernel, initrd: initramfs.path, shim, ...(force ? { force } : {}) });
     })();
     accel.catch(() => {
       accel = undefined;
@@ -97,7 +100,7 @@ export function createQemuBackend(opts: QemuBackendOptions = {}): QemuBackend {
           ensureVmArtefacts({ image: built, tools, paths }),
           verdict(),
         ]);
-        return { paths, ledger, artefacts, accel: acc, sharedMemory };
+        return { paths, ledger, artefacts, accel: acc, sharedMemory, shim: tools.shim };
       })();
       c.catch(() => contexts.delete(image));
       contexts.set(image, c);
@@ -166,6 +169,13 @@ export function createQemuBackend(opts: QemuBackendOptions = {}): QemuBackend {
         const v = await verdict();
         details.accelerator = v.accel;
         details.kernel = v.key.split('|')[0] ?? '';
+        const kernel = findKernel(paths);
+        details.user = chooseQemuUser({
+          read: kernel ? [kernel.vmlinuz] : [],
+          write: [],
+          dirs: [join(paths.run, 'qemu')],
+          kvm: v.accel === 'kvm',
+        }).reason;
         return { usable: true, reason: `qemu: ${v.reason}`, details };
       } catch (err) {
         return { usable: false, reason: `qemu: ${(err as Error).message}`, details };

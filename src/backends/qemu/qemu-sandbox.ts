@@ -1,5 +1,6 @@
 import type { AgentClient, ExecHandlers, RunRequest } from '../../agent/client.js';
 import type { ExecRequest } from '../../agent/protocol.js';
+import { AgentWatchdog } from '../../sandboxes/agent-watchdog.js';
 import type { BackendName, Sandbox, SandboxSpec } from '../backend.js';
 import type { LaunchedVm } from './launch.js';
 import type { QemuVm } from './qemu-vm.js';
@@ -12,6 +13,7 @@ export class QemuSandbox implements Sandbox {
   readonly agent: AgentClient;
   readonly vm: QemuVm;
   #destroying: Promise<void> | undefined;
+  readonly #watchdog: AgentWatchdog;
 
   constructor(launched: LaunchedVm, spec: SandboxSpec) {
     this.id = launched.id;
@@ -22,6 +24,9 @@ export class QemuSandbox implements Sandbox {
     launched.agent.onClose(() => {
       if (this.vm.exited) void this.destroy();
     });
+    // An agent that breaks the protocol, stops answering (a stopped agent or relay) or lets an exec
+    // pass its host deadline ends the VM.
+    this.#watchdog = new AgentWatchdog(launched.agent, () => void this.destroy());
   }
 
   get spec(): Readonly<SandboxSpec> {
@@ -37,6 +42,7 @@ export class QemuSandbox implements Sandbox {
   /** Closes the agent, stops QEMU, removes sockets, temp dir and ledger record. Never throws. */
   destroy(): Promise<void> {
     this.#destroying ??= (async () => {
+      this.#watchdog.stop();
       await this.agent.close().catch(() => {});
       await this.vm.destroy();
     })();

@@ -1,13 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { setPriority } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { AgentClient } from '../../agent/client.js';
 import { HearthError } from '../../errors/hearth-error.js';
+import { watchdogSettings } from '../../sandboxes/agent-watchdog.js';
 import { newSandboxRecord, type SandboxLedger, type SandboxRecord } from '../../sandboxes/ledger.js';
+import { ensureRunDir } from '../../sandboxes/run-dir.js';
 import { processStartTime } from '../../sandboxes/sandbox-id.js';
+import { TailBuffer } from '../../sandboxes/tail-buffer.js';
 import { type QemuVmConfig, qemuArgs } from './qemu-args.js';
+import { chooseQemuUser, grant, type QemuUser, warnIfRoot } from './qemu-user.js';
 import { QmpClient } from './qmp.js';
 
 export const QEMU_BINARY = process.env.HEARTH_QEMU || 'qemu-system-x86_64';
@@ -16,9 +20,16 @@ const KILL_GRACE_MS = 2_000;
 
 export interface StartVmOptions {
   id: string;
-  /** Per-VM directory for sockets and the console log; removed on destroy. */
+  /** Per-VM directory for the sockets; removed on destroy. */
   dir: string;
-  config: Omit<QemuVmConfig, 'agentSocket' | 'qmpSocket' | 'consoleLog'>;
+  config: Omit<QemuVmConfig, 'agentSocket' | 'qmpSocket' | 'console'>;
+  /** The exec shim on the host: QEMU starts through it (its user, and death with this process). */
+  shim: string;
+  /**
+   * Open fds QEMU inherits as 3, 4, … (a migration stream: QEMU's seccomp filter forbids the
+   * `exec:` transport). The caller closes its own copies once `start` returned.
+   */
+  passFds?: number[];
   ledger: SandboxLedger;
   labels?: Record<string, string>;
   /** How long QEMU may take to open its QMP socket. @default 10_000 */
@@ -27,26 +38,57 @@ export interface StartVmOptions {
   nice?: number;
 }
 
+/** How much of the guest console the host keeps (for error messages). */
+const CONSOLE_TAIL_BYTES = 16 * 1024;
+
+/**
+ * Starts QEMU through the exec shim: as the chosen user, and with SIGKILL as its parent-death
+ * signal, so a hearth process that dies (even of SIGKILL) takes its VMs with it at once.
+ */
+export function spawnQemu(o: {
+  shim: string;
+  user: QemuUser;
+  args: string[];
+  nice?: number;
+  stdio: ('ignore' | 'pipe' | number)[];
+}): ChildProcess {
+  const drop =
+    o.user.uid !== undefined && o.user.gid !== undefined
+      ? [
+          '--uid',
+          String(o.user.uid),
+          '--gid',
+          String(o.user.gid),
+          ...o.user.groups.flatMap((g) => ['--group', String(g)]),
+        ]
+      : [];
+  // Through nice(1), so every QEMU thread (vCPUs included) starts at that level.
+  const command = o.nice ? ['nice', '-n', String(o.nice), QEMU_BINARY] : [QEMU_BINARY];
+  return spawn(o.shim, ['--pdeathsig', ...drop, '--', ...command, ...o.args], { stdio: o.stdio });
+}
+
 /** One QEMU process: its QMP connection, its agent socket, and everything to free. */
 export class QemuVm {
   readonly id: string;
   readonly dir: string;
   readonly agentSocket: string;
-  readonly consoleLog: string;
+  /** Who QEMU runs as, and why. */
+  readonly user: QemuUser;
   readonly #ledger: SandboxLedger;
   readonly #child: ChildProcess;
   readonly #exited: Promise<void>;
+  readonly #console = new TailBuffer(CONSOLE_TAIL_BYTES);
   #stderr = '';
   #qmp: QmpClient | undefined;
   #agentSocket: Socket | undefined;
   #destroying: Promise<void> | undefined;
   #record: SandboxRecord | undefined;
 
-  private constructor(opts: StartVmOptions, child: ChildProcess) {
+  private constructor(opts: StartVmOptions, child: ChildProcess, user: QemuUser) {
     this.id = opts.id;
     this.dir = opts.dir;
     this.agentSocket = join(opts.dir, 'agent.sock');
-    this.consoleLog = join(opts.dir, 'console.log');
+    this.user = user;
     this.#ledger = opts.ledger;
     this.#child = child;
     this.#exited = new Promise((resolve) => {
@@ -58,6 +100,14 @@ export class QemuVm {
     child.stderr?.on('data', (c: string) => {
       if (this.#stderr.length < 8192) this.#stderr += c;
     });
+    // The console is read as fast as it comes and only its tail kept: a guest that floods it
+    // costs the host CPU, never memory or disk.
+    child.stdout?.on('data', (c: Buffer) => this.#console.push(c));
+  }
+
+  /** The last lines the guest wrote to its console. */
+  consoleTail(): string {
+    return this.#console.text();
   }
 
   get pid(): number | undefined {
@@ -70,24 +120,35 @@ export class QemuVm {
 
   /** Starts QEMU and connects to its QMP socket. On failure everything started is freed. */
   static async start(opts: StartVmOptions): Promise<QemuVm> {
+    ensureRunDir(dirname(opts.dir));
     mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
     const qmpSocket = join(opts.dir, 'qmp.sock');
     const args = qemuArgs({
       ...opts.config,
       agentSocket: join(opts.dir, 'agent.sock'),
       qmpSocket,
-      consoleLog: join(opts.dir, 'console.log'),
+      console: true,
     });
+    const c = opts.config;
+    const user = chooseQemuUser({
+      read: [c.kernel, c.initrd, c.rootfs, c.tools].filter((f): f is string => f !== undefined),
+      write: c.memoryFile ? [c.memoryFile.path] : [],
+      dirs: [opts.dir],
+      kvm: c.accel === 'kvm',
+    });
+    warnIfRoot(user);
+    grant(opts.dir, user);
     // Recorded before the process exists, so a crash in between still leaves the dir findable.
     const record = newSandboxRecord(opts.id, 'qemu', { paths: [opts.dir], labels: opts.labels ?? {} });
     opts.ledger.put(record);
-    // Through nice(1), so every QEMU thread (vCPUs included) starts at that level.
-    const child = opts.nice
-      ? spawn('nice', ['-n', String(opts.nice), QEMU_BINARY, ...args], {
-          stdio: ['ignore', 'ignore', 'pipe'],
-        })
-      : spawn(QEMU_BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    const vm = new QemuVm(opts, child);
+    const child = spawnQemu({
+      shim: opts.shim,
+      user,
+      args,
+      ...(opts.nice ? { nice: opts.nice } : {}),
+      stdio: ['ignore', 'pipe', 'pipe', ...(opts.passFds ?? [])],
+    });
+    const vm = new QemuVm(opts, child, user);
     child.on('error', () => {}); // ENOENT and friends surface as the exit below
     vm.#record = record;
     if (child.pid) {
@@ -145,10 +206,7 @@ export class QemuVm {
 
   /** A SANDBOX_START_FAILED error carrying QEMU's stderr and the console's tail. */
   failure(what: string): HearthError {
-    let console = '';
-    try {
-      console = readFileSync(this.consoleLog, 'utf8').slice(-1500);
-    } catch {}
+    const console = this.consoleTail().slice(-1500);
     const detail = [this.#stderr.trim(), console.trim()].filter(Boolean).join('\n');
     return new HearthError('SANDBOX_START_FAILED', `${what}${detail ? `:\n${detail}` : ''}`);
   }
@@ -171,6 +229,7 @@ export class QemuVm {
       readable: socket,
       writable: socket,
       helloTimeoutMs: opts.helloTimeoutMs,
+      execGraceMs: watchdogSettings().execGraceMs,
       ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
     });
     try {

@@ -1,10 +1,21 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { HearthError } from '../../errors/hearth-error.js';
 import { isRunning } from '../../sandboxes/sandbox-id.js';
-import { coldBoot, type LaunchContext, setIgnoreShared, shellQuote, type VmShape } from './launch.js';
+import { coldBoot, type LaunchContext, setIgnoreShared, type VmShape } from './launch.js';
+import { type MigrationSink, receiveMigration } from './migration-sink.js';
+import { chooseQemuUser, grant } from './qemu-user.js';
 import { warmUp } from './warm-up.js';
 
 /**
@@ -72,7 +83,7 @@ export function ensureTemplate(
   shape: VmShape,
   opts: TemplateOptions = {},
 ): Promise<Template> {
-  const base = join(ctx.paths.vm, 'templates', templateName(ctx, image, shape));
+  const base = join(ctx.paths.templates, templateName(ctx, image, shape));
   const shared = ctx.sharedMemory !== false && !sharedBroken;
   const found = shared ? existing(`${base}.cow.state`, `${base}.cow.mem`) : existing(`${base}.state`);
   if (found) return Promise.resolve(found);
@@ -113,19 +124,25 @@ async function buildTemplate(
   shared: boolean,
   opts: TemplateOptions,
 ): Promise<Template> {
-  mkdirSync(join(ctx.paths.vm, 'templates'), { recursive: true });
-  removeOrphanedTemporaries(join(ctx.paths.vm, 'templates'));
+  mkdirSync(ctx.paths.templates, { recursive: true });
+  removeOrphanedTemporaries(ctx.paths.templates);
   const stateFile = shared ? `${base}.cow.state` : `${base}.state`;
   const memoryFile = shared ? `${base}.cow.mem` : undefined;
   const suffix = `.tmp-${process.pid}`;
   const tmpState = stateFile + suffix;
   const tmpMem = memoryFile ? memoryFile + suffix : undefined;
-  if (tmpMem) rmSync(tmpMem, { force: true }); // a fresh file: QEMU sizes it
+  if (tmpMem) {
+    // A fresh, empty file that QEMU sizes; QEMU's user must own it, and clones open it read-write.
+    rmSync(tmpMem, { force: true });
+    closeSync(openSync(tmpMem, 'wx', 0o600));
+    grant(tmpMem, chooseQemuUser({ read: [], write: [], dirs: [tmpMem], kvm: false }));
+  }
   const started = performance.now();
   const { vm, agent } = await coldBoot(ctx, shape, {
     labels: { template: image },
     ...(tmpMem ? { memoryFile: tmpMem } : {}),
   });
+  const sinks: MigrationSink[] = [];
   try {
     const bootMs = performance.now() - started;
     const warmMs = await warmUp(agent, opts.warm ?? []);
@@ -137,7 +154,9 @@ async function buildTemplate(
     const saveStarted = performance.now();
     await vm.qmp.execute('stop');
     if (shared) await setIgnoreShared(vm);
-    await vm.qmp.execute('migrate', { uri: `exec:cat > ${shellQuote(tmpState)}` });
+    const sink = await receiveMigration({ dir: vm.dir, file: tmpState, user: vm.user });
+    sinks.push(sink);
+    await vm.qmp.execute('migrate', { uri: sink.uri });
     const deadline = Date.now() + MIGRATE_TIMEOUT_MS;
     for (;;) {
       const info = await vm.qmp.execute<{ status?: string; 'error-desc'?: string }>('query-migrate');
@@ -148,6 +167,7 @@ async function buildTemplate(
       if (Date.now() > deadline) throw vm.failure('saving the template took too long');
       await new Promise((r) => setTimeout(r, 10));
     }
+    await sink.written(Math.max(1, deadline - Date.now()));
     // QEMU must be gone before the RAM file is published: nothing may write to it afterwards.
     await vm.destroy();
     if (tmpMem && memoryFile) {
@@ -166,6 +186,7 @@ async function buildTemplate(
       ? err
       : vm.failure(`building the template failed: ${(err as Error).message}`);
   } finally {
+    for (const s of sinks) s.close();
     await vm.destroy();
     rmSync(tmpState, { force: true });
     if (tmpMem) rmSync(tmpMem, { force: true });
@@ -177,7 +198,7 @@ async function buildTemplate(
  * and this template's stream layout once its shared one exists. Clones that still map a removed RAM file keep its pages.
  */
 function removeStaleTemplates(ctx: LaunchContext, image: string, base: string, shared: boolean): void {
-  const dir = join(ctx.paths.vm, 'templates');
+  const dir = ctx.paths.templates;
   const mine = base.slice(dir.length + 1);
   for (const f of readdirSync(dir)) {
     if (!f.startsWith(`${image}-`) || f.includes('.tmp-')) continue;

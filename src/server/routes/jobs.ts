@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { HearthError } from '../../errors/hearth-error.js';
 import type { JobService } from '../../jobs/service.js';
 import { JobPageSchema } from '../../jobs/summary.js';
 import type { JobRequest } from '../../jobs/types.js';
@@ -12,6 +13,8 @@ import {
   ListQuery,
   WaitQuery,
 } from '../schemas.js';
+import { SseStream } from '../sse.js';
+import { toJobRequest } from '../validate.js';
 
 export interface JobRoutesOptions {
   service: JobService;
@@ -53,10 +56,21 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
     '/v1/jobs/batch',
     {
       bodyLimit: bodyLimit * service.config.maxBatch,
-      schema: { summary: 'Submit several jobs; each item gets an id or its own error', body: BatchSchema },
+      schema: {
+        summary:
+          'Submit several jobs (each as POST /v1/jobs; a malformed one fails the batch with 400 naming its index); each item gets an id or its own error',
+        body: BatchSchema,
+      },
     },
     async (req, reply) => {
-      const items = await service.submitBatch(req.body.jobs as JobRequest[]);
+      const { jobs } = req.body;
+      if (jobs.length > service.config.maxBatch) {
+        throw new HearthError(
+          'BATCH_TOO_LARGE',
+          `${jobs.length} jobs; the maximum per batch is ${service.config.maxBatch}`,
+        );
+      }
+      const items = await service.submitBatch(jobs.map((j, i) => toJobRequest(j, `jobs[${i}]`)));
       return reply.status(202).send(items);
     },
   );
@@ -127,21 +141,10 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
       });
       res.write(': hearth job events\n\n');
       let off: (() => void) | undefined;
-      let ended = false;
-      const end = () => {
-        if (ended) return;
-        ended = true;
-        off?.();
-        res.end();
-      };
-      res.once('close', end);
-      off = await service.subscribe(req.params.id, (e) => {
-        if (ended) return;
-        const { type, ...data } = e;
-        res.write(`event: ${type}\ndata: ${JSON.stringify(type === 'result' ? e.job : data)}\n\n`);
-        if (type === 'result') setImmediate(end);
-      });
-      if (ended) off();
+      const stream = new SseStream(res, () => off?.());
+      const unsubscribe = await service.subscribe(req.params.id, (e) => stream.push(e));
+      if (stream.closed) unsubscribe();
+      else off = unsubscribe;
     },
   );
 };

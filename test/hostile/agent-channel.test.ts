@@ -1,0 +1,277 @@
+/**
+ * Hostile programs against the host side of the agent channel, on every usable agent backend:
+ *   - a program that writes a `null` frame into the channel to the host (bwrap: the agent runs as
+ *     the program's uid, so `pidfd_getfd` lends the program the agent's stdout; qemu: the program
+ *     is root in the VM and takes the relay's virtio-serial fd the same way; gVisor: neither
+ *     /proc/<pid>/fd nor pidfd_open reach the channel, which the test shows, and the malformed-frame
+ *     path is taken through a real agent whose output a broken relay corrupts);
+ *   - a program that SIGSTOPs the agent, its exec server and its shim with a short timeout: the
+ *     exec ends by the host's deadline as timed out;
+ *   - the same without a timeout: the watchdog's pings give the agent up, and other sandboxes run
+ *     meanwhile and afterwards.
+ * After each: the host answers, the result is honest or a clear error code, nothing is left.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { Transform } from 'node:stream';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { AgentClient } from '../../src/agent/client.js';
+import type { BackendName, Sandbox, SandboxBackend } from '../../src/backends/backend.js';
+import { loadBackend } from '../../src/backends/registry.js';
+import { MemoryLedger } from '../../src/sandboxes/ledger.js';
+import { alive, spawnAgent, stopAll } from '../agent-fixture.js';
+import { settledLeftovers } from '../leak-check.js';
+import { startServe } from '../serve-fixture.js';
+
+// Short enough that a stopped agent is given up within seconds; long enough for a busy machine.
+process.env.HEARTH_AGENT_PING_MS = '1500';
+process.env.HEARTH_AGENT_PING_MISSES = '3';
+process.env.HEARTH_AGENT_EXEC_GRACE_MS = '1500';
+
+/**
+ * Takes a descriptor of the process holding the channel to the host (with pidfd_getfd) and writes
+ * a `null` JSON frame into it. argv: `agent` (the agent's stdout) or `relay` (the VM relay's port).
+ * Exits 3, printing why, when the channel cannot be reached.
+ */
+const WRITE_NULL_FRAME = `
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+want = sys.argv[1]
+for p in os.listdir('/proc'):
+    if not p.isdigit() or int(p) == os.getpid(): continue
+    try:
+        argv = open('/proc/%s/cmdline' % p, 'rb').read().split(b'\\0')
+    except OSError:
+        continue
+    if want == 'agent' and len(argv) > 1 and argv[1].endswith(b'agent.js'):
+        fds = [1]
+    elif want == 'relay' and b'--relay' in argv:
+        fds = [int(f) for f in os.listdir('/proc/%s/fd' % p) if os.readlink('/proc/%s/fd/%s' % (p, f)).startswith('/dev/vport')]
+    else:
+        continue
+    try:
+        os.write(os.open('/proc/%s/fd/%d' % (p, fds[0]), os.O_WRONLY), b'\\0\\0\\0\\x05\\0null')
+        print('wrote through /proc', flush=True)
+    except OSError as e:
+        print('open /proc/%s/fd/%d: %s' % (p, fds[0], e), flush=True)
+        try:
+            pidfd = os.pidfd_open(int(p))
+        except OSError as e:
+            print('pidfd_open: %s' % e, flush=True)
+            sys.exit(3)
+        fd = libc.syscall(438, pidfd, fds[0], 0)
+        if fd < 0:
+            print('pidfd_getfd: errno %d' % ctypes.get_errno(), flush=True)
+            sys.exit(3)
+        os.write(fd, b'\\0\\0\\0\\x05\\0null')
+        print('wrote through pidfd_getfd', flush=True)
+    time.sleep(60)
+    sys.exit(0)
+print('no channel found', flush=True)
+sys.exit(3)
+`;
+
+/** Prints, then stops every other process it can see (agent, exec server, shim, relay), then waits. */
+const STOP_EVERYTHING = `echo before; sleep 0.5; for p in /proc/[0-9]*; do p=\${p#/proc/}; [ "$p" = "$$" ] || kill -STOP "$p" 2>/dev/null; done; sleep 1000`;
+
+interface Env {
+  name: BackendName;
+  backend: SandboxBackend;
+  ledger: MemoryLedger;
+  usable: boolean;
+  reason: string;
+}
+
+async function backendEnv(name: BackendName): Promise<Env> {
+  const ledger = new MemoryLedger();
+  const backend = await loadBackend(name, { ledger });
+  const probe = await backend.probe();
+  return { name, backend, ledger, usable: probe.usable, reason: probe.reason };
+}
+
+/** Waits until the backend has destroyed the sandbox on its own (its ledger record is gone). */
+async function destroyedOnItsOwn(env: Env, sandbox: Sandbox): Promise<void> {
+  await vi.waitFor(() => expect(env.ledger.list().map((r) => r.id)).not.toContain(sandbox.id), {
+    timeout: 30_000,
+    interval: 100,
+  });
+}
+
+/** The host still serves: a fresh sandbox of the same backend runs a program. */
+async function hostStillServes(env: Env): Promise<void> {
+  const sandbox = await env.backend.create({ image: 'default' });
+  try {
+    const r = await sandbox.agent.run({ argv: ['echo', 'still here'], limits: { timeoutMs: 20_000 } });
+    expect(r.stdout.toString()).toBe('still here\n');
+  } finally {
+    await sandbox.destroy();
+  }
+}
+
+const BACKENDS: BackendName[] = ['bwrap', 'gvisor', 'qemu'];
+
+for (const name of BACKENDS) {
+  const env = await backendEnv(name);
+  const vm = name === 'qemu';
+  describe.skipIf(!env.usable)(`agent channel attacks on ${name} (${env.reason})`, () => {
+    afterEach(async () => {
+      // A VM backend keeps a warm pool until closed; its leftovers are checked in afterAll.
+      if (!vm) expect(await settledLeftovers()).toEqual([]);
+    });
+    afterAll(async () => {
+      await env.backend.close?.();
+      expect(await settledLeftovers()).toEqual([]);
+    });
+
+    if (name === 'gvisor') {
+      it('a program cannot reach the channel to the host (no /proc fd open, no pidfd)', async () => {
+        const sandbox = await env.backend.create({ image: 'default' });
+        try {
+          const r = await sandbox.agent.run({
+            argv: ['python3', '-c', WRITE_NULL_FRAME, 'agent'],
+            limits: { timeoutMs: 20_000 },
+          });
+          expect(r.exitCode).toBe(3);
+          expect(r.stdout.toString()).toMatch(/pidfd_open|pidfd_getfd/);
+          expect(await sandbox.agent.ping()).toBeGreaterThan(0);
+        } finally {
+          await sandbox.destroy();
+        }
+      });
+    } else {
+      it('a program that writes a null frame into the channel ends its sandbox with AGENT_PROTOCOL', async () => {
+        const sandbox = await env.backend.create({ image: 'default' });
+        try {
+          const run = sandbox.agent.run({
+            argv: ['python3', '-c', WRITE_NULL_FRAME, vm ? 'relay' : 'agent'],
+            limits: { timeoutMs: 30_000 },
+          });
+          await expect(run).rejects.toMatchObject({
+            code: 'AGENT_PROTOCOL',
+            message: /not an object: "null"/,
+          });
+          await destroyedOnItsOwn(env, sandbox);
+          expect(sandbox.agent.closed).toBe(true);
+        } finally {
+          await sandbox.destroy();
+        }
+        await hostStillServes(env);
+      });
+    }
+
+    it('a program that stops the agent and its exec server ends by the host deadline, timed out', async () => {
+      const sandbox = await env.backend.create({ image: 'default' });
+      try {
+        const r = await sandbox.agent.run({
+          shell: STOP_EVERYTHING,
+          limits: { timeoutMs: vm ? 3000 : 1500 },
+        });
+        expect(r.timedOut).toBe(true);
+        expect(r.exitCode).toBeNull();
+        expect(r.stdout.toString()).toBe('before\n');
+        await destroyedOnItsOwn(env, sandbox);
+      } finally {
+        await sandbox.destroy();
+      }
+      if (!vm) await hostStillServes(env);
+    });
+
+    it.skipIf(vm)(
+      'a stopped agent without a timeout is given up by the watchdog; other sandboxes run meanwhile and after',
+      async () => {
+        const victim = await env.backend.create({ image: 'default' });
+        const other = await env.backend.create({ image: 'default' });
+        try {
+          const stuck = victim.agent.run({ shell: STOP_EVERYTHING }).then(
+            (r) => r,
+            (err: unknown) => err,
+          );
+          const meanwhile = await other.agent.run({ shell: 'sleep 1; echo meanwhile' });
+          expect(meanwhile.stdout.toString()).toBe('meanwhile\n');
+          expect(await stuck).toMatchObject({ code: 'AGENT_TIMEOUT', message: /missed 3 pings/ });
+          await destroyedOnItsOwn(env, victim);
+          expect((await other.agent.run({ argv: ['echo', 'after'] })).stdout.toString()).toBe('after\n');
+        } finally {
+          await victim.destroy();
+          await other.destroy();
+        }
+      },
+    );
+  });
+}
+
+describe('a real agent whose output a broken relay corrupts', () => {
+  afterEach(stopAll);
+
+  it('ends the connection with AGENT_PROTOCOL, fails the pending exec, and the agent exits', async () => {
+    const { child } = spawnAgent();
+    let corrupt = false;
+    const relay = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        // Once told to, the relay puts a null frame before whatever the agent says next.
+        if (corrupt) {
+          corrupt = false;
+          this.push(Buffer.from([0, 0, 0, 5, 0, ...Buffer.from('null')]));
+        }
+        done(null, chunk);
+      },
+    });
+    child.stdout?.pipe(relay);
+    const client = await AgentClient.connect({ readable: relay, writable: child.stdin! });
+    const closed = new Promise<Error | undefined>((r) => client.onClose(r));
+    expect((await client.run({ argv: ['echo', 'ok'] })).stdout.toString()).toBe('ok\n');
+    corrupt = true;
+    await expect(client.run({ argv: ['echo', 'lost'] })).rejects.toMatchObject({ code: 'AGENT_PROTOCOL' });
+    expect(await closed).toMatchObject({ code: 'AGENT_PROTOCOL', message: /not an object/ });
+    // The host closed the agent's stdin: it stops by itself.
+    await vi.waitFor(() => expect(alive(child.pid as number)).toBe(false), { timeout: 10_000 });
+  });
+});
+
+describe.skipIf(!(await backendEnv('gvisor')).usable)(
+  'jobs on gVisor (through the agent) with one sandbox slot',
+  () => {
+    let server: { child: ChildProcess; url: string } | undefined;
+    afterAll(async () => {
+      const pid = server?.child.pid;
+      if (server) await stopServe(server.child);
+      if (pid) expect(await settledLeftovers({ ownerPids: [pid] })).toEqual([]);
+    });
+
+    it('a job that stops its agent ends by the host deadline and the next job still runs', async () => {
+      server = await startServe({
+        HEARTH_BACKEND: 'gvisor',
+        HEARTH_SANDBOX_CONCURRENCY: '1',
+        HEARTH_AGENT_PING_MS: '1500',
+        HEARTH_AGENT_EXEC_GRACE_MS: '1500',
+      });
+      const post = (body: unknown) =>
+        fetch(`${server?.url}/v1/jobs?wait=true`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        }).then(async (r) => ({
+          status: r.status,
+          job: (await r.json()) as { status: string; result: Record<string, unknown> },
+        }));
+      const stuck = post({ language: 'bash', code: STOP_EVERYTHING, limits: { timeoutMs: 1500 } });
+      const next = post({ language: 'bash', code: 'echo second' });
+      const [a, b] = await Promise.all([stuck, next]);
+      expect(a.status).toBe(200);
+      expect(a.job.status).toBe('completed');
+      expect(a.job.result).toMatchObject({ timedOut: true, stdout: 'before\n' });
+      expect(b.job.status).toBe('completed');
+      expect(b.job.result).toMatchObject({ exitCode: 0, stdout: 'second\n' });
+      const languages = await fetch(`${server.url}/v1/languages`);
+      expect(languages.status).toBe(200);
+    });
+  },
+);
+
+async function stopServe(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
