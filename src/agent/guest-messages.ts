@@ -160,7 +160,10 @@ export function parseGuestMessage(text: string): GuestMessage {
     typeof type === 'string' && Object.hasOwn(MESSAGES, type)
       ? MESSAGES[type as GuestMessage['type']]
       : undefined;
-  if (!checker) throw protocolError(`a message of unknown type ${quote(String(type))}`);
+  if (!checker)
+    throw protocolError(
+      `a message of unknown type ${typeof type === 'string' ? quote(type) : quote(JSON.stringify(type) ?? typeof type)}`,
+    );
   if (!checker.Check(msg)) throw protocolError(`a malformed ${type} message (${firstError(checker, msg)})`);
   const m = msg as GuestMessage;
   if (m.type === 'result' && m.ok && !('value' in m))

@@ -159,7 +159,7 @@ export class QemuVm {
     try {
       const deadline = Date.now() + (opts.startTimeoutMs ?? 10_000);
       while (!existsSync(qmpSocket)) {
-        if (vm.exited || !child.pid) throw vm.failure('QEMU exited at start');
+        if (vm.exited || !child.pid) throw await vm.exitFailure('QEMU exited at start');
         if (Date.now() > deadline) throw vm.failure('QEMU did not open its QMP socket in time');
         await new Promise((r) => setTimeout(r, 5));
       }
@@ -169,7 +169,7 @@ export class QemuVm {
           vm.#qmp = await QmpClient.connect({ path: qmpSocket });
           break;
         } catch (err) {
-          if (vm.exited) throw vm.failure('QEMU exited at start');
+          if (vm.exited) throw await vm.exitFailure('QEMU exited at start');
           if (Date.now() > deadline) throw err;
           await new Promise((r) => setTimeout(r, 5));
         }
@@ -202,6 +202,19 @@ export class QemuVm {
   get qmp(): QmpClient {
     if (!this.#qmp) throw new HearthError('SANDBOX_LOST', `VM ${this.id} has no QMP connection`);
     return this.#qmp;
+  }
+
+  /**
+   * failure() for a QEMU that has exited: waits a moment for the rest of its stderr (the exit event
+   * can come before the last output) and names how it ended.
+   */
+  async exitFailure(what: string): Promise<HearthError> {
+    const stderr = this.#child.stderr;
+    if (stderr && !stderr.closed)
+      await Promise.race([new Promise((r) => stderr.once('close', r)), sleep(500)]);
+    const { exitCode, signalCode } = this.#child;
+    const how = signalCode ? ` (signal ${signalCode})` : exitCode !== null ? ` (exit ${exitCode})` : '';
+    return this.failure(`${what}${how}`);
   }
 
   /** A SANDBOX_START_FAILED error carrying QEMU's stderr and the console's tail. */
