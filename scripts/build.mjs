@@ -1,6 +1,6 @@
 // Builds what hearth runs from: the CLI/server bundle, the guest agent bundle and the exec shim.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, renameSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -23,6 +23,20 @@ await build({
   minify: true,
   logLevel: 'warning',
 });
+
+// The interpreter-context drivers the agent starts (see src/agent/guest/repl.ts): shipped beside it.
+await build({
+  entryPoints: [join(root, 'src/agent/guest/repl-node.ts')],
+  outfile: join(dist, 'repl-node.js'),
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  banner: { js: "var require = typeof require === 'function' ? require : process.getBuiltinModule;" },
+  minify: true,
+  logLevel: 'warning',
+});
+copyFileSync(join(root, 'src/agent/guest/repl-python.py'), join(dist, 'repl-python.py'));
 
 // The exec shim: static, so it runs in any image.
 const shimSrc = join(root, 'src/agent/shim/hearth-exec.c');

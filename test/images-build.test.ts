@@ -256,6 +256,8 @@ describe('tools layer', () => {
   const writeDist = (agent: string) => {
     writeFileSync(join(dist, 'agent.js'), agent);
     writeFileSync(join(dist, 'hearth-exec'), '#!/bin/sh\nexec "$@"\n');
+    writeFileSync(join(dist, 'repl-python.py'), '# python driver\n');
+    writeFileSync(join(dist, 'repl-node.js'), '// node driver\n');
   };
 
   it('holds node, the shim and the agent, and is reused while they do not change', async () => {
@@ -264,6 +266,8 @@ describe('tools layer', () => {
     expect(layer.dir).toBe(join(paths.tools, layer.hash));
     expect(layer.hash).toMatch(/^[0-9a-f]{16}$/);
     expect(readFileSync(layer.agent, 'utf8')).toBe('console.log("agent v1")');
+    expect(readFileSync(join(layer.dir, 'repl-python.py'), 'utf8')).toBe('# python driver\n');
+    expect(readFileSync(join(layer.dir, 'repl-node.js'), 'utf8')).toBe('// node driver\n');
     expect(statSync(layer.shim).mode & 0o111).toBe(0o111);
     expect(statSync(layer.node).size).toBe(statSync(process.execPath).size);
     const version = spawn(layer.node, ['--version']);

@@ -17,8 +17,12 @@ export interface ReadSink {
   maxBytes: number;
 }
 
+/** Output of a request that streams it (repl-run) on its channel before its result. */
+export type OutputHandler = (stream: 'stdout' | 'stderr', bytes: Buffer) => void;
+
 interface Pending {
   kind: keyof ResultValues;
+  output?: OutputHandler;
   resolve(value: unknown): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
@@ -38,6 +42,7 @@ export class RequestTable {
     kind: K,
     timeoutMs: number,
     read?: ReadSink,
+    output?: OutputHandler,
   ): Promise<ResultValues[K]> {
     return new Promise<ResultValues[K]>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -51,6 +56,7 @@ export class RequestTable {
         reject,
         timer,
         ...(read ? { read: { ...read, received: 0 } } : {}),
+        ...(output ? { output } : {}),
       });
     });
   }
@@ -67,6 +73,16 @@ export class RequestTable {
     }
     if (this.#retired.has(channel)) return;
     throw protocolError(`file data on channel ${channel}, which is no file being read`);
+  }
+
+  /**
+   * Output on `channel` for a request that streams it; false when no such request is waiting (a
+   * timed-out one's late output is dropped and counts as taken).
+   */
+  onOutput(channel: number, stream: 'stdout' | 'stderr', bytes: Buffer): boolean {
+    const output = this.#pending.get(channel)?.output;
+    if (output) output(stream, bytes);
+    return output !== undefined || this.#retired.has(channel);
   }
 
   /**
@@ -123,6 +139,11 @@ const GUEST_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'FILE_TOO_LARGE',
   'AGENT_PROTOCOL',
   'AGENT_UNKNOWN_VERSION',
+  'PAYLOAD_TOO_LARGE',
+  'REPL_CONTEXT_NOT_FOUND',
+  'REPL_CONTEXT_BUSY',
+  'REPL_CONTEXT_DEAD',
+  'REPL_CONTEXT_LIMIT',
 ]);
 
 /** A guest's error as the host raises it: only codes a guest may report, the rest EXEC_FAILED. */

@@ -5,7 +5,7 @@ import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { HearthError, toHearthError } from '../errors/hearth-error.js';
 import { type ExecHandle, type ExecHandlers, PendingExec } from './client-exec.js';
-import { guestError, type ReadSink, RequestTable } from './client-requests.js';
+import { guestError, type OutputHandler, type ReadSink, RequestTable } from './client-requests.js';
 import { encodeData, encodeJson, FrameDecoder, FramingError } from './framing.js';
 import { checkResultValue, parseGuestMessage, protocolError } from './guest-messages.js';
 import {
@@ -249,6 +249,19 @@ export class AgentClient {
     await this.#request('after-restore', msg as HostRequest);
   }
 
+  /**
+   * Sends a request whose output arrives as Data frames (Stdout/Stderr) on its channel, passed to
+   * `onOutput`, and resolves with the guest's result value, checked like every other (a value of
+   * the wrong shape ends the connection with AGENT_PROTOCOL). Used by ReplClient (client-repl.ts).
+   */
+  call<K extends keyof ResultValues>(
+    kind: K,
+    msg: HostRequest,
+    opts: { timeoutMs?: number; onOutput?: OutputHandler } = {},
+  ): Promise<ResultValues[K]> {
+    return this.#request(kind, msg, opts.timeoutMs, undefined, undefined, opts.onOutput);
+  }
+
   /** Asks the agent to stop everything and exit. */
   async shutdown(): Promise<void> {
     await this.#request('shutdown', { type: 'shutdown' });
@@ -286,6 +299,7 @@ export class AgentClient {
     timeoutMs = this.#requestTimeoutMs,
     read?: ReadSink,
     fileData?: Buffer,
+    onOutput?: OutputHandler,
   ): Promise<ResultValues[K]> {
     if (this.#closed)
       return Promise.reject(new HearthError('SANDBOX_LOST', 'the agent connection is closed'));
@@ -296,7 +310,7 @@ export class AgentClient {
     } catch (err) {
       return Promise.reject(tooLarge(err));
     }
-    const answer = this.#requests.add(id, kind, timeoutMs, read);
+    const answer = this.#requests.add(id, kind, timeoutMs, read, onOutput);
     const frames = fileData ? encodeData(id, Stream.File, fileData) : [];
     frames.push(frame);
     this.#write(frames);
@@ -336,9 +350,12 @@ export class AgentClient {
       return;
     }
     if (stream === Stream.Stdout || stream === Stream.Stderr) {
+      const name = stream === Stream.Stdout ? 'stdout' : 'stderr';
       const exec = this.#execs.get(channel);
-      if (!exec || exec.done) throw protocolError(`output on channel ${channel}, which is no running exec`);
-      exec.onOutput(stream === Stream.Stdout ? 'stdout' : 'stderr', bytes);
+      if (exec && !exec.done) exec.onOutput(name, bytes);
+      // Not an exec's: it may be the output of a request that streams it (repl-run).
+      else if (!this.#requests.onOutput(channel, name, bytes))
+        throw protocolError(`output on channel ${channel}, which is no running exec or run`);
       return;
     }
     throw protocolError(`a data frame for stream ${stream} on channel ${channel}`);

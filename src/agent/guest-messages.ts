@@ -9,6 +9,7 @@ import { type TSchema, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { HearthError } from '../errors/hearth-error.js';
 import type { GuestMessage, ResultValues } from './protocol.js';
+import { REPL_RESULT_SCHEMAS } from './repl-schema.js';
 
 /** The longest `log` message the host accepts. */
 export const MAX_LOG_CHARS = 4096;
@@ -112,6 +113,7 @@ const RESULT_VALUES: { [K in keyof ResultValues]: TSchema } = {
   'prepare-snapshot': Type.Null(),
   'after-restore': Type.Null(),
   shutdown: Type.Null(),
+  ...REPL_RESULT_SCHEMAS,
 };
 
 type Checker = ReturnType<typeof TypeCompiler.Compile>;

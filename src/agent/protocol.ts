@@ -25,7 +25,13 @@
  *     request's id *before* the `file-write` message; the guest buffers them until it arrives.
  *   - `file-read`: the guest sends the content as Data frames (Stream.File) on channel = the
  *     request's id, then the `result`.
+ *   - Interpreter contexts (`repl-*`): a context is a long-lived interpreter the agent runs.
+ *     `repl-run` streams the code's output as Data frames (Stdout/Stderr) on channel = the
+ *     request's id, then answers one `result` whose value is a `ReplRunResult`. The shapes of
+ *     these values are TypeBox schemas in repl-schema.ts, their caps in repl-limits.ts.
  */
+
+import type { ReplContextInfo, ReplLanguage, ReplRunResult } from './repl-schema.js';
 
 export const PROTOCOL_VERSION = 1;
 /** Protocol versions this build of the host can speak. */
@@ -127,7 +133,13 @@ export type HostMessage =
   | { type: 'ping'; id: number }
   | { type: 'prepare-snapshot'; id: number }
   | { type: 'after-restore'; id: number; sandboxId: string; nowMs: number; entropy: string }
-  | { type: 'shutdown'; id: number };
+  | { type: 'shutdown'; id: number }
+  | { type: 'repl-create'; id: number; language: ReplLanguage; cwd?: string }
+  | { type: 'repl-run'; id: number; contextId: string; code: string; timeoutMs?: number }
+  | { type: 'repl-list'; id: number }
+  | { type: 'repl-restart'; id: number; contextId: string }
+  | { type: 'repl-delete'; id: number; contextId: string }
+  | { type: 'repl-interrupt'; id: number; contextId: string };
 
 export interface WireError {
   code: string;
@@ -157,4 +169,10 @@ export interface ResultValues {
   'prepare-snapshot': null;
   'after-restore': null;
   shutdown: null;
+  'repl-create': ReplContextInfo;
+  'repl-run': ReplRunResult;
+  'repl-list': ReplContextInfo[];
+  'repl-restart': ReplContextInfo;
+  'repl-delete': null;
+  'repl-interrupt': null;
 }

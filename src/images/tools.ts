@@ -9,7 +9,7 @@ import { removeTree } from './remove-tree.js';
 
 /**
  * The tools layer: what every sandbox gets read-only at /.hearth, whatever its image — the host's
- * Node binary, the guest agent bundle and the exec shim. Kept apart from images so a new agent
+ * Node binary, the guest agent bundle, the interpreter-context drivers and the exec shim. Kept apart from images so a new agent
  * never rebuilds an image.
  */
 export interface ToolsLayer {
@@ -35,6 +35,9 @@ export interface EnsureToolsOptions {
 
 /** Versions of the tools layer kept on disk (the newest by time of creation). */
 export const TOOLS_KEEP = 3;
+
+/** Files of dist/ copied beside agent.js: the interpreter-context drivers the agent starts. */
+const DRIVERS = ['repl-python.py', 'repl-node.js'] as const;
 
 const memo = new Map<string, ToolsLayer>();
 
@@ -83,19 +86,30 @@ export async function ensureTools(opts: EnsureToolsOptions = {}): Promise<ToolsL
   const a = sourceStat(agentSrc);
   const s = sourceStat(shimSrc);
   const n = statSync(nodePath);
-  const key = [paths.tools, agentSrc, a.mtimeMs, a.size, shimSrc, s.mtimeMs, s.size, nodePath, n.size].join(
-    '|',
-  );
+  const drivers = DRIVERS.map((d) => join(dist, d));
+  const d = drivers.map((p) => sourceStat(p));
+  const key = [
+    paths.tools,
+    agentSrc,
+    a.mtimeMs,
+    a.size,
+    shimSrc,
+    s.mtimeMs,
+    s.size,
+    nodePath,
+    n.size,
+    ...d.flatMap((st) => [st.mtimeMs, st.size]),
+  ].join('|');
   const known = memo.get(key);
   if (known && (await stat(known.dir).catch(() => undefined))) return known;
 
-  const hash = createHash('sha256')
+  const h = createHash('sha256')
     .update(await readFile(agentSrc))
     .update('\0')
     .update(await readFile(shimSrc))
-    .update(`\0${process.version}\0${n.size}`)
-    .digest('hex')
-    .slice(0, 16);
+    .update(`\0${process.version}\0${n.size}`);
+  for (const p of drivers) h.update('\0').update(await readFile(p));
+  const hash = h.digest('hex').slice(0, 16);
   const layer = layerAt(join(paths.tools, hash), hash);
   if (!(await stat(layer.agent).catch(() => undefined))) {
     await mkdir(paths.tools, { recursive: true });
@@ -107,6 +121,7 @@ export async function ensureTools(opts: EnsureToolsOptions = {}): Promise<ToolsL
       await copyFile(shimSrc, join(tmp, 'bin/hearth-exec'));
       await chmod(join(tmp, 'bin/hearth-exec'), 0o755);
       await copyFile(agentSrc, join(tmp, 'agent.js'));
+      for (const [i, p] of drivers.entries()) await copyFile(p, join(tmp, DRIVERS[i] as string));
       await rename(tmp, layer.dir).catch(async (err: NodeJS.ErrnoException) => {
         // Another process made the same layer first: theirs is identical.
         if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;

@@ -21,6 +21,7 @@ import type { ExecServer } from './exec-server.js';
 import { GuestFiles } from './files.js';
 import { GuestError, toWireError } from './guest-error.js';
 import type { LimitSetup } from './limits.js';
+import { GuestRepl } from './repl.js';
 import { afterRestore, prepareSnapshot } from './system.js';
 import type { Transport } from './transport.js';
 
@@ -45,12 +46,22 @@ export class GuestAgent {
   readonly #execs = new Map<number, GuestExec>();
   readonly #pendingWrites = new Map<number, { chunks: Buffer[]; bytes: number }>();
   readonly #files: GuestFiles;
+  readonly #repl: GuestRepl;
   #transport!: Transport;
   #sandboxId: string | undefined;
 
   constructor(opts: GuestAgentOptions) {
     this.#opts = opts;
     this.#files = new GuestFiles(opts.confine);
+    this.#repl = new GuestRepl({
+      workDir: opts.confine.workDir,
+      baseEnv: opts.baseEnv,
+      sendOutput: (channel, stream, bytes) =>
+        this.#transport.write(
+          encodeData(channel, stream === 'stdout' ? Stream.Stdout : Stream.Stderr, bytes),
+        ),
+      onDrain: (l) => this.#transport.onDrain(l),
+    });
   }
 
   attach(transport: Transport): void {
@@ -150,6 +161,18 @@ export class GuestAgent {
       case 'shutdown':
         setImmediate(() => this.#shutdown());
         return null;
+      case 'repl-create':
+        return this.#repl.create(msg);
+      case 'repl-run':
+        return this.#repl.run(msg);
+      case 'repl-list':
+        return this.#repl.list();
+      case 'repl-restart':
+        return this.#repl.restart(msg);
+      case 'repl-delete':
+        return this.#repl.delete(msg);
+      case 'repl-interrupt':
+        return this.#repl.interrupt(msg);
       default:
         throw new GuestError('AGENT_PROTOCOL', `unknown message type ${(msg as { type?: unknown }).type}`);
     }
@@ -162,7 +185,7 @@ export class GuestAgent {
     return {
       agentVersion: AGENT_VERSION,
       protocolVersion: PROTOCOL_VERSION,
-      capabilities: ['exec', 'files', 'signal', 'snapshot-hooks', shim ? 'exec-shim' : 'exec-direct'],
+      capabilities: ['exec', 'files', 'signal', 'snapshot-hooks', 'repl', shim ? 'exec-shim' : 'exec-direct'],
       pid: process.pid,
       workDir: confine.workDir,
       limitMechanism: limits.mechanism,
@@ -235,6 +258,7 @@ export class GuestAgent {
   }
 
   #killAll(): void {
+    this.#repl.killAll();
     for (const exec of this.#execs.values()) exec.kill();
   }
 
