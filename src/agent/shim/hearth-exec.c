@@ -360,8 +360,6 @@ static int run(int argc, char **argv) {
     if (fd < 0 || write(fd, pid_text, (size_t)len) != len) die(path);
     close(fd);
   }
-  if (gid >= 0 && (setgroups(0, NULL) != 0 || setgid((gid_t)gid) != 0)) die("setgid");
-  if (uid >= 0 && setuid((uid_t)uid) != 0) die("setuid");
   if (report_fd > 2) fcntl(report_fd, F_SETFD, FD_CLOEXEC);
   /* gVisor's user-space kernel lacks PR_SET_CHILD_SUBREAPER (EINVAL): go on with the process
      group and the /proc walk, which still find every descendant that did not leave the tree. */
@@ -379,14 +377,21 @@ static int run(int argc, char **argv) {
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (getppid() != parent) raise(SIGTERM);
 
-  /* ---- not dumpable: the program runs as our uid, but may not open /proc/<shim>/fd/N (our report
-     pipe) nor trace us. The child's execve makes it dumpable again, as it should be. */
+  /* ---- not dumpable: the program may run as our uid, but may not open /proc/<shim>/fd/N (our
+     report pipe) nor trace us. The child's execve makes it dumpable again, as it should be. */
   prctl(PR_SET_DUMPABLE, 0);
   /* ---- */
   pid_t child = fork();
   if (child < 0) die("fork");
   if (child == 0) {
     setpgid(0, 0);
+    /* The report fd is the shim's alone: gone before the child becomes reachable below. */
+    if (report_fd > 2) close(report_fd);
+    /* ---- --uid/--gid: only the program drops privileges. The shim keeps its uid, so a program
+       can neither signal it nor its siblings' shims, and it can still kill the whole tree. */
+    if (gid >= 0 && (setgroups(0, NULL) != 0 || setgid((gid_t)gid) != 0)) die("setgid");
+    if (uid >= 0 && setuid((uid_t)uid) != 0) die("setuid");
+    /* ---- */
     /* ---- OOM: the program goes before whatever runs it. Its oom_score_adj is raised 500 over the
        shim's (raising needs no privilege), so under a sandbox-wide memory limit the kernel kills a
        program, not the agent or bwrap that must report on it. */
