@@ -279,7 +279,9 @@ for (const name of BACKENDS) {
         expect(r.timedOut).toBe(true);
         expect(r.exitCode).toBeNull();
         expect(r.stdout.toString()).toBe('before\n');
-        await destroyedOnItsOwn(env, sandbox);
+        // In a VM the program (uid 1000) cannot stop the agent, its shims nor the relay (root).
+        if (vm) expect(await sandbox.agent.ping()).toBeGreaterThan(0);
+        else await destroyedOnItsOwn(env, sandbox);
       } finally {
         await sandbox.destroy();
       }

@@ -185,6 +185,7 @@ export class GuestAgent {
         shim: this.#opts.shim,
         server: this.#opts.execServer,
         limits: this.#opts.limits,
+        user: this.#opts.confine.owner,
         sendOutput: (channel, stream, bytes) =>
           this.#transport.write(
             encodeData(channel, stream === 'stdout' ? Stream.Stdout : Stream.Stderr, bytes),

@@ -8,6 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { ExecExit, ExecLimits } from '../protocol.js';
 import { decideExit, ReportReader, type ShimReport } from '../shim-report.js';
 import { type ExecServer, ExecServerGone, type ServedShim } from './exec-server.js';
+import type { ProgramUser } from './confine.js';
 import { GuestError } from './guest-error.js';
 import { ExecCgroup, type LimitSetup } from './limits.js';
 import { buildShimArgs } from './shim-report.js';
@@ -18,6 +19,8 @@ export interface ExecContext {
   /** Runs shims without forking Node; undefined spawns one shim per exec. */
   server?: ExecServer | undefined;
   limits: LimitSetup;
+  /** Who programs run as (the shim drops to it in the program's process); undefined: as the agent. */
+  user?: ProgramUser | undefined;
   /** Sends output; false asks the exec to pause until `onDrain`. */
   sendOutput(channel: number, stream: 'stdout' | 'stderr', bytes: Buffer): boolean;
   onDrain(listener: () => void): void;
@@ -89,8 +92,9 @@ export class GuestExec {
     if (setup.mechanism === 'cgroup-v2' && setup.parent)
       this.#cgroup = ExecCgroup.create(setup.parent, `${process.pid}-${id}`, start.limits);
     const stdio: Array<'pipe' | 'ignore'> = [start.stdin === 'pipe' ? 'pipe' : 'ignore', 'pipe', 'pipe'];
+    const user = ctx.user ? ['--uid', String(ctx.user.uid), '--gid', String(ctx.user.gid)] : [];
     const shimArgs = shim
-      ? [...buildShimArgs(start.limits, setup.mechanism, this.#cgroup?.dir), '--', ...start.argv]
+      ? [...buildShimArgs(start.limits, setup.mechanism, this.#cgroup?.dir), ...user, '--', ...start.argv]
       : [];
     if (shim && ctx.server) {
       const texts = [start.cwd, ...shimArgs, ...Object.entries(start.env).flat()];
@@ -124,7 +128,8 @@ export class GuestExec {
         child = spawn(shim, shimArgs, { cwd: start.cwd, env: start.env, stdio: [...stdio, 'pipe'] });
       } else {
         const [file, ...args] = start.argv as [string, ...string[]];
-        child = spawn(file, args, { cwd: start.cwd, env: start.env, stdio, detached: true });
+        const as = this.#ctx.user ?? {};
+        child = spawn(file, args, { cwd: start.cwd, env: start.env, stdio, detached: true, ...as });
       }
     } catch (err) {
       this.#cgroup?.remove();
