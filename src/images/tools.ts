@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { chmod, copyFile, link, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { distDir, type HearthPaths, hearthPaths } from '../config/paths.js';
 import { HearthError } from '../errors/hearth-error.js';
+import { sandboxFilterBytes } from '../sandboxes/seccomp.js';
 import { findUsers, pidAlive } from './in-use.js';
 import { removeTree } from './remove-tree.js';
 
@@ -28,6 +29,8 @@ export interface ToolsLayer {
   agent: string;
   /** `<dir>/bin/hearth-exec` */
   shim: string;
+  /** `<dir>/seccomp.bpf`: the sandbox filter, which the shim loads for programs in a microVM. */
+  seccomp: string;
   /**
    * `<dir>/readable-bin`: node and hearth-exec readable by all, for gVisor, whose loader refuses a
    * binary its user cannot read. gVisor needs no exec-only binaries: there a program's
@@ -57,6 +60,7 @@ function layerAt(dir: string, hash: string): ToolsLayer {
     node: join(dir, 'bin/node'),
     agent: join(dir, 'agent.js'),
     shim: join(dir, 'bin/hearth-exec'),
+    seccomp: join(dir, 'seccomp.bpf'),
     readableBin: join(dir, 'readable-bin'),
   };
 }
@@ -111,7 +115,8 @@ export async function ensureTools(opts: EnsureToolsOptions = {}): Promise<ToolsL
     .update(await readFile(agentSrc))
     .update('\0')
     .update(await readFile(shimSrc))
-    .update(`\0${process.version}\0${n.size}\0${LAYOUT}`)
+    .update(`\0${process.version}\0${n.size}\0${LAYOUT}\0`)
+    .update(sandboxFilterBytes())
     .digest('hex')
     .slice(0, 16);
   const layer = layerAt(join(paths.tools, hash), hash);
@@ -131,6 +136,7 @@ export async function ensureTools(opts: EnsureToolsOptions = {}): Promise<ToolsL
       await copyFile(shimSrc, join(tmp, 'readable-bin/hearth-exec'));
       await chmod(join(tmp, 'readable-bin/hearth-exec'), 0o755);
       await copyFile(agentSrc, join(tmp, 'agent.js'));
+      await writeFile(join(tmp, 'seccomp.bpf'), sandboxFilterBytes());
       await rename(tmp, layer.dir).catch(async (err: NodeJS.ErrnoException) => {
         // Another process made the same layer first: theirs is identical.
         if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;

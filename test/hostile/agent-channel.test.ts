@@ -249,9 +249,19 @@ for (const name of BACKENDS) {
         }
       });
 
-      it('JavaScript still runs (node is execute-only for programs too)', async () => {
+      it('JavaScript still runs (node is execute-only for programs too); programs run filtered, as uid 1000, and own what the files API writes', async () => {
         const sandbox = await env.backend.create({ image: 'default' });
         try {
+          await sandbox.agent.writeFile('given/deep/w.txt', Buffer.from('given\n'));
+          await sandbox.agent.mkdir('made/a', { recursive: true });
+          const own = await sandbox.agent.run({
+            shell:
+              'echo more >> given/deep/w.txt && mkdir given/deep/x made/a/y && id -u && grep ^Seccomp: /proc/self/status',
+            limits: { timeoutMs: 30_000 },
+          });
+          expect(own.stderr.toString()).toBe('');
+          expect(own.stdout.toString()).toMatch(/^1000\nSeccomp:\s+2\n$/);
+          expect((await sandbox.agent.readFile('given/deep/w.txt')).toString()).toBe('given\nmore\n');
           const r = await sandbox.agent.run({
             argv: [
               'node',

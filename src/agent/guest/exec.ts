@@ -21,6 +21,8 @@ export interface ExecContext {
   limits: LimitSetup;
   /** Who programs run as (the shim drops to it in the program's process); undefined: as the agent. */
   user?: ProgramUser | undefined;
+  /** A seccomp filter file the shim loads for the program (in a microVM, where no bwrap does). */
+  filter?: string | undefined;
   /** Sends output; false asks the exec to pause until `onDrain`. */
   sendOutput(channel: number, stream: 'stdout' | 'stderr', bytes: Buffer): boolean;
   onDrain(listener: () => void): void;
@@ -93,6 +95,7 @@ export class GuestExec {
       this.#cgroup = ExecCgroup.create(setup.parent, `${process.pid}-${id}`, start.limits);
     const stdio: Array<'pipe' | 'ignore'> = [start.stdin === 'pipe' ? 'pipe' : 'ignore', 'pipe', 'pipe'];
     const user = ctx.user ? ['--uid', String(ctx.user.uid), '--gid', String(ctx.user.gid)] : [];
+    if (ctx.filter) user.push('--seccomp', ctx.filter);
     const shimArgs = shim
       ? [...buildShimArgs(start.limits, setup.mechanism, this.#cgroup?.dir), ...user, '--', ...start.argv]
       : [];

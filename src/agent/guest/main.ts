@@ -8,7 +8,8 @@
  * --port and --vsock go through the exec shim's relay (`hearth-exec --relay` / `--vsock-listen`).
  *
  * --program-user: programs run as UID:GID (the agent as root in a microVM keeps root to itself);
- * the work dir and what the files API writes belong to them.
+ * the work dir and what the files API writes belong to them, and the shim loads the tools layer's
+ * seccomp filter (seccomp.bpf beside agent.js) for them, as bwrap does in its sandboxes.
  *
  * With --stdio the frames use fd 0/1, so nothing else may ever reach stdout: console output goes
  * to stderr.
@@ -91,6 +92,17 @@ function findShim(): string | undefined {
   return undefined;
 }
 
+/** The tools layer's seccomp filter beside agent.js, if there. */
+function findFilter(): string | undefined {
+  const path = join(dirname(process.argv[1] ?? '.'), 'seccomp.bpf');
+  try {
+    accessSync(path, fsConstants.R_OK);
+    return resolve(path);
+  } catch {
+    return undefined;
+  }
+}
+
 function main(): void {
   // Keep stdout for frames only.
   const toStderr = (...a: unknown[]): void => void process.stderr.write(`${a.map(String).join(' ')}\n`);
@@ -105,6 +117,7 @@ function main(): void {
     shim,
     execServer: shim && process.env.HEARTH_EXEC_SERVER !== '0' ? new ExecServer(shim) : undefined,
     limits,
+    programFilter: args.programUser ? findFilter() : undefined,
     baseEnv: { PATH: BASE_PATH, HOME: confine.workDir, LANG: 'C.UTF-8', ...args.env },
     exit: (code) => process.exit(code),
   });
