@@ -1,8 +1,19 @@
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AgentClient } from '../src/agent/client.js';
+import { sandboxFilterBytes } from '../src/sandboxes/seccomp.js';
 import { agentBundle, alive, stopAll, stopChild } from './agent-fixture.js';
 
 interface ShimRun {
@@ -35,7 +46,7 @@ function runShim(args: string[]): Promise<ShimRun> {
   });
   return new Promise((resolve) =>
     child.on('close', (code) => {
-      const last = report.trim().split('\n').pop() ?? '{}';
+      const last = report.trim().split('\n').pop() || '{}';
       resolve({ code, stdout, stderr, report: JSON.parse(last) as Record<string, unknown> });
     }),
   );
@@ -80,6 +91,40 @@ describe('hearth-exec shim options', () => {
     if (process.getuid?.() !== 0) return;
     const r = await runShim(['--uid', '65534', '--gid', '65534', '--', 'id']);
     expect(r.stdout.trim()).toMatch(/^uid=65534\(\w+\) gid=65534\(\w+\) groups=65534\(\w+\)$/);
+  });
+
+  it("drops privileges in the program alone: the shim keeps its uid, out of the program's reach", async () => {
+    if (process.getuid?.() !== 0) return;
+    const r = await runShim([
+      '--uid',
+      '65534',
+      '--gid',
+      '65534',
+      '--',
+      'sh',
+      '-c',
+      'grep ^Uid: /proc/$PPID/status; kill -STOP $PPID || echo refused',
+    ]);
+    expect(r.stdout).toMatch(/^Uid:\s+0\s+0\s+0\s+0\n/);
+    expect(r.stdout).toMatch(/refused\n$/);
+  });
+
+  it('loads a --seccomp filter in the program, not in itself', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-shim-filter-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'filter.bpf'), sandboxFilterBytes());
+    const r = await runShim([
+      '--seccomp',
+      join(dir, 'filter.bpf'),
+      '--',
+      'sh',
+      '-c',
+      'grep ^Seccomp: /proc/self/status; grep ^Seccomp: /proc/$PPID/status',
+    ]);
+    expect(r.stdout).toMatch(/^Seccomp:\s+2\nSeccomp:\s+0\n$/);
+    writeFileSync(join(dir, 'bad.bpf'), 'odd');
+    const bad = await runShim(['--seccomp', join(dir, 'bad.bpf'), '--', 'true']);
+    expect(bad.code).toBe(125);
   });
 
   it('kills orphans when the program exits, unless --no-kill-orphans', async () => {

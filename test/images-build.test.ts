@@ -20,6 +20,7 @@ import { type Catalog, loadCatalog, parseCatalog } from '../src/images/catalog.j
 import { findUsers } from '../src/images/in-use.js';
 import { imageHash, listImages, pruneImage, removeImage, requireImage } from '../src/images/store.js';
 import { ensureTools, TOOLS_KEEP } from '../src/images/tools.js';
+import { sandboxFilterBytes } from '../src/sandboxes/seccomp.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'hearth-images-'));
 const children: ChildProcess[] = [];
@@ -268,7 +269,15 @@ describe('tools layer', () => {
     expect(readFileSync(layer.agent, 'utf8')).toBe('console.log("agent v1")');
     expect(readFileSync(join(layer.dir, 'repl-python.py'), 'utf8')).toBe('# python driver\n');
     expect(readFileSync(join(layer.dir, 'repl-node.js'), 'utf8')).toBe('// node driver\n');
-    expect(statSync(layer.shim).mode & 0o111).toBe(0o111);
+    // Execute-only, so the processes that exec them are non-dumpable; node a copy, not a link, so
+    // the host's own binary keeps its mode.
+    expect(statSync(layer.shim).mode & 0o777).toBe(0o711);
+    expect(statSync(layer.node).mode & 0o777).toBe(0o711);
+    expect(statSync(layer.node).ino).not.toBe(statSync(process.execPath).ino);
+    expect(statSync(process.execPath).mode & 0o004).toBe(0o004);
+    expect(statSync(join(layer.readableBin, 'node')).mode & 0o555).toBe(0o555);
+    expect(statSync(join(layer.readableBin, 'hearth-exec')).mode & 0o777).toBe(0o755);
+    expect(readFileSync(layer.seccomp)).toEqual(sandboxFilterBytes());
     expect(statSync(layer.node).size).toBe(statSync(process.execPath).size);
     const version = spawn(layer.node, ['--version']);
     const out = await new Promise<string>((resolve) => version.stdout?.on('data', (d) => resolve(String(d))));

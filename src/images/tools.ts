@@ -1,16 +1,23 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { chmod, copyFile, link, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { distDir, type HearthPaths, hearthPaths } from '../config/paths.js';
 import { HearthError } from '../errors/hearth-error.js';
+import { sandboxFilterBytes } from '../sandboxes/seccomp.js';
 import { findUsers, pidAlive } from './in-use.js';
 import { removeTree } from './remove-tree.js';
 
 /**
- * The tools layer: what every sandbox gets read-only at /.hearth, whatever its image — the host's
- * Node binary, the guest agent bundle, the interpreter-context drivers and the exec shim. Kept apart from images so a new agent
- * never rebuilds an image.
+ * The tools layer: what every sandbox gets read-only at /.hearth, whatever its image — a copy of
+ * the host's Node binary, the guest agent bundle, the interpreter-context drivers and the exec shim.
+ * Kept apart from images so a new agent never rebuilds an image.
+ *
+ * Both binaries are execute-only (0711, owned by whoever runs hearth, never a sandbox uid): the
+ * kernel makes a process that execs a binary its user cannot read non-dumpable, and a non-dumpable
+ * process is out of reach of its own uid — no /proc/<pid>/mem, /proc/<pid>/fd, ptrace nor
+ * pidfd_getfd. So the agent, its exec server and every shim, which hold the channel to the host and
+ * the exec reports, cannot be taken over by the programs they run as the same uid.
  */
 export interface ToolsLayer {
   /** `<paths.tools>/<hash>`: mount it read-only at /.hearth. */
@@ -22,6 +29,14 @@ export interface ToolsLayer {
   agent: string;
   /** `<dir>/bin/hearth-exec` */
   shim: string;
+  /** `<dir>/seccomp.bpf`: the sandbox filter, which the shim loads for programs in a microVM. */
+  seccomp: string;
+  /**
+   * `<dir>/readable-bin`: node and hearth-exec readable by all, for gVisor, whose loader refuses a
+   * binary its user cannot read. gVisor needs no exec-only binaries: there a program's
+   * /proc/<pid>/mem, /proc/<pid>/fd and pidfd reach no other process's channel.
+   */
+  readableBin: string;
 }
 
 export interface EnsureToolsOptions {
@@ -48,6 +63,8 @@ function layerAt(dir: string, hash: string): ToolsLayer {
     node: join(dir, 'bin/node'),
     agent: join(dir, 'agent.js'),
     shim: join(dir, 'bin/hearth-exec'),
+    seccomp: join(dir, 'seccomp.bpf'),
+    readableBin: join(dir, 'readable-bin'),
   };
 }
 
@@ -72,6 +89,11 @@ async function linkOrCopy(from: string, to: string): Promise<void> {
     await copyFile(from, to);
   }
 }
+
+/** Mode of the binaries: executable by anyone, readable by their owner only (see above). */
+const EXEC_ONLY = 0o711;
+/** Changes whenever the layer's layout or modes change, so an older layer is never reused. */
+const LAYOUT = 'exec-only-2';
 
 /**
  * Returns the tools layer for the current agent, shim and Node, creating it if needed (atomically:
@@ -107,7 +129,8 @@ export async function ensureTools(opts: EnsureToolsOptions = {}): Promise<ToolsL
     .update(await readFile(agentSrc))
     .update('\0')
     .update(await readFile(shimSrc))
-    .update(`\0${process.version}\0${n.size}`);
+    .update(`\0${process.version}\0${n.size}\0${LAYOUT}\0`)
+    .update(sandboxFilterBytes());
   for (const p of drivers) h.update('\0').update(await readFile(p));
   const hash = h.digest('hex').slice(0, 16);
   const layer = layerAt(join(paths.tools, hash), hash);
@@ -117,11 +140,18 @@ export async function ensureTools(opts: EnsureToolsOptions = {}): Promise<ToolsL
     try {
       await removeTree(tmp);
       await mkdir(join(tmp, 'bin'), { recursive: true });
-      await linkOrCopy(nodePath, join(tmp, 'bin/node'));
+      // A copy, never a link: the mode must not change the host's own Node.
+      await copyFile(nodePath, join(tmp, 'bin/node'));
+      await chmod(join(tmp, 'bin/node'), EXEC_ONLY);
       await copyFile(shimSrc, join(tmp, 'bin/hearth-exec'));
-      await chmod(join(tmp, 'bin/hearth-exec'), 0o755);
+      await chmod(join(tmp, 'bin/hearth-exec'), EXEC_ONLY);
+      await mkdir(join(tmp, 'readable-bin'));
+      await linkOrCopy(nodePath, join(tmp, 'readable-bin/node'));
+      await copyFile(shimSrc, join(tmp, 'readable-bin/hearth-exec'));
+      await chmod(join(tmp, 'readable-bin/hearth-exec'), 0o755);
       await copyFile(agentSrc, join(tmp, 'agent.js'));
       for (const [i, p] of drivers.entries()) await copyFile(p, join(tmp, DRIVERS[i] as string));
+      await writeFile(join(tmp, 'seccomp.bpf'), sandboxFilterBytes());
       await rename(tmp, layer.dir).catch(async (err: NodeJS.ErrnoException) => {
         // Another process made the same layer first: theirs is identical.
         if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;

@@ -1,10 +1,14 @@
 /**
  * Hostile programs against the host side of the agent channel, on every usable agent backend:
- *   - a program that writes a `null` frame into the channel to the host (bwrap: the agent runs as
- *     the program's uid, so `pidfd_getfd` lends the program the agent's stdout; qemu: the program
- *     is root in the VM and takes the relay's virtio-serial fd the same way; gVisor: neither
- *     /proc/<pid>/fd nor pidfd_open reach the channel, which the test shows, and the malformed-frame
- *     path is taken through a real agent whose output a broken relay corrupts);
+ *   - bwrap and qemu: a program reaches none of the processes that hold the channel. bwrap: the
+ *     agent, its exec server and the shims exec execute-only binaries, so the kernel makes them
+ *     non-dumpable (no /proc/<pid>/mem, /proc/<pid>/fd, pidfd_getfd for their own uid), and the
+ *     agent is the sandbox's pid 1 (bwrap's own init would hold its stdio, dumpable). qemu: programs
+ *     run as uid 1000, the agent, shims and relay as root, the port is root's. A program that exits 3
+ *     and tries to write `exit 0` events into the channel is reported as 3;
+ *   - gVisor: neither /proc/<pid>/fd nor pidfd_open reach the channel, which the test shows; the
+ *     malformed-frame path is taken through a real agent whose output a broken relay corrupts (and
+ *     through the scripted hostile guest of test/agent-guest-validation.test.ts);
  *   - a program that SIGSTOPs the agent, its exec server and its shim with a short timeout: the
  *     exec ends by the host's deadline as timed out;
  *   - the same without a timeout: the watchdog's pings give the agent up, and other sandboxes run
@@ -67,6 +71,71 @@ for p in os.listdir('/proc'):
     time.sleep(60)
     sys.exit(0)
 print('no channel found', flush=True)
+sys.exit(3)
+`;
+
+/**
+ * Tries every way into the processes that hold the channel to the host (the agent, its exec
+ * server, the shims, the VM relay): /proc/<pid>/mem, /proc/<pid>/fd/N, pidfd_getfd, the
+ * virtio-serial port and (argv[1] `kill`) SIGKILL. Prints one line per attempt. argv[1] `forge`:
+ * writes a well-formed `exit 0` event for every exec id into whatever it reaches. Exits 3 always.
+ */
+const REACH_CHANNEL = `
+import ctypes, glob, json, os, signal, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+forge = len(sys.argv) > 1 and sys.argv[1] == 'forge'
+def frames():
+    out = b''
+    for i in range(1, 33):
+        body = json.dumps({'type': 'exit', 'id': i, 'exitCode': 0, 'signal': None, 'timedOut': False,
+            'truncated': False, 'outOfMemory': False, 'cpuTimeMs': 0, 'wallTimeMs': 0, 'peakMemoryKb': 0}).encode()
+        out += struct.pack('>IB', len(body) + 1, 0) + body
+    return out
+def reached(what, fd):
+    print('%s: REACHED' % what, flush=True)
+    if forge:
+        try: os.write(fd, frames())
+        except OSError: pass
+def attempt(what, fn):
+    try:
+        fd = fn()
+    except OSError as e:
+        print('%s: %s' % (what, e.strerror), flush=True)
+        return
+    if fd < 0:
+        print('%s: errno %d' % (what, ctypes.get_errno()), flush=True)
+        return
+    reached(what, fd)
+for p in os.listdir('/proc'):
+    if not p.isdigit() or int(p) == os.getpid(): continue
+    try: argv = open('/proc/%s/cmdline' % p, 'rb').read().split(b'\\0')
+    except OSError: continue
+    if not any(a.endswith(b'agent.js') or a.endswith(b'hearth-exec') for a in argv): continue
+    name = 'agent' if any(a.endswith(b'agent.js') for a in argv) else 'hearth-exec'
+    if len(sys.argv) > 1 and sys.argv[1] == 'kill':
+        try:
+            os.kill(int(p), signal.SIGKILL)
+            print('kill %s: REACHED' % name, flush=True)
+        except OSError as e:
+            print('kill %s: %s' % (name, e.strerror), flush=True)
+    attempt('mem %s' % name, lambda: os.open('/proc/%s/mem' % p, os.O_RDWR))
+    try:
+        fds = os.listdir('/proc/%s/fd' % p)
+        print('fd list %s: REACHED' % name, flush=True)
+    except OSError as e:
+        print('fd list %s: %s' % (name, e.strerror), flush=True)
+        fds = ['0', '1', '3']
+    for f in fds:
+        attempt('fd %s %s' % (name, f), lambda: os.open('/proc/%s/fd/%s' % (p, f), os.O_WRONLY))
+    try:
+        pidfd = os.pidfd_open(int(p))
+    except OSError as e:
+        print('pidfd_open %s: %s' % (name, e.strerror), flush=True)
+        continue
+    for f in (0, 1, 3):
+        attempt('pidfd_getfd %s' % name, lambda: libc.syscall(438, pidfd, f, 0))
+for port in glob.glob('/dev/vport*'):
+    attempt('open %s' % port, lambda: os.open(port, os.O_RDWR))
 sys.exit(3)
 `;
 
@@ -138,23 +207,75 @@ for (const name of BACKENDS) {
         }
       });
     } else {
-      it('a program that writes a null frame into the channel ends its sandbox with AGENT_PROTOCOL', async () => {
+      it('a program reaches neither the agent, nor its exec server and shims, nor the relay', async () => {
         const sandbox = await env.backend.create({ image: 'default' });
         try {
-          const run = sandbox.agent.run({
-            argv: ['python3', '-c', WRITE_NULL_FRAME, vm ? 'relay' : 'agent'],
+          const r = await sandbox.agent.run({
+            argv: ['python3', '-c', REACH_CHANNEL, vm ? 'kill' : 'probe'],
             limits: { timeoutMs: 30_000 },
           });
-          await expect(run).rejects.toMatchObject({
-            code: 'AGENT_PROTOCOL',
-            message: /not an object: "null"/,
-          });
-          await destroyedOnItsOwn(env, sandbox);
-          expect(sandbox.agent.closed).toBe(true);
+          const out = r.stdout.toString();
+          expect(r.exitCode).toBe(3);
+          expect(out).not.toContain('REACHED');
+          expect(out).toMatch(/^mem agent: Permission denied$/m);
+          expect(out).toMatch(/^mem hearth-exec: Permission denied$/m);
+          expect(out).toMatch(/^fd list agent: Permission denied$/m);
+          expect(out).toMatch(/^pidfd_getfd agent: errno 1$/m);
+          if (vm) {
+            expect(out).toMatch(/^open \/dev\/vport\S+: Permission denied$/m);
+            expect(out).toMatch(/^kill agent: Operation not permitted$/m);
+            expect(out).toMatch(/^kill hearth-exec: Operation not permitted$/m);
+          }
+          expect(await sandbox.agent.ping()).toBeGreaterThan(0);
+          const after = await sandbox.agent.run({ argv: ['echo', 'after'], limits: { timeoutMs: 20_000 } });
+          expect(after.stdout.toString()).toBe('after\n');
         } finally {
           await sandbox.destroy();
         }
-        await hostStillServes(env);
+      });
+
+      it('a program that exits 3 and tries to report exit 0 through the channel is reported as 3', async () => {
+        const sandbox = await env.backend.create({ image: 'default' });
+        try {
+          const r = await sandbox.agent.run({
+            argv: ['python3', '-c', REACH_CHANNEL, 'forge'],
+            limits: { timeoutMs: 30_000 },
+          });
+          expect(r.stdout.toString()).not.toContain('REACHED');
+          expect(r.exitCode).toBe(3);
+          expect(r.signal).toBeNull();
+        } finally {
+          await sandbox.destroy();
+        }
+      });
+
+      it('JavaScript still runs (node is execute-only for programs too); programs run filtered, as uid 1000, and own what the files API writes', async () => {
+        const sandbox = await env.backend.create({ image: 'default' });
+        try {
+          await sandbox.agent.writeFile('given/deep/w.txt', Buffer.from('given\n'));
+          await sandbox.agent.mkdir('made/a', { recursive: true });
+          const own = await sandbox.agent.run({
+            shell:
+              'echo more >> given/deep/w.txt && mkdir given/deep/x made/a/y && id -u && grep ^Seccomp: /proc/self/status',
+            limits: { timeoutMs: 30_000 },
+          });
+          expect(own.stderr.toString()).toBe('');
+          expect(own.stdout.toString()).toMatch(/^1000\nSeccomp:\s+2\n$/);
+          expect((await sandbox.agent.readFile('given/deep/w.txt')).toString()).toBe('given\nmore\n');
+          const r = await sandbox.agent.run({
+            argv: [
+              'node',
+              '-e',
+              'require("fs").writeFileSync("js.txt", String(6 * 7)); console.log(process.getuid())',
+            ],
+            limits: { timeoutMs: 60_000 },
+          });
+          expect(r.exitCode).toBe(0);
+          expect(r.stdout.toString()).toBe('1000\n');
+          expect((await sandbox.agent.readFile('js.txt')).toString()).toBe('42');
+        } finally {
+          await sandbox.destroy();
+        }
       });
     }
 
@@ -168,14 +289,36 @@ for (const name of BACKENDS) {
         expect(r.timedOut).toBe(true);
         expect(r.exitCode).toBeNull();
         expect(r.stdout.toString()).toBe('before\n');
-        await destroyedOnItsOwn(env, sandbox);
+        // In a VM the program (uid 1000) cannot stop the agent, its shims nor the relay (root).
+        if (vm) expect(await sandbox.agent.ping()).toBeGreaterThan(0);
+        else await destroyedOnItsOwn(env, sandbox);
       } finally {
         await sandbox.destroy();
       }
       if (!vm) await hostStillServes(env);
     });
 
-    it.skipIf(vm)(
+    it.runIf(name === 'bwrap')(
+      'a program cannot stop the agent (its pid 1): it answers meanwhile, and destroying the sandbox ends all',
+      async () => {
+        const sandbox = await env.backend.create({ image: 'default' });
+        try {
+          const stuck = sandbox.agent.run({ shell: STOP_EVERYTHING }).then(
+            (r) => r,
+            (err: unknown) => err,
+          );
+          await new Promise((r) => setTimeout(r, 2000));
+          expect(await sandbox.agent.ping()).toBeGreaterThan(0);
+          await sandbox.destroy();
+          expect(await stuck).toMatchObject({ code: expect.any(String) });
+        } finally {
+          await sandbox.destroy();
+        }
+        await hostStillServes(env);
+      },
+    );
+
+    it.runIf(name === 'gvisor')(
       'a stopped agent without a timeout is given up by the watchdog; other sandboxes run meanwhile and after',
       async () => {
         const victim = await env.backend.create({ image: 'default' });

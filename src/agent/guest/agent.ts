@@ -31,6 +31,8 @@ export interface GuestAgentOptions {
   /** Starts shims without forking Node (`hearth-exec --server`); undefined spawns one per exec. */
   execServer?: ExecServer | undefined;
   limits: LimitSetup;
+  /** The seccomp filter the shim loads for programs run as another user (see ExecContext.filter). */
+  programFilter?: string | undefined;
   /** Environment every exec starts from, before the request's own. */
   baseEnv: Record<string, string>;
   /** Called when the agent should exit (shutdown, or a broken stream). */
@@ -208,6 +210,8 @@ export class GuestAgent {
         shim: this.#opts.shim,
         server: this.#opts.execServer,
         limits: this.#opts.limits,
+        user: this.#opts.confine.owner,
+        filter: this.#opts.confine.owner ? this.#opts.programFilter : undefined,
         sendOutput: (channel, stream, bytes) =>
           this.#transport.write(
             encodeData(channel, stream === 'stdout' ? Stream.Stdout : Stream.Stderr, bytes),

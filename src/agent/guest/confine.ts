@@ -2,19 +2,29 @@
  * Path confinement for the files API: everything stays inside the work dir or /tmp, after `..`
  * and after following every symlink that exists on the way.
  */
-import { lstatSync, mkdirSync, readlinkSync, realpathSync } from 'node:fs';
+import { chownSync, lstatSync, mkdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { GuestError } from './guest-error.js';
 
+/** Who programs run as, when the agent runs as root (in a microVM): they never get root. */
+export interface ProgramUser {
+  uid: number;
+  gid: number;
+}
+
 export class Confinement {
   readonly workDir: string;
+  /** Owner of the work dir and of what the files API writes; undefined: the agent's own uid. */
+  readonly owner: ProgramUser | undefined;
   /** Allowed roots as given and as real paths (both, so a lexical check needs no syscalls). */
   readonly #roots: string[];
   readonly #realRoots: string[];
 
-  constructor(workDir: string, extraRoots: string[] = ['/tmp']) {
+  constructor(workDir: string, extraRoots: string[] = ['/tmp'], owner?: ProgramUser) {
     this.workDir = resolve(workDir);
+    this.owner = owner;
     mkdirSync(this.workDir, { recursive: true });
+    if (owner) chownSync(this.workDir, owner.uid, owner.gid);
     const roots = [this.workDir, ...extraRoots.map((r) => resolve(r))];
     this.#roots = roots;
     this.#realRoots = roots.map((r) => {

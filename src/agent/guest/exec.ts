@@ -7,6 +7,7 @@ import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { ExecExit, ExecLimits } from '../protocol.js';
 import { decideExit, ReportReader, type ShimReport } from '../shim-report.js';
+import type { ProgramUser } from './confine.js';
 import { type ExecServer, ExecServerGone, type ServedShim } from './exec-server.js';
 import { GuestError } from './guest-error.js';
 import { ExecCgroup, type LimitSetup } from './limits.js';
@@ -18,6 +19,10 @@ export interface ExecContext {
   /** Runs shims without forking Node; undefined spawns one shim per exec. */
   server?: ExecServer | undefined;
   limits: LimitSetup;
+  /** Who programs run as (the shim drops to it in the program's process); undefined: as the agent. */
+  user?: ProgramUser | undefined;
+  /** A seccomp filter file the shim loads for the program (in a microVM, where no bwrap does). */
+  filter?: string | undefined;
   /** Sends output; false asks the exec to pause until `onDrain`. */
   sendOutput(channel: number, stream: 'stdout' | 'stderr', bytes: Buffer): boolean;
   onDrain(listener: () => void): void;
@@ -89,8 +94,10 @@ export class GuestExec {
     if (setup.mechanism === 'cgroup-v2' && setup.parent)
       this.#cgroup = ExecCgroup.create(setup.parent, `${process.pid}-${id}`, start.limits);
     const stdio: Array<'pipe' | 'ignore'> = [start.stdin === 'pipe' ? 'pipe' : 'ignore', 'pipe', 'pipe'];
+    const user = ctx.user ? ['--uid', String(ctx.user.uid), '--gid', String(ctx.user.gid)] : [];
+    if (ctx.filter) user.push('--seccomp', ctx.filter);
     const shimArgs = shim
-      ? [...buildShimArgs(start.limits, setup.mechanism, this.#cgroup?.dir), '--', ...start.argv]
+      ? [...buildShimArgs(start.limits, setup.mechanism, this.#cgroup?.dir), ...user, '--', ...start.argv]
       : [];
     if (shim && ctx.server) {
       const texts = [start.cwd, ...shimArgs, ...Object.entries(start.env).flat()];
@@ -124,7 +131,8 @@ export class GuestExec {
         child = spawn(shim, shimArgs, { cwd: start.cwd, env: start.env, stdio: [...stdio, 'pipe'] });
       } else {
         const [file, ...args] = start.argv as [string, ...string[]];
-        child = spawn(file, args, { cwd: start.cwd, env: start.env, stdio, detached: true });
+        const as = this.#ctx.user ?? {};
+        child = spawn(file, args, { cwd: start.cwd, env: start.env, stdio, detached: true, ...as });
       }
     } catch (err) {
       this.#cgroup?.remove();

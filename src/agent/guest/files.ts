@@ -2,7 +2,19 @@
  * The files API inside the sandbox. Every path goes through the confinement first.
  */
 import type { Stats } from 'node:fs';
-import { chmod, lstat, mkdir, open, readdir, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  lchown,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  rm,
+  rmdir,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { DATA_CHUNK_BYTES, type FileStat } from '../protocol.js';
 import type { Confinement } from './confine.js';
@@ -42,18 +54,33 @@ export class GuestFiles {
     opts: { mode?: number; append?: boolean },
   ): Promise<{ size: number }> {
     const abs = this.confine.resolve(path);
-    await mkdir(dirname(abs), { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+    const made = await mkdir(dirname(abs), { recursive: true }).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'EEXIST' || err.code === 'ENOTDIR')
         throw new GuestError('NOT_A_DIRECTORY', `a parent of ${path} is not a directory`);
       throw err;
     });
+    await this.#own(made, dirname(abs));
     // The parent may have been created just now; check again that nothing escaped on the way.
     this.confine.resolve(path);
     const st = await stat(abs).catch(() => undefined);
     if (st) checkRegular(path, st);
     await writeFile(abs, data, { flag: opts.append ? 'a' : 'w', mode: opts.mode ?? 0o644 });
     if (opts.mode !== undefined) await chmod(abs, opts.mode);
+    await this.#own(abs, abs);
     return { size: data.length };
+  }
+
+  /**
+   * Gives `from` and every path below it down to `to` to the programs' user, when the agent is not
+   * that user (as root in a microVM): what the files API makes, programs may change.
+   */
+  async #own(from: string | undefined, to: string): Promise<void> {
+    const owner = this.confine.owner;
+    if (!owner || from === undefined) return;
+    for (let p = to; ; p = dirname(p)) {
+      await lchown(p, owner.uid, owner.gid);
+      if (p === from || dirname(p) === p) return;
+    }
   }
 
   async list(path: string): Promise<FileStat[]> {
@@ -77,7 +104,8 @@ export class GuestFiles {
 
   async mkdir(path: string, recursive: boolean): Promise<null> {
     const abs = this.confine.resolve(path);
-    await mkdir(abs, { recursive });
+    const made = await mkdir(abs, { recursive });
+    await this.#own(recursive ? made : abs, abs);
     return null;
   }
 

@@ -2,10 +2,14 @@
  * Entry of the guest agent bundle (dist/agent.js):
  *
  *   node agent.js [--stdio | --port <char device> | --socket <unix socket> | --vsock <port>]
- *                 [--work-dir /work]
+ *                 [--work-dir /work] [--program-user UID:GID]
  *                 [--limits auto|cgroup|rlimit] [--env KEY=VALUE]...
  *
  * --port and --vsock go through the exec shim's relay (`hearth-exec --relay` / `--vsock-listen`).
+ *
+ * --program-user: programs run as UID:GID (the agent as root in a microVM keeps root to itself);
+ * the work dir and what the files API writes belong to them, and the shim loads the tools layer's
+ * seccomp filter (seccomp.bpf beside agent.js) for them, as bwrap does in its sandboxes.
  *
  * With --stdio the frames use fd 0/1, so nothing else may ever reach stdout: console output goes
  * to stderr.
@@ -13,7 +17,7 @@
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { GuestAgent } from './agent.js';
-import { Confinement } from './confine.js';
+import { Confinement, type ProgramUser } from './confine.js';
 import { ExecServer } from './exec-server.js';
 import { type LimitMode, setupLimits } from './limits.js';
 import { openTransport, type TransportSpec } from './transport.js';
@@ -25,10 +29,17 @@ interface AgentArgs {
   workDir: string;
   limits: LimitMode;
   env: Record<string, string>;
+  programUser: ProgramUser | undefined;
 }
 
 function parseArgs(argv: string[]): AgentArgs {
-  const args: AgentArgs = { transport: { kind: 'stdio' }, workDir: '/work', limits: 'auto', env: {} };
+  const args: AgentArgs = {
+    transport: { kind: 'stdio' },
+    workDir: '/work',
+    limits: 'auto',
+    env: {},
+    programUser: undefined,
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = (): string => {
@@ -44,7 +55,11 @@ function parseArgs(argv: string[]): AgentArgs {
       if (!Number.isInteger(port) || port <= 0 || port > 0xffffffff) usage('--vsock needs a port number');
       args.transport = { kind: 'vsock', port };
     } else if (flag === '--work-dir') args.workDir = resolve(value());
-    else if (flag === '--limits') {
+    else if (flag === '--program-user') {
+      const m = /^(\d+):(\d+)$/.exec(value());
+      if (!m) usage('--program-user needs UID:GID');
+      args.programUser = { uid: Number(m[1]), gid: Number(m[2]) };
+    } else if (flag === '--limits') {
       const mode = value();
       if (mode !== 'auto' && mode !== 'cgroup' && mode !== 'rlimit') usage(`unknown --limits ${mode}`);
       args.limits = mode;
@@ -77,12 +92,23 @@ function findShim(): string | undefined {
   return undefined;
 }
 
+/** The tools layer's seccomp filter beside agent.js, if there. */
+function findFilter(): string | undefined {
+  const path = join(dirname(process.argv[1] ?? '.'), 'seccomp.bpf');
+  try {
+    accessSync(path, fsConstants.R_OK);
+    return resolve(path);
+  } catch {
+    return undefined;
+  }
+}
+
 function main(): void {
   // Keep stdout for frames only.
   const toStderr = (...a: unknown[]): void => void process.stderr.write(`${a.map(String).join(' ')}\n`);
   console.log = console.info = console.debug = console.warn = toStderr;
   const args = parseArgs(process.argv.slice(2));
-  const confine = new Confinement(args.workDir);
+  const confine = new Confinement(args.workDir, undefined, args.programUser);
   const limits = setupLimits(args.limits);
   if (limits.reason) process.stderr.write(`hearth-agent: using rlimits: ${limits.reason}\n`);
   const shim = findShim();
@@ -91,6 +117,7 @@ function main(): void {
     shim,
     execServer: shim && process.env.HEARTH_EXEC_SERVER !== '0' ? new ExecServer(shim) : undefined,
     limits,
+    programFilter: args.programUser ? findFilter() : undefined,
     baseEnv: { PATH: BASE_PATH, HOME: confine.workDir, LANG: 'C.UTF-8', ...args.env },
     exit: (code) => process.exit(code),
   });

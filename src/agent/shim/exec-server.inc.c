@@ -206,6 +206,9 @@ static int serve(void) {
   if (null_fd > 3) close(null_fd);
   fcntl(ipc_fd, F_SETFL, fcntl(ipc_fd, F_GETFL) & ~O_NONBLOCK);
   prctl(PR_SET_PDEATHSIG, SIGTERM);
+  /* Orphans of a shim that died come here, not to the agent (which, as a sandbox's pid 1, would
+     leave them zombies): reap_served() reaps every child. gVisor lacks it; nothing depends on it. */
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
   signal(SIGPIPE, SIG_IGN);
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);

@@ -3,7 +3,8 @@
  * it used. Node can neither set rlimits on a child nor read its rusage; this does both.
  *
  *   hearth-exec [--cpu-ms N] [--as-mb N] [--nproc N] [--fsize-bytes N] [--nofile N] [--report-fd N]
- *               [--cgroup DIR]... [--uid N --gid N] [--no-kill-orphans] [--close-from N] -- PROG ARGS...
+ *               [--cgroup DIR]... [--uid N --gid N] [--seccomp FILE] [--no-kill-orphans] [--close-from N]
+ *               -- PROG ARGS...
  *   hearth-exec --set-time MS        settimeofday (root only)
  *   hearth-exec --reseed HEXBYTES    add the bytes to the kernel pool and reseed the CRNG
  *   hearth-exec --sync               sync(2)
@@ -21,7 +22,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/filter.h>
 #include <linux/random.h>
+#include <linux/seccomp.h>
 #include <linux/vm_sockets.h>
 #include <poll.h>
 #include <signal.h>
@@ -197,6 +200,40 @@ static int relay(const char *flag, const char *target) {
   return strcmp(flag, "--relay") == 0 ? relay_port(target) : relay_vsock(target);
 }
 
+/* ---- --seccomp FILE: the sandbox's filter (classic BPF, an array of struct sock_filter, as bwrap's
+ * --seccomp reads it) for the program alone, loaded in its process after the uid drop. Used in a
+ * microVM, where no bwrap applies it; the shim and the agent stay unfiltered. */
+static struct sock_fprog filter_prog;
+
+static void read_filter(const char *path) {
+  static struct sock_filter insns[4096];
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) die(path);
+  size_t got = 0;
+  for (;;) {
+    ssize_t n = read(fd, (char *)insns + got, sizeof insns - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) die(path);
+    if (n == 0) break;
+    got += (size_t)n;
+    if (got == sizeof insns) break;
+  }
+  close(fd);
+  if (got == 0 || got % sizeof insns[0] || got == sizeof insns) {
+    fprintf(stderr, "hearth-exec: %s is not a seccomp filter\n", path);
+    exit(125);
+  }
+  filter_prog.len = (unsigned short)(got / sizeof insns[0]);
+  filter_prog.filter = insns;
+}
+
+static void load_filter(void) {
+  if (!filter_prog.len) return;
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("PR_SET_NO_NEW_PRIVS");
+  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &filter_prog) != 0) die("PR_SET_SECCOMP");
+}
+/* ---- end of --seccomp ------------------------------------------------------------------------ */
+
 /* ---- --close-from N: no inherited descriptors ------------------------------------------------
  * Whatever started hearth may have left descriptors open without O_CLOEXEC (a pipe at fd 251, say);
  * Node passes them on to every child. The shim closes every fd from N up, except its report fd,
@@ -337,6 +374,7 @@ static int run(int argc, char **argv) {
     else if (!strcmp(a, "--close-from")) close_fd = parse_num(a, v);
     else if (!strcmp(a, "--uid")) uid = parse_num(a, v);
     else if (!strcmp(a, "--gid")) gid = parse_num(a, v);
+    else if (!strcmp(a, "--seccomp") && v) read_filter(v);
     else return fprintf(stderr, "hearth-exec: unknown option %s\n", a), 125;
     i++;
   }
@@ -360,8 +398,6 @@ static int run(int argc, char **argv) {
     if (fd < 0 || write(fd, pid_text, (size_t)len) != len) die(path);
     close(fd);
   }
-  if (gid >= 0 && (setgroups(0, NULL) != 0 || setgid((gid_t)gid) != 0)) die("setgid");
-  if (uid >= 0 && setuid((uid_t)uid) != 0) die("setuid");
   if (report_fd > 2) fcntl(report_fd, F_SETFD, FD_CLOEXEC);
   /* gVisor's user-space kernel lacks PR_SET_CHILD_SUBREAPER (EINVAL): go on with the process
      group and the /proc walk, which still find every descendant that did not leave the tree. */
@@ -379,14 +415,21 @@ static int run(int argc, char **argv) {
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (getppid() != parent) raise(SIGTERM);
 
-  /* ---- not dumpable: the program runs as our uid, but may not open /proc/<shim>/fd/N (our report
-     pipe) nor trace us. The child's execve makes it dumpable again, as it should be. */
+  /* ---- not dumpable: the program may run as our uid, but may not open /proc/<shim>/fd/N (our
+     report pipe) nor trace us. The child's execve makes it dumpable again, as it should be. */
   prctl(PR_SET_DUMPABLE, 0);
   /* ---- */
   pid_t child = fork();
   if (child < 0) die("fork");
   if (child == 0) {
     setpgid(0, 0);
+    /* The report fd is the shim's alone: gone before the child becomes reachable below. */
+    if (report_fd > 2) close(report_fd);
+    /* ---- --uid/--gid: only the program drops privileges. The shim keeps its uid, so a program
+       can neither signal it nor its siblings' shims, and it can still kill the whole tree. */
+    if (gid >= 0 && (setgroups(0, NULL) != 0 || setgid((gid_t)gid) != 0)) die("setgid");
+    if (uid >= 0 && setuid((uid_t)uid) != 0) die("setuid");
+    /* ---- */
     /* ---- OOM: the program goes before whatever runs it. Its oom_score_adj is raised 500 over the
        shim's (raising needs no privilege), so under a sandbox-wide memory limit the kernel kills a
        program, not the agent or bwrap that must report on it. */
@@ -412,6 +455,7 @@ static int run(int argc, char **argv) {
     if (nproc >= 0) set_limit(RLIMIT_NPROC, nproc, nproc);
     if (fsize >= 0) set_limit(RLIMIT_FSIZE, fsize, fsize);
     if (nofile >= 0) set_limit(RLIMIT_NOFILE, nofile, nofile);
+    load_filter();
     execvp(prog[0], prog);
     fprintf(stderr, "hearth-exec: cannot run %s: %s\n", prog[0], strerror(errno));
     _exit(127);

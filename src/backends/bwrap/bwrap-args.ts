@@ -24,6 +24,13 @@ export interface BwrapArgsOptions {
   env: Record<string, string>;
   /** The program to run inside, and its arguments. */
   command: string[];
+  /**
+   * Run `command` as the sandbox's pid 1 (`--as-pid-1`) instead of under bwrap's own init. That
+   * init keeps bwrap's stdin and stdout and stays dumpable (bwrap makes it so), so a program could
+   * take it over through /proc/1/mem and write on the agent's channel; without it, the channel is
+   * held by the agent alone, which the tools layer makes non-dumpable.
+   */
+  asPid1?: boolean;
 }
 
 /** A relative path inside the work dir, normalised; anything that leaves it is refused. */
@@ -66,6 +73,7 @@ export function bwrapArgs(o: BwrapArgsOptions): string[] {
     '--unshare-cgroup-try',
     '--die-with-parent',
     '--new-session',
+    ...(o.asPid1 ? ['--as-pid-1'] : []),
     '--seccomp',
     String(o.seccompFd),
     '--ro-bind',

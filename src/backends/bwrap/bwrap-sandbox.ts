@@ -79,6 +79,7 @@ export async function startBwrapSandbox(
       seccompFd: SECCOMP_FD,
       env: sandboxEnv({ ...spec.env, HEARTH_SANDBOX_ID: id }),
       command: agentCommand({ ...spec.env, HEARTH_SANDBOX_ID: id }),
+      asPid1: true,
     });
     const proc = spawnThroughShim({
       shim: ctx.tools.shim,

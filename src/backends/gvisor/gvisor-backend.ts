@@ -60,7 +60,14 @@ export function createGvisorBackend(opts: BackendOptions = {}): SandboxBackend {
       const tools = await ensureTools({ paths });
       const { startGvisorSandbox } = await import('./gvisor-sandbox.js');
       return startGvisorSandbox(
-        { run: paths.run, ledger, rootfs: image.rootfs, toolsDir: tools.dir, shim: tools.shim },
+        {
+          run: paths.run,
+          ledger,
+          rootfs: image.rootfs,
+          toolsDir: tools.dir,
+          readableBin: tools.readableBin,
+          shim: tools.shim,
+        },
         spec,
         createOpts?.signal,
       );

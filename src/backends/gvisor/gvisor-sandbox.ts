@@ -23,6 +23,8 @@ export interface GvisorContext {
   ledger: SandboxLedger;
   rootfs: string;
   toolsDir: string;
+  /** The tools layer's readable binaries, mounted over /.hearth/bin. */
+  readableBin: string;
   /** The exec shim on the host: runsc starts through it, inside the sandbox's cgroups. */
   shim: string;
   /** How long the agent may take to say hello (Node starts slower under gVisor). @default 30000 */
@@ -73,6 +75,7 @@ export async function startGvisorSandbox(
     const config = ociSpec({
       rootfs: ctx.rootfs,
       toolsDir: ctx.toolsDir,
+      readableBin: ctx.readableBin,
       diskMb: sizeOr(spec.diskMb, 'diskMb'),
       maxProcesses: maxProcesses + AGENT_TASKS,
       env: sandboxEnv({ ...spec.env, HEARTH_SANDBOX_ID: id }),

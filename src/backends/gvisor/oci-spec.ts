@@ -5,6 +5,8 @@ export interface OciSpecOptions {
   rootfs: string;
   /** The tools layer, bind-mounted read-only at /.hearth. */
   toolsDir: string;
+  /** Readable node and hearth-exec, bind-mounted read-only over /.hearth/bin. */
+  readableBin: string;
   /** Size of each of the /work and /tmp tmpfs mounts. */
   diskMb: number;
   /** RLIMIT_NPROC of the container: the user's processes plus the agent's own tasks. */
@@ -53,6 +55,8 @@ export function ociSpec(o: OciSpecOptions): Record<string, unknown> {
         options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
       },
       { destination: '/.hearth', type: 'bind', source: o.toolsDir, options: ['rbind', 'ro'] },
+      // gVisor will not exec the layer's execute-only binaries (see images/tools.ts).
+      { destination: '/.hearth/bin', type: 'bind', source: o.readableBin, options: ['rbind', 'ro'] },
       tmpfs('/work', '0777'),
       tmpfs('/tmp', '1777'),
     ],

@@ -52,6 +52,8 @@ if [ "$(arg hearth.channel port)" = vsock ]; then CHANNEL="--vsock 1024"; else
   CHANNEL="--port \${PORT#/mnt/root}"
 fi
 export HOME=/root LANG=C.UTF-8 PATH=/.hearth/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-exec switch_root /mnt/root /.hearth/bin/node /.hearth/agent.js $CHANNEL --work-dir /work
+# Programs run as the image's sandbox user, never root: the agent, its shims and the relay (root)
+# and the port (root's, 0600) are out of their reach.
+exec switch_root /mnt/root /.hearth/bin/node /.hearth/agent.js $CHANNEL --work-dir /work --program-user 1000:1000
 `;
 }
