@@ -302,6 +302,8 @@ describe('interpreter contexts on qemu (one VM: TCG is slow)', () => {
     const loop = await code(r, py.contextId, 'while True: pass', 2000);
     expect(loop).toMatchObject({ timedOut: true, contextLost: false });
     expect((await code(r, py.contextId, 'x')).result?.text).toBe('41');
+    // The interpreter is user code: in a VM it runs as the program user, never as the agent's root.
+    expect((await code(r, py.contextId, 'import os; os.getuid()')).result?.text).toBe('1000');
     const js = await r.createContext({ language: 'javascript' });
     await code(r, js.contextId, 'let a = 1');
     expect((await code(r, js.contextId, 'await Promise.resolve(a + 1)')).result?.text).toBe('2');

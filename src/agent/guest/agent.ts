@@ -63,6 +63,7 @@ export class GuestAgent {
           encodeData(channel, stream === 'stdout' ? Stream.Stdout : Stream.Stderr, bytes),
         ),
       onDrain: (l) => this.#transport.onDrain(l),
+      ...(opts.confine.owner ? { user: opts.confine.owner } : {}),
     });
   }
 

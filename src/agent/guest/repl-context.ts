@@ -18,6 +18,11 @@ export interface ReplContextDeps {
   /** argv of the interpreter for each language, driver included. */
   command: Record<ReplLanguage, string[]>;
   env: Record<string, string>;
+  /**
+   * The uid and gid the interpreter runs as. In a microVM the agent is root and user code is not:
+   * an interpreter running as root could take over the agent and its channel to the host.
+   */
+  user?: { uid: number; gid: number };
 }
 
 /** Longest answer line accepted from a driver; past it the context is killed. */
@@ -75,6 +80,7 @@ export class ReplContext {
     const child = spawn(cmd, args, {
       cwd: this.cwd,
       env: this.deps.env,
+      ...(this.deps.user ? { uid: this.deps.user.uid, gid: this.deps.user.gid } : {}),
       stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
       // Its own process group: an interrupt or kill reaches `!cmd` children too.
       detached: true,

@@ -20,6 +20,8 @@ export interface GuestReplOptions {
   baseEnv: Record<string, string>;
   sendOutput: ReplContextDeps['sendOutput'];
   onDrain: ReplContextDeps['onDrain'];
+  /** The uid and gid interpreters run as (a microVM's program user); undefined: the agent's own. */
+  user?: ReplContextDeps['user'];
 }
 
 export class GuestRepl {
@@ -33,6 +35,7 @@ export class GuestRepl {
     this.#deps = {
       sendOutput: opts.sendOutput,
       onDrain: opts.onDrain,
+      ...(opts.user ? { user: opts.user } : {}),
       command: {
         python: ['python3', '-u', join(here, 'repl-python.py')],
         javascript: [process.execPath, '--expose-internals', join(here, 'repl-node.js')],
