@@ -105,6 +105,21 @@ async function py(code: string, limits: ExecLimits = {}): Promise<OneShotStepRes
   return r;
 }
 
+/** Eight processes of 200 MB each, then how many held it to the end. */
+const EIGHT_BY_200 = `
+import os, time
+kids = []
+for _ in range(8):
+  pid = os.fork()
+  if pid == 0:
+    b = b'x' * (200 << 20)
+    time.sleep(2)
+    os._exit(0)
+  kids.append(pid)
+ok = sum(1 for p in kids if os.waitpid(p, 0)[1] == 0)
+print('survivors', ok, flush=True)
+`;
+
 const lines = (r: { stdout: Buffer }) => r.stdout.toString().trim().split('\n');
 
 describe.skipIf(!probe.usable)(
@@ -219,28 +234,32 @@ describe.skipIf(!probe.usable)(
 
       test('8 processes × 200 MB under a 256 MB sandbox are stopped; the agent still answers', async () => {
         await withSandbox({ ...spec, memoryMb: 256 }, async (sb) => {
-          const r = await run(
-            sb,
-            `
-import os, time
-kids = []
-for _ in range(8):
-  pid = os.fork()
-  if pid == 0:
-    b = b'x' * (200 << 20)
-    time.sleep(2)
-    os._exit(0)
-  kids.append(pid)
-ok = sum(1 for p in kids if os.waitpid(p, 0)[1] == 0)
-print('survivors', ok, flush=True)
-`,
-          );
+          const r = await run(sb, EIGHT_BY_200);
           const survivors = /survivors (\d+)/.exec(r.stdout.toString());
           // Either the parent reports how many of its children held 200 MB to the end, or it was
           // itself among the processes the OOM killer took; never all eight.
           if (survivors) expect(Number(survivors[1])).toBeLessThan(2);
           else expect(r.signal).toBe('SIGKILL');
           expect((await run(sb, 'print("alive")')).stdout.toString()).toBe('alive\n');
+        });
+      });
+
+      test('a sandbox made for a larger job (a pooled one) holds an exec to its own memory across processes', async () => {
+        await withSandbox({ ...spec, memoryMb: 2048 }, async (sb) => {
+          const r = await run(sb, EIGHT_BY_200, { memoryMb: 256 });
+          expect(r.outOfMemory).toBe(true);
+          const survivors = /survivors (\d+)/.exec(r.stdout.toString());
+          if (survivors) expect(Number(survivors[1])).toBeLessThan(2);
+          // The whole sandbox, agent included, stayed near the exec's limit plus the agent's room,
+          // far below the 1.6 GB the eight processes asked for.
+          expect(r.peakMemoryKb / 1024).toBeLessThan(256 + 64 + 1);
+          // Between execs the sandbox has its own limit back: 600 MB in two processes fits.
+          const big = await run(
+            sb,
+            "import os\nif os.fork() == 0:\n  b = b'x' * (300 << 20); os._exit(0)\nb = b'x' * (300 << 20)\nprint(os.wait()[1])",
+          );
+          expect(big.stdout.toString()).toBe('0\n');
+          expect(big.outOfMemory).toBe(false);
         });
       });
 

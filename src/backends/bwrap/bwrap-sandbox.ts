@@ -4,6 +4,7 @@ import type { Writable } from 'node:stream';
 import { HearthError } from '../../errors/hearth-error.js';
 import { AgentSandbox } from '../../sandboxes/agent-sandbox.js';
 import { SandboxCgroup } from '../../sandboxes/cgroups.js';
+import { withExecMemoryLimits } from '../../sandboxes/exec-memory.js';
 import { spawnThroughShim, stopProcess } from '../../sandboxes/host-process.js';
 import { newSandboxId, processStartTime } from '../../sandboxes/sandbox-id.js';
 import { sandboxFilterBytes } from '../../sandboxes/seccomp.js';
@@ -33,6 +34,13 @@ function threadsIn(cg: SandboxCgroup): number {
   }
   return n;
 }
+
+/**
+ * Room for the agent and its exec server, added to an exec's own memory limit while it runs.
+ * Measured: ≈ 11 MB of the cgroup's usage between execs (Node's code pages are file-backed and
+ * shared); the rest is room for the agent's heap while it streams output.
+ */
+const AGENT_OVERHEAD_MB = 64;
 
 /**
  * Starts bwrap with the agent inside (through the host shim: cgroups, then an unprivileged uid).
@@ -106,7 +114,17 @@ export async function startBwrapSandbox(
       ...(signal ? { signal } : {}),
     });
     if (cg) cg.setLimits({ memoryMb, maxProcesses: maxProcesses + threadsIn(cg) + AGENT_THREAD_SLACK });
-    return new AgentSandbox('bwrap', id, { ...spec }, agent, release);
+    // A pooled sandbox is made for the largest job: each exec is held to its own memory, counted
+    // over the whole sandbox, with room for the agent (which the sandbox's own limit includes).
+    const limited = cg
+      ? withExecMemoryLimits(agent, {
+          cgroup: cg,
+          memoryMb,
+          sandboxLimitMb: memoryMb,
+          overheadMb: AGENT_OVERHEAD_MB,
+        })
+      : agent;
+    return new AgentSandbox('bwrap', id, { ...spec }, limited, release);
   } catch (err) {
     await release();
     throw err instanceof HearthError

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { HearthError } from '../../errors/hearth-error.js';
 import { AgentSandbox } from '../../sandboxes/agent-sandbox.js';
 import { detectCgroups, SandboxCgroup } from '../../sandboxes/cgroups.js';
+import { withExecMemoryLimits } from '../../sandboxes/exec-memory.js';
 import { stopProcess } from '../../sandboxes/host-process.js';
 import { newSandboxRecord, type SandboxLedger } from '../../sandboxes/ledger.js';
 import { ensureRunDir } from '../../sandboxes/run-dir.js';
@@ -14,7 +15,7 @@ import { TailBuffer } from '../../sandboxes/tail-buffer.js';
 import type { Sandbox, SandboxSpec } from '../backend.js';
 import { agentCommand, sandboxEnv } from '../bwrap/bwrap-args.js';
 import { sizeOr } from '../bwrap/bwrap-context.js';
-import { AGENT_TASKS, noCgroups, SENTRY_OVERHEAD_MB, withSandboxLimits } from './gvisor-limits.js';
+import { AGENT_TASKS, noCgroups, SENTRY_OVERHEAD_MB } from './gvisor-limits.js';
 import { ociSpec } from './oci-spec.js';
 import { runscBinary, runscFlags, runscQuiet } from './runsc.js';
 
@@ -104,7 +105,12 @@ export async function startGvisorSandbox(
       helloTimeoutMs: ctx.helloTimeoutMs ?? 30_000,
       ...(signal ? { signal } : {}),
     });
-    const limited = withSandboxLimits(agent, { cgroup, memoryMb });
+    const limited = withExecMemoryLimits(agent, {
+      cgroup,
+      memoryMb,
+      sandboxLimitMb: memoryMb + SENTRY_OVERHEAD_MB,
+      overheadMb: SENTRY_OVERHEAD_MB,
+    });
     return new AgentSandbox('gvisor', id, { ...spec }, limited, release);
   } catch (err) {
     await release();
