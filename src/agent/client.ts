@@ -163,27 +163,8 @@ export class AgentClient {
   }
 
   /** Runs a program to the end and gathers its output. */
-  async run(req: RunRequest, handlers: ExecHandlers = {}): Promise<RunResult> {
-    const { stdin, ...rest } = req;
-    const request: ExecRequest = { ...rest, stdin: stdin !== undefined ? 'pipe' : 'null' };
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    const handle = this.exec(request, {
-      onStdout: (c) => {
-        stdout.push(c);
-        handlers.onStdout?.(c);
-      },
-      onStderr: (c) => {
-        stderr.push(c);
-        handlers.onStderr?.(c);
-      },
-    });
-    if (request.stdin === 'pipe') {
-      if (stdin !== undefined) handle.writeStdin(stdin);
-      handle.closeStdin();
-    }
-    const exit = await handle.exit;
-    return { ...exit, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) };
+  run(req: RunRequest, handlers: ExecHandlers = {}): Promise<RunResult> {
+    return runToEnd((r, h) => this.exec(r, h), req, handlers);
   }
 
   /** Reads a whole file; one larger than `maxBytes` is refused with FILE_TOO_LARGE. */
@@ -435,4 +416,32 @@ function tooLarge(err: unknown): HearthError {
   return new HearthError('PAYLOAD_TOO_LARGE', `request too large for one frame: ${(err as Error).message}`, {
     hint: 'Pass large data as stdin or as a file, not in argv or env.',
   });
+}
+
+/** Runs a program through `exec` to the end and gathers its output (AgentClient.run and its wrappers). */
+export async function runToEnd(
+  exec: (req: ExecRequest, handlers: ExecHandlers) => ExecHandle,
+  req: RunRequest,
+  handlers: ExecHandlers = {},
+): Promise<RunResult> {
+  const { stdin, ...rest } = req;
+  const request: ExecRequest = { ...rest, stdin: stdin !== undefined ? 'pipe' : 'null' };
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  const handle = exec(request, {
+    onStdout: (c) => {
+      stdout.push(c);
+      handlers.onStdout?.(c);
+    },
+    onStderr: (c) => {
+      stderr.push(c);
+      handlers.onStderr?.(c);
+    },
+  });
+  if (request.stdin === 'pipe') {
+    if (stdin !== undefined) handle.writeStdin(stdin);
+    handle.closeStdin();
+  }
+  const exit = await handle.exit;
+  return { ...exit, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) };
 }

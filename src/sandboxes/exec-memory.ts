@@ -1,4 +1,10 @@
-import type { AgentClient, ExecHandlers, RunRequest, RunResult } from '../agent/client.js';
+import {
+  type AgentClient,
+  type ExecHandlers,
+  type RunRequest,
+  type RunResult,
+  runToEnd,
+} from '../agent/client.js';
 import type { ExecHandle } from '../agent/client-exec.js';
 import type { ExecExit, ExecRequest } from '../agent/protocol.js';
 import type { SandboxCgroup } from './cgroups.js';
@@ -76,30 +82,8 @@ export function withExecMemoryLimits(agent: AgentClient, o: ExecMemoryOptions): 
       exit: done,
     };
   };
-  const run = async (req: RunRequest, handlers: ExecHandlers = {}): Promise<RunResult> => {
-    const { stdin, ...rest } = req;
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    const handle = exec(
-      { ...rest, stdin: stdin !== undefined ? 'pipe' : 'null' },
-      {
-        onStdout: (c) => {
-          stdout.push(c);
-          handlers.onStdout?.(c);
-        },
-        onStderr: (c) => {
-          stderr.push(c);
-          handlers.onStderr?.(c);
-        },
-      },
-    );
-    if (stdin !== undefined) {
-      handle.writeStdin(stdin);
-      handle.closeStdin();
-    }
-    const e = await handle.exit;
-    return { ...e, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) };
-  };
+  const run = (req: RunRequest, handlers: ExecHandlers = {}): Promise<RunResult> =>
+    runToEnd(exec, req, handlers);
   return new Proxy(agent, {
     get(target, prop) {
       if (prop === 'exec') return exec;
