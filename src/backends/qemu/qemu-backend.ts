@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { hearthPaths } from '../../config/paths.js';
 import { HearthError } from '../../errors/hearth-error.js';
 import { requireImage } from '../../images/store.js';
@@ -7,6 +6,7 @@ import { ensureVmArtefacts } from '../../images/vm/artefacts.js';
 import { ensureInitramfs } from '../../images/vm/initramfs.js';
 import { ensureKernel, findKernel } from '../../images/vm/kernel.js';
 import { MemoryLedger } from '../../sandboxes/ledger.js';
+import { ensureRunDir } from '../../sandboxes/run-dir.js';
 import type { Capability, Probe, Sandbox, SandboxBackend, SandboxSpec } from '../backend.js';
 import type { BackendOptions } from '../registry.js';
 import { type AccelVerdict, chooseAccel, getQemuVersion } from './accel.js';
@@ -170,10 +170,13 @@ export function createQemuBackend(opts: QemuBackendOptions = {}): QemuBackend {
         details.accelerator = v.accel;
         details.kernel = v.key.split('|')[0] ?? '';
         const kernel = findKernel(paths);
+        // The run dir is made on first use, with a mode that lets QEMU's uid through; on a fresh
+        // machine the probe comes first and must judge that dir, not its absence.
+        ensureRunDir(paths.run);
         details.user = chooseQemuUser({
           read: kernel ? [kernel.vmlinuz] : [],
           write: [],
-          dirs: [join(paths.run, 'qemu')],
+          dirs: [paths.run],
           kvm: v.accel === 'kvm',
         }).reason;
         return { usable: true, reason: `qemu: ${v.reason}`, details };
