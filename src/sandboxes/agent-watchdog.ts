@@ -37,6 +37,15 @@ export function watchdogSettings(env: NodeJS.ProcessEnv = process.env): Watchdog
   };
 }
 
+/**
+ * The settings for a sandbox that runs `factor` times slower than a native one (a VM under TCG):
+ * a guest that needs seconds to kill a fork bomb's tree natively needs many more when emulated, and
+ * the host's deadline must not take the slowness for a stopped agent.
+ */
+export function slowerBy(s: WatchdogSettings, factor: number): WatchdogSettings {
+  return { ...s, pingIntervalMs: s.pingIntervalMs * factor, execGraceMs: s.execGraceMs * factor };
+}
+
 export class AgentWatchdog {
   #timer: NodeJS.Timeout | undefined;
   #misses = 0;

@@ -26,7 +26,7 @@ export class QemuSandbox implements Sandbox {
     });
     // An agent that breaks the protocol, stops answering (a stopped agent or relay) or lets an exec
     // pass its host deadline ends the VM.
-    this.#watchdog = new AgentWatchdog(launched.agent, () => void this.destroy());
+    this.#watchdog = new AgentWatchdog(launched.agent, () => void this.destroy(), this.vm.watchdog);
   }
 
   get spec(): Readonly<SandboxSpec> {

@@ -5,7 +5,7 @@ import { setPriority } from 'node:os';
 import { dirname, join } from 'node:path';
 import { AgentClient } from '../../agent/client.js';
 import { HearthError } from '../../errors/hearth-error.js';
-import { watchdogSettings } from '../../sandboxes/agent-watchdog.js';
+import { slowerBy, type WatchdogSettings, watchdogSettings } from '../../sandboxes/agent-watchdog.js';
 import { newSandboxRecord, type SandboxLedger, type SandboxRecord } from '../../sandboxes/ledger.js';
 import { ensureRunDir } from '../../sandboxes/run-dir.js';
 import { processStartTime } from '../../sandboxes/sandbox-id.js';
@@ -15,6 +15,11 @@ import { chooseQemuUser, grant, type QemuUser, warnIfRoot } from './qemu-user.js
 import { QmpClient } from './qmp.js';
 
 export const QEMU_BINARY = process.env.HEARTH_QEMU || 'qemu-system-x86_64';
+/**
+ * How much slower a guest runs under TCG than under KVM, for the host's deadlines: the guest's own
+ * kill of a fork bomb's tree (3 s natively) took ≈ 6 s here.
+ */
+const TCG_SLOWDOWN = 4;
 /** Between SIGTERM and SIGKILL. */
 const KILL_GRACE_MS = 2_000;
 
@@ -74,6 +79,8 @@ export class QemuVm {
   readonly agentSocket: string;
   /** Who QEMU runs as, and why. */
   readonly user: QemuUser;
+  /** The host's watch over this VM's agent: ping interval, misses, exec grace (longer under TCG). */
+  readonly watchdog: WatchdogSettings;
   readonly #ledger: SandboxLedger;
   readonly #child: ChildProcess;
   readonly #exited: Promise<void>;
@@ -89,6 +96,8 @@ export class QemuVm {
     this.dir = opts.dir;
     this.agentSocket = join(opts.dir, 'agent.sock');
     this.user = user;
+    const watch = watchdogSettings();
+    this.watchdog = opts.config.accel === 'tcg' ? slowerBy(watch, TCG_SLOWDOWN) : watch;
     this.#ledger = opts.ledger;
     this.#child = child;
     this.#exited = new Promise((resolve) => {
@@ -242,7 +251,7 @@ export class QemuVm {
       readable: socket,
       writable: socket,
       helloTimeoutMs: opts.helloTimeoutMs,
-      execGraceMs: watchdogSettings().execGraceMs,
+      execGraceMs: this.watchdog.execGraceMs,
       ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
     });
     try {
