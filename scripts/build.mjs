@@ -9,33 +9,26 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 mkdirSync(dist, { recursive: true });
 
-// The guest agent: one self-contained file, no node_modules inside the sandbox.
-await build({
-  entryPoints: [join(root, 'src/agent/guest/main.ts')],
-  outfile: join(dist, 'agent.js'),
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  // dist/ sits under a package of type "module", where Node loads agent.js as ESM; inside sandboxes
-  // there is no package.json and it loads as CommonJS. This makes `require` work in both.
-  banner: { js: "var require = typeof require === 'function' ? require : process.getBuiltinModule;" },
-  minify: true,
-  logLevel: 'warning',
-});
+/** One self-contained CommonJS file for the sandbox: no node_modules inside it. */
+function bundleForSandbox(entry, out) {
+  return build({
+    entryPoints: [join(root, entry)],
+    outfile: join(dist, out),
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    // dist/ sits under a package of type "module", where Node loads these as ESM; inside sandboxes
+    // there is no package.json and they load as CommonJS. This makes `require` work in both.
+    banner: { js: "var require = typeof require === 'function' ? require : process.getBuiltinModule;" },
+    minify: true,
+    logLevel: 'warning',
+  });
+}
 
-// The interpreter-context drivers the agent starts (see src/agent/guest/repl.ts): shipped beside it.
-await build({
-  entryPoints: [join(root, 'src/agent/guest/repl-node.ts')],
-  outfile: join(dist, 'repl-node.js'),
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  banner: { js: "var require = typeof require === 'function' ? require : process.getBuiltinModule;" },
-  minify: true,
-  logLevel: 'warning',
-});
+// The guest agent, and the interpreter-context drivers it starts (src/agent/guest/repl.ts) beside it.
+await bundleForSandbox('src/agent/guest/main.ts', 'agent.js');
+await bundleForSandbox('src/agent/guest/repl-node.ts', 'repl-node.js');
 copyFileSync(join(root, 'src/agent/guest/repl-python.py'), join(dist, 'repl-python.py'));
 
 // The exec shim: static, so it runs in any image.

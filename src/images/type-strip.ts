@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { HearthError } from '../errors/hearth-error.js';
+import { Limiter } from '../jobs/limiter.js';
 
 /**
  * TypeScript type-stripping, bounded. Each source goes through its own esbuild process, started
@@ -59,35 +60,15 @@ function errorsOf(name: string, stderr: string): string | undefined {
   return plain.length ? plain.join('\n') : undefined;
 }
 
-class Semaphore {
-  #free: number;
-  readonly #waiting: Array<() => void> = [];
-  constructor(n: number) {
-    this.#free = Math.max(1, n);
-  }
-  async acquire(): Promise<() => void> {
-    if (this.#free > 0) this.#free--;
-    else await new Promise<void>((r) => this.#waiting.push(r));
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#free++;
-    };
-  }
-}
-
 export class TypeStripper {
   readonly limits: TypeStripLimits;
-  readonly #slots: Semaphore;
+  readonly #slots: Limiter;
   #binary: string | undefined;
   #spare: ChildProcess | undefined;
 
   constructor(limits: Partial<TypeStripLimits> = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
-    this.#slots = new Semaphore(this.limits.concurrency);
+    this.#slots = new Limiter(this.limits.concurrency);
   }
 
   /** The JavaScript of `source`; a compile-stage VALIDATION_FAILED names what went wrong. */

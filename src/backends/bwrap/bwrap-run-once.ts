@@ -197,9 +197,14 @@ async function runStep(ctx: RunOnceContext, s: StepInput): Promise<OneShotStepRe
     stdio,
   });
   const spawnFailed = new Promise<Error>((resolve) => child.once('error', resolve));
-  // The record names this step's shim so the reaper can end it if this process dies mid-run.
-  if (child.pid !== undefined)
-    ctx.ledger.put({ ...s.record, pids: [{ pid: child.pid, startTime: processStartTime(child.pid) }] });
+  // The record names this step's shim so the reaper can end it if this process dies mid-run. It
+  // serves only that; a store that cannot take it (disk full) must not orphan the running step,
+  // which this process still owns and ends below.
+  if (child.pid !== undefined) {
+    try {
+      ctx.ledger.put({ ...s.record, pids: [{ pid: child.pid, startTime: processStartTime(child.pid) }] });
+    } catch {}
+  }
   const result = await Promise.race([
     watchStep({
       child,
