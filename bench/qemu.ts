@@ -13,10 +13,10 @@ import { createQemuBackend } from '../src/backends/qemu/qemu-backend.js';
 import { ensureTemplate, type Template } from '../src/backends/qemu/template.js';
 import { warmCommands } from '../src/backends/qemu/warm-up.js';
 import { hearthPaths } from '../src/config/paths.js';
+import { MemoryLedger } from '../src/host/ledger.js';
 import { requireImage } from '../src/images/store.js';
 import { ensureTools } from '../src/images/tools.js';
 import { ensureVmArtefacts } from '../src/images/vm/artefacts.js';
-import { MemoryLedger } from '../src/sandboxes/ledger.js';
 import { ms, pct, report, sample, stats } from './lib.js';
 
 const G = 'qemu';

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox, SandboxBackend } from '../src/backends/backend.js';
 import { createQemuBackend } from '../src/backends/qemu/qemu-backend.js';
-import { MemoryLedger } from '../src/sandboxes/ledger.js';
+import { MemoryLedger } from '../src/host/ledger.js';
 
 let backend: SandboxBackend | undefined;
 let sandbox: Sandbox | undefined;

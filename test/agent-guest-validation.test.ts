@@ -3,8 +3,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { AgentClient } from '../src/agent/client.js';
 import { MAX_LOG_CHARS } from '../src/agent/guest-messages.js';
 import { MAX_FRAME_BYTES, Stream } from '../src/agent/protocol.js';
+import { AgentWatchdog } from '../src/backends/shared/agent-watchdog.js';
 import { HearthError } from '../src/errors/hearth-error.js';
-import { AgentWatchdog } from '../src/sandboxes/agent-watchdog.js';
 import { GOOD_HELLO, hostileGuest, rawJsonFrame } from './hostile-guest.js';
 
 const EXIT = {

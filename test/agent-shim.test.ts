@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AgentClient } from '../src/agent/client.js';
-import { sandboxFilterBytes } from '../src/sandboxes/seccomp.js';
+import { sandboxFilterBytes } from '../src/host/seccomp.js';
 import { agentBundle, alive, stopAll, stopChild } from './agent-fixture.js';
 
 interface ShimRun {

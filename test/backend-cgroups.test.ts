@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { detectCgroups, SandboxCgroup } from '../src/sandboxes/cgroups.js';
-import { newSandboxId } from '../src/sandboxes/sandbox-id.js';
+import { detectCgroups, SandboxCgroup } from '../src/host/cgroups.js';
+import { newSandboxId } from '../src/host/sandbox-id.js';
 
 const support = detectCgroups();
 

@@ -8,10 +8,10 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { hearthPaths, projectRoot } from '../src/config/paths.js';
-import { detectCgroups } from '../src/sandboxes/cgroups.js';
-import { newSandboxRecord, type SandboxLedger, type SandboxRecord } from '../src/sandboxes/ledger.js';
-import { mountsUnder, reapOrphans } from '../src/sandboxes/reaper.js';
-import { isRunning, processStartTime } from '../src/sandboxes/sandbox-id.js';
+import { detectCgroups } from '../src/host/cgroups.js';
+import { newSandboxRecord, type SandboxLedger, type SandboxRecord } from '../src/host/ledger.js';
+import { mountsUnder, reapOrphans } from '../src/host/reaper.js';
+import { isRunning, processStartTime } from '../src/host/sandbox-id.js';
 import { hostProcessesNaming } from './conformance/lifecycle-cases.js';
 
 /** A SandboxLedger kept in a JSON file, so it outlives the process that wrote it (the owner script has a copy). */

@@ -18,13 +18,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { createBwrapBackend } from '../src/backends/bwrap/bwrap-backend.js';
 import { hearthPaths } from '../src/config/paths.js';
-import {
-  type CgroupSupport,
-  detectCgroupLayout,
-  existingCgroupParents,
-} from '../src/sandboxes/cgroup-detect.js';
-import { detectCgroups, SandboxCgroup } from '../src/sandboxes/cgroups.js';
-import { newSandboxId, ownerTag } from '../src/sandboxes/sandbox-id.js';
+import { type CgroupSupport, detectCgroupLayout, existingCgroupParents } from '../src/host/cgroup-detect.js';
+import { detectCgroups, SandboxCgroup } from '../src/host/cgroups.js';
+import { newSandboxId, ownerTag } from '../src/host/sandbox-id.js';
 
 const base = mkdtempSync(join(tmpdir(), 'hearth-cgroup-fixtures-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));

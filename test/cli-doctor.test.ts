@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BACKEND_NAMES } from '../src/backends/backend.js';
 import { kvmOpens } from '../src/backends/qemu/accel.js';
 import { hearthPaths, projectRoot } from '../src/config/paths.js';
-import { isRunning } from '../src/sandboxes/sandbox-id.js';
+import { isRunning } from '../src/host/sandbox-id.js';
 import { hangingQemu } from './accel-fixture.js';
 
 const run = promisify(execFile);

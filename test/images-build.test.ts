@@ -14,13 +14,13 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type HearthPaths, hearthPaths } from '../src/config/paths.js';
 import { HearthError } from '../src/errors/hearth-error.js';
+import { sandboxFilterBytes } from '../src/host/seccomp.js';
 import { acquireLock } from '../src/images/build-lock.js';
 import { buildImage } from '../src/images/builder.js';
 import { type Catalog, loadCatalog, parseCatalog } from '../src/images/catalog.js';
 import { findUsers } from '../src/images/in-use.js';
 import { imageHash, listImages, pruneImage, removeImage, requireImage } from '../src/images/store.js';
 import { ensureTools, TOOLS_KEEP } from '../src/images/tools.js';
-import { sandboxFilterBytes } from '../src/sandboxes/seccomp.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'hearth-images-'));
 const children: ChildProcess[] = [];

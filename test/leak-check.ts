@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hearthPaths } from '../src/config/paths.js';
-import { ownerPidOf } from '../src/sandboxes/sandbox-id.js';
+import { ownerPidOf } from '../src/host/sandbox-id.js';
 
 /**
  * What hearth processes left on the host: cgroups, run dirs and mounts named by their sandbox ids

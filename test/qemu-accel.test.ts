@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { chooseAccel } from '../src/backends/qemu/accel.js';
 import { hearthPaths } from '../src/config/paths.js';
-import { isRunning } from '../src/sandboxes/sandbox-id.js';
+import { isRunning } from '../src/host/sandbox-id.js';
 import { hangingQemu } from './accel-fixture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hearth-accel-'));

@@ -5,7 +5,7 @@
 import { readdirSync } from 'node:fs';
 import { createQemuBackend } from '../src/backends/qemu/qemu-backend.js';
 import { hearthPaths } from '../src/config/paths.js';
-import { MemoryLedger } from '../src/sandboxes/ledger.js';
+import { MemoryLedger } from '../src/host/ledger.js';
 
 export function qemuFixture(opts: { poolSize?: number } = {}) {
   const ledger = new MemoryLedger();

@@ -8,7 +8,7 @@ import { ReplClient } from '../src/agent/client-repl.js';
 import { REPL_LIMITS } from '../src/agent/repl-limits.js';
 import type { BackendName, Sandbox, SandboxBackend } from '../src/backends/backend.js';
 import { loadBackend } from '../src/backends/registry.js';
-import { MemoryLedger } from '../src/sandboxes/ledger.js';
+import { MemoryLedger } from '../src/host/ledger.js';
 import { fixtureSpec } from './conformance/cases.js';
 import { settledLeftovers } from './leak-check.js';
 import { qemuFixture } from './qemu-fixture.js';

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { loadBackend } from '../src/backends/registry.js';
 import { hearthPaths, projectRoot } from '../src/config/paths.js';
+import { ensureRunDir, RUN_DIR_MODE } from '../src/host/run-dir.js';
 import { loadCatalog } from '../src/images/catalog.js';
 import { prepareSource } from '../src/images/source.js';
-import { ensureRunDir, RUN_DIR_MODE } from '../src/sandboxes/run-dir.js';
 
 const base = mkdtempSync(join(tmpdir(), 'hearth-run-dir-'));
 chmodSync(base, 0o755);

@@ -12,7 +12,7 @@ import {
   sandboxFilter,
   sandboxFilterBytes,
   X86_64_SYSCALLS,
-} from '../src/sandboxes/seccomp.js';
+} from '../src/host/seccomp.js';
 
 /** A classic-BPF interpreter for the instructions the builder emits, run over a seccomp_data. */
 function evaluate(prog: SockFilter[], data: { nr: number; arch?: number; arg0?: number }): number {

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { SandboxRecord } from '../src/host/ledger.js';
 import { toStepResult } from '../src/jobs/output.js';
 import type { JobResult } from '../src/jobs/types.js';
-import type { SandboxRecord } from '../src/sandboxes/ledger.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 
 let dir: string;

@@ -1,5 +1,14 @@
 import type { AgentClient } from '../agent/client.js';
 import type { ExecExit, ExecLimits } from '../agent/protocol.js';
+import type { HearthPaths } from '../config/paths.js';
+import type { SandboxLedger } from '../host/ledger.js';
+
+/** What every backend factory is given. */
+export interface BackendOptions {
+  paths?: HearthPaths;
+  /** Where sandboxes are recorded so orphans can be reaped; @default an in-memory ledger */
+  ledger?: SandboxLedger;
+}
 
 /** The sandbox backends hearth knows, strongest isolation first. */
 export const BACKEND_NAMES = ['qemu', 'firecracker', 'gvisor', 'bwrap'] as const;

@@ -1,14 +1,14 @@
-import type { HearthPaths } from '../config/paths.js';
 import { hearthPaths } from '../config/paths.js';
 import { HearthError } from '../errors/hearth-error.js';
-import type { SandboxLedger } from '../sandboxes/ledger.js';
-import { BACKEND_NAMES, type BackendName, type Probe, type SandboxBackend } from './backend.js';
+import {
+  BACKEND_NAMES,
+  type BackendName,
+  type BackendOptions,
+  type Probe,
+  type SandboxBackend,
+} from './backend.js';
 
-export interface BackendOptions {
-  paths?: HearthPaths;
-  /** Where sandboxes are recorded so orphans can be reaped; @default an in-memory ledger */
-  ledger?: SandboxLedger;
-}
+export type { BackendOptions } from './backend.js';
 
 /** Loads a backend by name; each lives in its own folder and is imported only when asked for. */
 export async function loadBackend(name: string, opts: BackendOptions = {}): Promise<SandboxBackend> {

@@ -4,7 +4,7 @@ import { chmod, copyFile, link, mkdir, readdir, readFile, rename, stat, writeFil
 import { join } from 'node:path';
 import { distDir, type HearthPaths, hearthPaths } from '../config/paths.js';
 import { HearthError } from '../errors/hearth-error.js';
-import { sandboxFilterBytes } from '../sandboxes/seccomp.js';
+import { sandboxFilterBytes } from '../host/seccomp.js';
 import { findUsers, pidAlive } from './in-use.js';
 import { removeTree } from './remove-tree.js';
 

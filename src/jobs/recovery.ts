@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { HearthError } from '../errors/hearth-error.js';
-import { reapOrphans } from '../sandboxes/reaper.js';
+import { reapOrphans } from '../host/reaper.js';
 import type { JobService } from './service.js';
 
 export interface RecoveryReport {

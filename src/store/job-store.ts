@@ -1,6 +1,6 @@
+import type { SandboxLedger } from '../host/ledger.js';
 import type { JobPage } from '../jobs/summary.js';
 import type { Job, JobErrorInfo, JobRequest, JobResult, JobStatus } from '../jobs/types.js';
-import type { SandboxLedger } from '../sandboxes/ledger.js';
 
 export interface NewJob {
   id: string;

@@ -1,5 +1,5 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import type { SandboxLedger, SandboxRecord } from '../sandboxes/ledger.js';
+import type { SandboxLedger, SandboxRecord } from '../host/ledger.js';
 import { guarded, isTransientStoreError, storeError } from './store-errors.js';
 
 /**

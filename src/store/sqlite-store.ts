@@ -3,10 +3,10 @@ import { dirname } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { type Compilable, Kysely, type Selectable, SqliteDialect } from 'kysely';
 import { HearthError } from '../errors/hearth-error.js';
+import type { SandboxLedger } from '../host/ledger.js';
 import { type StoredOutput, splitResult } from '../jobs/output.js';
 import type { JobPage } from '../jobs/summary.js';
 import { FINAL_STATUSES, type Job, type OutputStream } from '../jobs/types.js';
-import type { SandboxLedger } from '../sandboxes/ledger.js';
 import {
   decodeCursor,
   encodeCursor,

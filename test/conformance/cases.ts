@@ -7,7 +7,7 @@
 import { afterAll, test as base, describe } from 'vitest';
 import type { BackendName, Sandbox, SandboxBackend, SandboxSpec } from '../../src/backends/backend.js';
 import { loadBackend } from '../../src/backends/registry.js';
-import { MemoryLedger } from '../../src/sandboxes/ledger.js';
+import { MemoryLedger } from '../../src/host/ledger.js';
 import { defineExecCases } from './exec-cases.js';
 import { defineIsolationCases } from './isolation-cases.js';
 import { defineLifecycleCases } from './lifecycle-cases.js';

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { mountsUnder } from '../../src/sandboxes/reaper.js';
-import { isRunning } from '../../src/sandboxes/sandbox-id.js';
+import { mountsUnder } from '../../src/host/reaper.js';
+import { isRunning } from '../../src/host/sandbox-id.js';
 import type { ConformanceContext } from './cases.js';
 
 /** Host processes whose command line or environment names `needle`. */

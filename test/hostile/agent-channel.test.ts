@@ -21,7 +21,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { AgentClient } from '../../src/agent/client.js';
 import type { BackendName, Sandbox, SandboxBackend } from '../../src/backends/backend.js';
 import { loadBackend } from '../../src/backends/registry.js';
-import { MemoryLedger } from '../../src/sandboxes/ledger.js';
+import { MemoryLedger } from '../../src/host/ledger.js';
 import { alive, spawnAgent, stopAll } from '../agent-fixture.js';
 import { settledLeftovers } from '../leak-check.js';
 import { startServe } from '../serve-fixture.js';

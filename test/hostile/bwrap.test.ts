@@ -11,7 +11,7 @@ import type { ExecLimits } from '../../src/agent/protocol.js';
 import type { OneShotStepResult, Sandbox, SandboxSpec } from '../../src/backends/backend.js';
 import { loadBackend } from '../../src/backends/registry.js';
 import { hearthPaths } from '../../src/config/paths.js';
-import { MemoryLedger } from '../../src/sandboxes/ledger.js';
+import { MemoryLedger } from '../../src/host/ledger.js';
 import { startServer } from '../../src/server/start.js';
 import { settledLeftovers } from '../leak-check.js';
 

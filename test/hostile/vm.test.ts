@@ -14,9 +14,9 @@ import { createGvisorBackend } from '../../src/backends/gvisor/gvisor-backend.js
 import { SENTRY_OVERHEAD_MB } from '../../src/backends/gvisor/gvisor-limits.js';
 import type { QemuSandbox } from '../../src/backends/qemu/qemu-sandbox.js';
 import { hearthPaths, projectRoot } from '../../src/config/paths.js';
+import { MemoryLedger } from '../../src/host/ledger.js';
+import { reapOrphans } from '../../src/host/reaper.js';
 import type { Job } from '../../src/jobs/types.js';
-import { MemoryLedger } from '../../src/sandboxes/ledger.js';
-import { reapOrphans } from '../../src/sandboxes/reaper.js';
 import { startServer } from '../../src/server/start.js';
 import { leftovers, settledLeftovers } from '../leak-check.js';
 import { qemuFixture } from '../qemu-fixture.js';

@@ -17,7 +17,7 @@ export interface BwrapArgsOptions {
   workDir?: string;
   /** Files copied into the fresh /work tmpfs from inherited fds (`--file FD`). */
   files?: { fd: number; path: string; mode?: number }[];
-  /** The fd bwrap reads the seccomp filter from (`--seccomp FD`; see sandboxes/seccomp.ts). */
+  /** The fd bwrap reads the seccomp filter from (`--seccomp FD`; see host/seccomp.ts). */
   seccompFd: number;
   /** Working directory inside the sandbox. @default /work */
   chdir?: string;

@@ -1,10 +1,9 @@
 import { type HearthPaths, hearthPaths } from '../../config/paths.js';
+import { CgroupPool, detectCgroups } from '../../host/cgroups.js';
+import { MemoryLedger } from '../../host/ledger.js';
 import { requireImage } from '../../images/store.js';
 import { ensureTools } from '../../images/tools.js';
-import { CgroupPool, detectCgroups } from '../../sandboxes/cgroups.js';
-import { MemoryLedger } from '../../sandboxes/ledger.js';
-import type { Capability, SandboxBackend, SandboxSpec } from '../backend.js';
-import type { BackendOptions } from '../registry.js';
+import type { BackendOptions, Capability, SandboxBackend, SandboxSpec } from '../backend.js';
 import { probeBwrap } from './bwrap-probe.js';
 import { bwrapRunOnce, type RunOnceContext } from './bwrap-run-once.js';
 import { UidPool } from './uid-pool.js';

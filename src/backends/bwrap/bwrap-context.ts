@@ -1,6 +1,6 @@
 import { HearthError } from '../../errors/hearth-error.js';
-import type { CgroupPool, SandboxCgroup } from '../../sandboxes/cgroups.js';
-import { newSandboxRecord, type SandboxLedger, type SandboxRecord } from '../../sandboxes/ledger.js';
+import type { CgroupPool, SandboxCgroup } from '../../host/cgroups.js';
+import { newSandboxRecord, type SandboxLedger, type SandboxRecord } from '../../host/ledger.js';
 import type { SandboxSpec } from '../backend.js';
 import type { UidPool } from './uid-pool.js';
 

@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { distDir, type HearthPaths } from '../../config/paths.js';
+import { detectCgroups } from '../../host/cgroups.js';
 import { findImage } from '../../images/store.js';
-import { detectCgroups } from '../../sandboxes/cgroups.js';
 import type { Probe } from '../backend.js';
 
 const run = promisify(execFile);

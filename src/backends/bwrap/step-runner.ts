@@ -3,9 +3,9 @@ import type { Readable, Writable } from 'node:stream';
 import type { ExecExit } from '../../agent/protocol.js';
 import { decideExit, type ProgramExit, ReportReader } from '../../agent/shim-report.js';
 import { HearthError } from '../../errors/hearth-error.js';
-import type { SandboxCgroup } from '../../sandboxes/cgroups.js';
-import { exited } from '../../sandboxes/host-process.js';
-import { TailBuffer } from '../../sandboxes/tail-buffer.js';
+import type { SandboxCgroup } from '../../host/cgroups.js';
+import { exited } from '../../host/host-process.js';
+import { TailBuffer } from '../../host/tail-buffer.js';
 import type { OneShotStepResult } from '../backend.js';
 
 /** After the host killed a sandbox, how long its pipes may take to close before they are cut. */

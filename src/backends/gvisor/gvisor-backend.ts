@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { type HearthPaths, hearthPaths } from '../../config/paths.js';
+import { MemoryLedger } from '../../host/ledger.js';
 import { findImage, requireImage } from '../../images/store.js';
 import { ensureTools } from '../../images/tools.js';
-import { MemoryLedger } from '../../sandboxes/ledger.js';
-import type { Capability, Probe, SandboxBackend } from '../backend.js';
-import type { BackendOptions } from '../registry.js';
+import type { BackendOptions, Capability, Probe, SandboxBackend } from '../backend.js';
 import { runscBinary } from './runsc.js';
 
 const run = promisify(execFile);

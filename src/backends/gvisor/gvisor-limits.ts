@@ -4,7 +4,7 @@ import { HearthError } from '../../errors/hearth-error.js';
  * Whole-sandbox limits for gVisor, from the host. Every guest process lives in the sentry (its
  * memory in the sentry's memory file), so a per-process rlimit inside cannot bound the sum: 8
  * processes of 200 MB each pass a 256 MB RLIMIT_AS. The host cgroup that holds runsc's processes
- * (sentry, gofer) can (driven by sandboxes/exec-memory.ts):
+ * (sentry, gofer) can (driven by backends/shared/exec-memory.ts):
  * - while an exec runs, the cgroup's memory limit is that exec's `memoryMb` (else the sandbox's)
  *   plus the sentry's own overhead, so a sandbox made for the largest job still holds each job
  *   to its own limit;

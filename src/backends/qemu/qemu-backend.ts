@@ -1,14 +1,13 @@
 import { hearthPaths } from '../../config/paths.js';
 import { HearthError } from '../../errors/hearth-error.js';
+import { MemoryLedger } from '../../host/ledger.js';
+import { ensureRunDir } from '../../host/run-dir.js';
 import { requireImage } from '../../images/store.js';
 import { ensureTools } from '../../images/tools.js';
 import { ensureVmArtefacts } from '../../images/vm/artefacts.js';
 import { ensureInitramfs } from '../../images/vm/initramfs.js';
 import { ensureKernel, findKernel } from '../../images/vm/kernel.js';
-import { MemoryLedger } from '../../sandboxes/ledger.js';
-import { ensureRunDir } from '../../sandboxes/run-dir.js';
-import type { Capability, Probe, Sandbox, SandboxBackend, SandboxSpec } from '../backend.js';
-import type { BackendOptions } from '../registry.js';
+import type { BackendOptions, Capability, Probe, Sandbox, SandboxBackend, SandboxSpec } from '../backend.js';
 import { type AccelVerdict, chooseAccel, getQemuVersion } from './accel.js';
 import { coldBoot, type LaunchContext, type RestoreOptions, restore, type VmShape } from './launch.js';
 import { WarmPool } from './pool.js';

@@ -1,7 +1,7 @@
 import type { AgentClient, ExecHandlers, RunRequest } from '../../agent/client.js';
 import type { ExecRequest } from '../../agent/protocol.js';
-import { AgentWatchdog } from '../../sandboxes/agent-watchdog.js';
 import type { BackendName, Sandbox, SandboxSpec } from '../backend.js';
+import { AgentWatchdog } from '../shared/agent-watchdog.js';
 import type { LaunchedVm } from './launch.js';
 import type { QemuVm } from './qemu-vm.js';
 

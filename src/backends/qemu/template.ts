@@ -12,7 +12,7 @@ import {
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { HearthError } from '../../errors/hearth-error.js';
-import { isRunning } from '../../sandboxes/sandbox-id.js';
+import { isRunning } from '../../host/sandbox-id.js';
 import { coldBoot, type LaunchContext, setIgnoreShared, type VmShape } from './launch.js';
 import { type MigrationSink, receiveMigration } from './migration-sink.js';
 import { chooseQemuUser, grant } from './qemu-user.js';

@@ -1,4 +1,3 @@
-import type { BackendName } from '../backends/backend.js';
 import { ownStartTime } from './sandbox-id.js';
 
 /**
@@ -7,7 +6,8 @@ import { ownStartTime } from './sandbox-id.js';
  */
 export interface SandboxRecord {
   id: string;
-  backend: BackendName;
+  /** The backend's name (see backends/backend.ts). */
+  backend: string;
   /** The pid of the hearth process that owns it. */
   ownerPid: number;
   /**
@@ -50,7 +50,7 @@ export class MemoryLedger implements SandboxLedger {
 /** A new record owned by this process; the caller adds pids, paths, mounts and cgroups as they exist. */
 export function newSandboxRecord(
   id: string,
-  backend: BackendName,
+  backend: string,
   parts: Partial<Pick<SandboxRecord, 'pids' | 'paths' | 'mounts' | 'cgroups' | 'labels'>> = {},
 ): SandboxRecord {
   return {

@@ -6,8 +6,8 @@
  * with an error (missed pings, an exec past its host deadline, a protocol violation, a lost
  * stream) it kills the sandbox. A stopped agent can so delay only its own sandbox's work.
  */
-import { type AgentClient, EXEC_GRACE_MS } from '../agent/client.js';
-import { HearthError } from '../errors/hearth-error.js';
+import { type AgentClient, EXEC_GRACE_MS } from '../../agent/client.js';
+import { HearthError } from '../../errors/hearth-error.js';
 
 export interface WatchdogSettings {
   /** How often the agent is pinged, and how long each ping may take. */

@@ -1,5 +1,5 @@
-import type { AgentClient } from '../agent/client.js';
-import type { BackendName, Sandbox, SandboxSpec } from '../backends/backend.js';
+import type { AgentClient } from '../../agent/client.js';
+import type { BackendName, Sandbox, SandboxSpec } from '../backend.js';
 import { AgentWatchdog } from './agent-watchdog.js';
 
 /**

@@ -4,10 +4,10 @@ import {
   type RunRequest,
   type RunResult,
   runToEnd,
-} from '../agent/client.js';
-import type { ExecHandle } from '../agent/client-exec.js';
-import type { ExecExit, ExecRequest } from '../agent/protocol.js';
-import type { SandboxCgroup } from './cgroups.js';
+} from '../../agent/client.js';
+import type { ExecHandle } from '../../agent/client-exec.js';
+import type { ExecExit, ExecRequest } from '../../agent/protocol.js';
+import type { SandboxCgroup } from '../../host/cgroups.js';
 
 /**
  * Per-exec memory limits for a whole sandbox, from the host. A sandbox made for the largest job

@@ -1,9 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
-import { AgentClient } from '../agent/client.js';
-import { HearthError } from '../errors/hearth-error.js';
+import { AgentClient } from '../../agent/client.js';
+import { HearthError } from '../../errors/hearth-error.js';
+import { exited } from '../../host/host-process.js';
+import type { TailBuffer } from '../../host/tail-buffer.js';
 import { watchdogSettings } from './agent-watchdog.js';
-import { exited } from './host-process.js';
-import type { TailBuffer } from './tail-buffer.js';
 
 export interface StdioAgentOptions {
   /** The process whose stdin/stdout carry the agent protocol (bwrap, runsc …), just spawned. */
