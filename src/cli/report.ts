@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
 import { HearthError } from '../errors/hearth-error.js';
 import type { Job } from '../jobs/types.js';
-import { HearthApiError } from '../sdk/client.js';
+import { HearthApiError } from '../sdk/errors.js';
 
 /** Prints a hearth error (local or from a server) the CLI's way; returns the exit code 2. */
 export function printError(err: unknown): number {

@@ -2,6 +2,7 @@ import type { JobEvent } from '../jobs/events.js';
 import type { LanguageInfo } from '../jobs/languages.js';
 import type { JobPage } from '../jobs/summary.js';
 import type { Job, JobErrorInfo, JobRequest, JobStatus } from '../jobs/types.js';
+import { errorFromResponse } from './errors.js';
 import { parseSse } from './sse.js';
 
 export interface HearthOptions {
@@ -11,26 +12,6 @@ export interface HearthOptions {
   token?: string;
   /** @default globalThis.fetch */
   fetch?: typeof fetch;
-}
-
-/** An error answer from the server: its code, HTTP status and hint. */
-export class HearthApiError extends Error {
-  readonly code: string;
-  readonly status: number;
-  readonly hint: string;
-  readonly details: Record<string, unknown>;
-
-  constructor(
-    status: number,
-    body: { code?: string; message?: string; hint?: string } & Record<string, unknown>,
-  ) {
-    super(body.message ?? `HTTP ${status}`);
-    this.name = 'HearthApiError';
-    this.status = status;
-    this.code = body.code ?? 'INTERNAL';
-    this.hint = body.hint ?? '';
-    this.details = body;
-  }
 }
 
 export interface JobListQuery {
@@ -98,7 +79,7 @@ export class Hearth {
       headers: { ...this.#headers, accept: 'text/event-stream' },
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
-    if (!res.ok || !res.body) throw await this.#error(res);
+    if (!res.ok || !res.body) throw await errorFromResponse(res);
     for await (const m of parseSse(res.body)) {
       const data = JSON.parse(m.data);
       if (m.event === 'result') {
@@ -115,19 +96,7 @@ export class Hearth {
       headers: { ...this.#headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-    if (!res.ok) throw await this.#error(res);
+    if (!res.ok) throw await errorFromResponse(res);
     return (await res.json()) as T;
-  }
-
-  async #error(res: Response): Promise<HearthApiError> {
-    const text = await res.text().catch(() => '');
-    try {
-      const body = JSON.parse(text) as { error?: Record<string, unknown> };
-      if (body.error) return new HearthApiError(res.status, body.error as never);
-    } catch {}
-    return new HearthApiError(res.status, {
-      code: 'INTERNAL',
-      message: `HTTP ${res.status}: ${text.slice(0, 200)}`,
-    });
   }
 }

@@ -1,0 +1,126 @@
+import type { OutputHandlers } from '../api/sessions-api.js';
+import { apiError, errorFromResponse, HearthApiError, TimeoutError } from './errors.js';
+import { parseSse } from './sse.js';
+
+/** Where the server is and how to reach it. */
+export interface ConnectionOptions {
+  /** e.g. `http://127.0.0.1:8080`. @default process.env.HEARTH_URL, else `http://127.0.0.1:8080` */
+  baseUrl?: string;
+  /** A token from the server's HEARTH_TOKENS. @default process.env.HEARTH_TOKEN */
+  token?: string;
+  /** @default globalThis.fetch */
+  fetch?: typeof fetch;
+  /**
+   * How long one plain request may take before it fails with a TimeoutError; calls that run code
+   * get their own timeoutMs on top of this. @default 60000
+   */
+  requestTimeoutMs?: number;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  /** Raw bytes instead of JSON. */
+  bytes?: Buffer | string;
+  query?: Record<string, string | number | boolean | undefined>;
+  /** Extra time this call may take beyond the request timeout (a command's own timeoutMs). */
+  extraMs?: number;
+  signal?: AbortSignal;
+}
+
+const DEFAULT_URL = 'http://127.0.0.1:8080';
+
+/** JSON, bytes and server-sent events over fetch, with hearth's error answers as typed errors. */
+export class HttpCore {
+  readonly baseUrl: string;
+  readonly #headers: Record<string, string>;
+  readonly #fetch: typeof fetch;
+  readonly #timeoutMs: number;
+
+  constructor(opts: ConnectionOptions = {}) {
+    this.baseUrl = (opts.baseUrl ?? process.env.HEARTH_URL ?? DEFAULT_URL).replace(/\/+$/, '');
+    const token = opts.token ?? process.env.HEARTH_TOKEN;
+    this.#headers = token ? { authorization: `Bearer ${token}` } : {};
+    this.#fetch = opts.fetch ?? globalThis.fetch;
+    this.#timeoutMs = opts.requestTimeoutMs ?? 60_000;
+  }
+
+  /** A request whose answer is JSON (or empty, for 204). */
+  async json<T>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
+    const res = await this.send(method, path, o, 'application/json');
+    if (res.status === 204) return undefined as T;
+    return (await res.json()) as T;
+  }
+
+  /** A request whose answer is the bytes of a file. */
+  async bytes(method: string, path: string, o: RequestOptions = {}): Promise<Buffer> {
+    const res = await this.send(method, path, o, 'application/octet-stream');
+    return Buffer.from(await res.arrayBuffer());
+  }
+
+  /**
+   * A request answered with server-sent events: `stdout` and `stderr` go to the handlers as they
+   * come, `error` throws, and the `result` event's data is the answer.
+   */
+  async events<T>(method: string, path: string, o: RequestOptions, h: OutputHandlers): Promise<T> {
+    const res = await this.send(method, path, o, 'text/event-stream');
+    if (!res.body) throw apiError(502, { code: 'SANDBOX_LOST', message: 'the answer had no body' });
+    if (!(res.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
+      return (await res.json()) as T;
+    }
+    for await (const m of parseSse(res.body)) {
+      const data = JSON.parse(m.data) as Record<string, unknown>;
+      if (m.event === 'result') return data as T;
+      if (m.event === 'error') throw apiError(Number(data.status) || 500, data);
+      if (typeof data.data !== 'string') continue;
+      if (m.event === 'stdout') h.onStdout?.(data.data);
+      else if (m.event === 'stderr') h.onStderr?.(data.data);
+    }
+    throw apiError(502, { code: 'SANDBOX_LOST', message: 'the event stream ended without a result' });
+  }
+
+  async send(method: string, path: string, o: RequestOptions, accept: string): Promise<Response> {
+    const url = new URL(`${this.baseUrl}${path}`);
+    for (const [k, v] of Object.entries(o.query ?? {}))
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = { ...this.#headers, accept };
+    let body: string | Uint8Array | undefined;
+    if (o.bytes !== undefined) {
+      headers['content-type'] = 'application/octet-stream';
+      body = typeof o.bytes === 'string' ? Buffer.from(o.bytes) : o.bytes;
+    } else if (o.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(o.body);
+    }
+    const deadline = AbortSignal.timeout(this.#timeoutMs + (o.extraMs ?? 0));
+    const signal = o.signal ? AbortSignal.any([o.signal, deadline]) : deadline;
+    let res: Response;
+    try {
+      res = await this.#fetch(url, { method, headers, signal, ...(body === undefined ? {} : { body }) });
+    } catch (err) {
+      throw this.#transportError(err, deadline);
+    }
+    if (!res.ok) throw await errorFromResponse(res);
+    return res;
+  }
+
+  #transportError(err: unknown, deadline: AbortSignal): Error {
+    if (deadline.aborted) {
+      return new TimeoutError(0, {
+        code: 'REQUEST_TIMEOUT',
+        message: `no answer from ${this.baseUrl} in time`,
+      });
+    }
+    if ((err as Error)?.name === 'AbortError') return err as Error;
+    return new HearthApiError(
+      0,
+      {
+        code: 'BACKEND_UNAVAILABLE',
+        message: `cannot reach ${this.baseUrl}: ${(err as Error)?.message ?? String(err)}`,
+        hint: 'Start a server with `hearth serve`, or set HEARTH_URL to one.',
+      },
+      { cause: err },
+    );
+  }
+}
+
+export const enc = encodeURIComponent;
