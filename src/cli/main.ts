@@ -4,8 +4,10 @@ import { HearthError, toHearthError } from '../errors/hearth-error.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerImages } from './commands/images.js';
 import { registerJobs } from './commands/jobs.js';
+import { registerMcp } from './commands/mcp.js';
 import { registerRun } from './commands/run.js';
 import { registerServe } from './commands/serve.js';
+import { registerSession } from './commands/session.js';
 
 const program = new Command()
   .name('hearth')
@@ -16,6 +18,8 @@ const program = new Command()
 registerRun(program);
 registerServe(program);
 registerJobs(program);
+registerSession(program);
+registerMcp(program);
 registerImages(program);
 registerDoctor(program);
 

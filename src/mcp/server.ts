@@ -68,7 +68,11 @@ export function createMcpServer(api: SessionsApi, o: McpServerOptions = {}): Ser
     if (!check.Check(args)) {
       const first = check.Errors(args).First();
       const where = first?.path || '(arguments)';
-      return failure('VALIDATION_FAILED', `${where}: ${first?.message ?? 'invalid'}`, `See the ${name} input schema.`);
+      return failure(
+        'VALIDATION_FAILED',
+        `${where}: ${first?.message ?? 'invalid'}`,
+        `See the ${name} input schema.`,
+      );
     }
     try {
       const handler = TOOL_HANDLERS[name] as (api: SessionsApi, a: unknown) => Promise<ToolResult>;

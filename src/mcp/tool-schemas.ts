@@ -12,8 +12,16 @@ import {
   SnapshotCreateRequest,
 } from '../api/sessions.js';
 
-const SessionId = Type.String({ minLength: 1, maxLength: 128, description: 'The session id from session_create.' });
-const SnapshotId = Type.String({ minLength: 1, maxLength: 128, description: 'A snapshot id from snapshot_list.' });
+const SessionId = Type.String({
+  minLength: 1,
+  maxLength: 128,
+  description: 'The session id from session_create.',
+});
+const SnapshotId = Type.String({
+  minLength: 1,
+  maxLength: 128,
+  description: 'A snapshot id from snapshot_list.',
+});
 const Encoding = Type.Union([Type.Literal('utf8'), Type.Literal('base64')], {
   description: "How `content` is encoded: utf8 text, or base64 for binary files. Default 'utf8'.",
 });
@@ -60,10 +68,10 @@ export const TOOL_DESCRIPTIONS: Record<ToolName, string> = {
   session_end: 'End a session: its sandbox, files and snapshots are freed.',
   session_status: "A session's state, backend, capabilities and expiry; without sessionId, every session.",
   run_code:
-    'Run code in a persistent interpreter of the session (python by default; javascript, typescript, bash). Variables survive between calls. Returns stdout, stderr, the last expression\'s value and any error.',
+    "Run code in a persistent interpreter of the session (python by default; javascript, typescript, bash). Variables survive between calls. Returns stdout, stderr, the last expression's value and any error.",
   run_command: 'Run a shell command (/bin/sh -c) in the session. Returns the exit code, stdout and stderr.',
   read_file: 'Read a file of the session (utf8 text, or base64 for binary files).',
-  write_file: "Write a file in the session (creates it and its parent directories, replaces what was there).",
+  write_file: 'Write a file in the session (creates it and its parent directories, replaces what was there).',
   list_files: 'List a directory of the session: name, path, type, size.',
   snapshot_create:
     "Snapshot the session: its files and environment (and on microVM backends its memory, interpreters' variables included).",

@@ -1,7 +1,7 @@
 import type { Static } from '@sinclair/typebox';
 import type { CodeResult, CommandResult } from '../api/sessions.js';
 import type { SessionsApi } from '../api/sessions-api.js';
-import { TOOL_SCHEMAS, type ToolName } from './tool-schemas.js';
+import type { TOOL_SCHEMAS, ToolName } from './tool-schemas.js';
 
 type Args<T extends ToolName> = Static<(typeof TOOL_SCHEMAS)[T]>;
 
@@ -76,7 +76,9 @@ export const TOOL_HANDLERS: Handlers = {
     const cut = bytes.length > MAX_READ_BYTES;
     const shown = cut ? bytes.subarray(0, MAX_READ_BYTES) : bytes;
     const text = a.encoding === 'base64' ? shown.toString('base64') : shown.toString('utf8');
-    const note = cut ? `\n[cut: the file has ${bytes.length} bytes; the first ${MAX_READ_BYTES} are shown]` : '';
+    const note = cut
+      ? `\n[cut: the file has ${bytes.length} bytes; the first ${MAX_READ_BYTES} are shown]`
+      : '';
     return { content: [{ type: 'text', text: `${text}${note}` }] };
   },
   write_file: async (api, a) => {

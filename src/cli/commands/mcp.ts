@@ -1,0 +1,39 @@
+import type { Command } from 'commander';
+import type { SessionsApi } from '../../api/sessions-api.js';
+import { HearthError } from '../../errors/hearth-error.js';
+import { serveStdio } from '../../mcp/stdio.js';
+import { SessionsClient } from '../../sdk/sessions-client.js';
+
+/** The sessions the MCP tools act on: the server at HEARTH_URL, else a service in this process. */
+async function openSessions(): Promise<{ api: SessionsApi; close: () => Promise<void> }> {
+  if (process.env.HEARTH_URL)
+    return { api: new SessionsClient({ requestTimeoutMs: 120_000 }), close: async () => {} };
+  throw new HearthError('BACKEND_UNAVAILABLE', 'hearth mcp needs a server here: set HEARTH_URL', {
+    hint: 'Start `hearth serve` and set HEARTH_URL to it (and HEARTH_TOKEN if it has tokens).',
+  });
+}
+
+/** `hearth mcp`: the MCP server over stdio, for MCP clients that start it as a child process. */
+export function registerMcp(program: Command): void {
+  program
+    .command('mcp')
+    .description('Serve MCP over stdio: tools for sessions, code, commands, files and snapshots')
+    .addHelpText(
+      'after',
+      '\nWith HEARTH_URL set, the tools act on that server; otherwise on sessions held by this process,\nwhich end when it exits. Over HTTP, `hearth serve` answers MCP at /mcp.',
+    )
+    .action(async () => {
+      const { api, close } = await openSessions();
+      const stop = new AbortController();
+      process.once('SIGTERM', () => stop.abort());
+      process.once('SIGINT', () => stop.abort());
+      try {
+        await serveStdio(api, {
+          signal: stop.signal,
+          onInternalError: (err) => process.stderr.write(`hearth mcp: ${(err as Error)?.stack ?? err}\n`),
+        });
+      } finally {
+        await close();
+      }
+    });
+}
