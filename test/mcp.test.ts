@@ -1,0 +1,257 @@
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installAuth } from '../src/server/auth.js';
+import { installErrorHandling } from '../src/server/errors.js';
+import { mcpRoutes } from '../src/server/routes/mcp.js';
+import { CLI, ROOT } from './serve-fixture.js';
+import { type SessionServer, startSessionServer } from './session-server-fixture.js';
+
+type ToolAnswer = { content: Array<{ type: string; text?: string; data?: string }>; isError?: boolean };
+
+const textOf = (r: ToolAnswer) => r.content.find((c) => c.type === 'text')?.text ?? '';
+const jsonOf = (r: ToolAnswer) => JSON.parse(textOf(r));
+
+/** The official MCP Inspector's CLI, a client we did not write. */
+const INSPECTOR = createRequire(import.meta.url).resolve('@modelcontextprotocol/inspector-cli/build/cli.js');
+
+function inspector(args: string[], env: NodeJS.ProcessEnv = {}, owners: number[] = []): Promise<ToolAnswer> {
+  return new Promise((resolve, reject) => {
+    // It looks for its own package.json relative to the working directory: run it from its build dir.
+    const child = spawn(process.execPath, [INSPECTOR, '--cli', ...args], {
+      cwd: dirname(INSPECTOR),
+      env: { ...process.env, ...env },
+    });
+    if (child.pid !== undefined) owners.push(child.pid);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`inspector exited ${code}: ${err}`));
+      else resolve(JSON.parse(out) as ToolAnswer);
+    });
+  });
+}
+
+describe('MCP server', () => {
+  let server: SessionServer;
+  let http: FastifyInstance;
+  let mcpUrl: string;
+
+  beforeAll(async () => {
+    server = await startSessionServer();
+    // The MCP route as the server mounts it (auth and error handling as in buildApp), its tools
+    // acting on the real server's sessions through the SDK client.
+    http = Fastify();
+    installErrorHandling(http);
+    installAuth(http, [server.token]);
+    await http.register(mcpRoutes, { api: server.client });
+    const address = await http.listen({ host: '127.0.0.1', port: 0 });
+    mcpUrl = `${address}/mcp`;
+  });
+  afterAll(async () => {
+    await http?.close();
+    expect(await server.close()).toEqual([]);
+  });
+
+  async function httpClient(token = server.token): Promise<Client> {
+    const client = new Client({ name: 'hearth-test', version: '1' });
+    const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), {
+      requestInit: { headers: { authorization: `Bearer ${token}` } },
+    });
+    await client.connect(transport);
+    return client;
+  }
+
+  const call = async (c: Client, name: string, args: Record<string, unknown> = {}) =>
+    (await c.callTool({ name, arguments: args })) as ToolAnswer;
+
+  it('lists the tools with the API schemas; every session tool takes the session id', async () => {
+    const c = await httpClient();
+    try {
+      const { tools } = await c.listTools();
+      const names = tools.map((t) => t.name).sort();
+      expect(names).toEqual(
+        [
+          'list_files',
+          'read_file',
+          'run_code',
+          'run_command',
+          'session_create',
+          'session_end',
+          'session_status',
+          'snapshot_create',
+          'snapshot_delete',
+          'snapshot_list',
+          'snapshot_restore',
+          'write_file',
+        ].sort(),
+      );
+      const runCode = tools.find((t) => t.name === 'run_code');
+      expect(runCode?.inputSchema.required).toEqual(expect.arrayContaining(['sessionId', 'code']));
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('over stateless HTTP: a session made by one client is used by the next, through every tool', async () => {
+    const a = await httpClient();
+    const created = jsonOf(
+      await call(a, 'session_create', { language: 'python', metadata: { suite: 'mcp' } }),
+    );
+    await a.close();
+    const id = created.id as string;
+    expect(created.state).toBe('running');
+
+    const b = await httpClient();
+    try {
+      await call(b, 'run_code', { sessionId: id, code: 'x = 41' });
+      const code = jsonOf(await call(b, 'run_code', { sessionId: id, code: 'print("hi")\nx + 1' }));
+      expect(code).toMatchObject({ stdout: 'hi\n', result: { text: '42' }, error: null });
+      const err = await call(b, 'run_code', { sessionId: id, code: 'raise ValueError("bad")' });
+      expect(err.isError).toBe(true);
+      expect(jsonOf(err).error).toMatchObject({ name: 'ValueError', value: 'bad' });
+
+      const cmd = jsonOf(await call(b, 'run_command', { sessionId: id, cmd: 'echo out; exit 3' }));
+      expect(cmd).toMatchObject({ exitCode: 3, stdout: 'out\n' });
+
+      await call(b, 'write_file', { sessionId: id, path: 'notes/a.txt', content: 'hello' });
+      const bin = Buffer.from([0, 255, 1]).toString('base64');
+      await call(b, 'write_file', { sessionId: id, path: 'notes/b.bin', content: bin, encoding: 'base64' });
+      expect(textOf(await call(b, 'read_file', { sessionId: id, path: 'notes/a.txt' }))).toBe('hello');
+      expect(
+        textOf(await call(b, 'read_file', { sessionId: id, path: 'notes/b.bin', encoding: 'base64' })),
+      ).toBe(bin);
+      const listed = jsonOf(await call(b, 'list_files', { sessionId: id, path: 'notes' }));
+      expect(listed.entries.map((e: { name: string }) => e.name).sort()).toEqual(['a.txt', 'b.bin']);
+
+      const snap = jsonOf(await call(b, 'snapshot_create', { sessionId: id, name: 's1' }));
+      await call(b, 'write_file', { sessionId: id, path: 'notes/c.txt', content: 'after' });
+      await call(b, 'snapshot_restore', { sessionId: id, snapshotId: snap.id });
+      const after = jsonOf(await call(b, 'list_files', { sessionId: id, path: 'notes' }));
+      expect(after.entries.map((e: { name: string }) => e.name).sort()).toEqual(['a.txt', 'b.bin']);
+      expect(jsonOf(await call(b, 'snapshot_list', { sessionId: id })).snapshots).toHaveLength(1);
+      await call(b, 'snapshot_delete', { snapshotId: snap.id });
+      expect(jsonOf(await call(b, 'snapshot_list', { sessionId: id })).snapshots).toEqual([]);
+
+      expect(jsonOf(await call(b, 'session_status', { sessionId: id }))).toMatchObject({
+        id,
+        backend: 'bwrap',
+      });
+      const all = jsonOf(await call(b, 'session_status'));
+      expect(all.sessions.map((s: { id: string }) => s.id)).toContain(id);
+
+      await call(b, 'session_end', { sessionId: id });
+      const gone = await call(b, 'session_status', { sessionId: id });
+      expect(gone.isError).toBe(true);
+      expect(textOf(gone)).toMatch(/^SESSION_NOT_FOUND: .*\nhint: /);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('bad arguments are tool errors with VALIDATION_FAILED; a wrong token is refused with 401', async () => {
+    const c = await httpClient();
+    try {
+      const r = await call(c, 'run_command', { sessionId: 'x', cmd: 'true', extra: 1 });
+      expect(r.isError).toBe(true);
+      expect(textOf(r)).toMatch(/^VALIDATION_FAILED/);
+    } finally {
+      await c.close();
+    }
+    await expect(httpClient('wrong')).rejects.toThrow(/401|UNAUTHORIZED/);
+    const res = await fetch(mcpUrl, { headers: { authorization: `Bearer ${server.token}` } });
+    expect(res.status).toBe(405);
+  });
+
+  it('over stdio (`hearth mcp` against HEARTH_URL), with the SDK client', async () => {
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [...CLI, 'mcp'],
+      cwd: ROOT,
+      env: { ...(process.env as Record<string, string>), HEARTH_URL: server.url, HEARTH_TOKEN: server.token },
+      stderr: 'pipe',
+    });
+    const c = new Client({ name: 'hearth-test', version: '1' });
+    await c.connect(transport);
+    if (transport.pid) server.owners.push(transport.pid);
+    try {
+      const id = jsonOf(await call(c, 'session_create', { language: 'python' })).id;
+      const r = jsonOf(await call(c, 'run_command', { sessionId: id, argv: ['echo', 'stdio'] }));
+      expect(r.stdout).toBe('stdio\n');
+      await call(c, 'session_end', { sessionId: id });
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('the MCP Inspector CLI drives it over stdio and over HTTP', async () => {
+    const stdioTarget = [process.execPath, ...CLI, 'mcp'];
+    const env = { HEARTH_URL: server.url, HEARTH_TOKEN: server.token };
+    const listed = (await inspector(
+      [...stdioTarget, '--method', 'tools/list'],
+      env,
+      server.owners,
+    )) as unknown as {
+      tools: Array<{ name: string }>;
+    };
+    expect(listed.tools.map((t) => t.name)).toContain('run_code');
+
+    const created = await inspector(
+      [
+        ...stdioTarget,
+        '--method',
+        'tools/call',
+        '--tool-name',
+        'session_create',
+        '--tool-arg',
+        'language=python',
+      ],
+      env,
+      server.owners,
+    );
+    const id = jsonOf(created).id as string;
+
+    const http = ['--transport', 'http', '--header', `Authorization: Bearer ${server.token}`];
+    const ran = await inspector(
+      [
+        mcpUrl,
+        ...http,
+        '--method',
+        'tools/call',
+        '--tool-name',
+        'run_code',
+        '--tool-arg',
+        `sessionId=${id}`,
+        '--tool-arg',
+        'code=6*7',
+      ],
+      {},
+      server.owners,
+    );
+    expect(jsonOf(ran).result.text).toBe('42');
+
+    const ended = await inspector(
+      [
+        mcpUrl,
+        ...http,
+        '--method',
+        'tools/call',
+        '--tool-name',
+        'session_end',
+        '--tool-arg',
+        `sessionId=${id}`,
+      ],
+      {},
+      server.owners,
+    );
+    expect(jsonOf(ended)).toEqual({ ended: id });
+  });
+});
