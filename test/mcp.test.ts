@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -18,7 +18,8 @@ const textOf = (r: ToolAnswer) => r.content.find((c) => c.type === 'text')?.text
 const jsonOf = (r: ToolAnswer) => JSON.parse(textOf(r));
 
 /** The official MCP Inspector's CLI, a client we did not write. */
-const INSPECTOR = createRequire(import.meta.url).resolve('@modelcontextprotocol/inspector-cli/build/cli.js');
+const require = createRequire(import.meta.url);
+const INSPECTOR = require.resolve('@modelcontextprotocol/inspector-cli/build/cli.js');
 
 function inspector(args: string[], env: NodeJS.ProcessEnv = {}, owners: number[] = []): Promise<ToolAnswer> {
   return new Promise((resolve, reject) => {

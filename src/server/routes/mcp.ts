@@ -1,5 +1,5 @@
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { SessionsApi } from '../../api/sessions-api.js';
 import { HearthError } from '../../errors/hearth-error.js';
 import { createMcpServer } from '../../mcp/server.js';
@@ -17,6 +17,7 @@ export interface McpRoutesOptions {
  * MCP over Streamable HTTP, stateless: each POST gets its own MCP server and transport, closed with
  * the response. Nothing of a client is kept between requests — its sessions are hearth's, found by
  * the id every tool takes. Auth and the browser guard are the app's hooks, as for every route.
+ * Mount it in buildApp: `await app.register(mcpRoutes, { api: sessionService })`.
  */
 export const mcpRoutes: FastifyPluginAsync<McpRoutesOptions> = async (app, o) => {
   const path = o.path ?? '/mcp';
@@ -57,8 +58,3 @@ export const mcpRoutes: FastifyPluginAsync<McpRoutesOptions> = async (app, o) =>
   app.get(path, { schema: { hide: true } }, notAllowed);
   app.delete(path, { schema: { hide: true } }, notAllowed);
 };
-
-/** Mounts MCP at `/mcp` on the app: `await registerMcp(app, sessionService)` in buildApp. */
-export async function registerMcp(app: FastifyInstance, api: SessionsApi): Promise<void> {
-  await app.register(mcpRoutes, { api });
-}
