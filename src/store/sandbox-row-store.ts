@@ -39,7 +39,10 @@ export interface SandboxRowStore {
   listSandboxes(filter?: { ownerWorker?: string }): Promise<SandboxRow[]>;
   /** One statement: every row of the worker gets lease_until = untilMs. Returns rows touched. */
   renewLeases(workerId: string, untilMs: number): Promise<number>;
-  /** Rows whose lease passed (their worker is gone): the reaper's and a new owner's work list. */
+  /**
+   * Rows whose lease passed (their worker is gone): the reaper's and a new owner's work list,
+   * longest passed first. A lease is live while `nowMs < leaseUntilMs`.
+   */
   expiredLeases(nowMs: number): Promise<SandboxRow[]>;
   /**
    * Takes over a sandbox whose lease has passed, in one statement, so two workers never both
