@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import Sqlite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { hearthPaths } from '../src/config/paths.js';
 import { newSandboxRecord, type SandboxRecord } from '../src/host/ledger.js';
@@ -130,5 +131,40 @@ describe('reapOrphans with leases', () => {
         [`bwrap-${dead.pid}-${dead.startTime}-bb01`, 'other-worker'],
       ].sort(),
     );
+  });
+
+  test('a store that cannot answer for a lease leaves the sandbox to a later pass', async () => {
+    const path = join(dir, 'busy.db');
+    const busy = await SqliteStore.open({ path, busyTimeoutMs: 20 });
+    const locker = new Sqlite(path);
+    try {
+      const dead = { pid: spawnSync('true').pid ?? 0, startTime: '1' };
+      const id = `bwrap-${dead.pid}-${dead.startTime}-cc01`;
+      const work = join(dir, 'cc01-work');
+      mkdirSync(work);
+      busy.ledger.put({
+        ...newSandboxRecord(id, 'bwrap', { paths: [work] }),
+        ownerPid: dead.pid,
+        ownerStartTime: '1',
+      });
+      await busy.sandboxes.insertSandbox(row(id, Date.now() - 1));
+      const leases = reaperLeases(busy.sandboxes, { workerId: 'reaper-worker' });
+      const paths = { ...hearthPaths(), run: join(dir, 'run-busy') };
+      // Another writer holds the database: claiming the passed lease fails with SQLITE_BUSY.
+      locker.exec('begin immediate');
+      await expect(leases.claimIfExpired(id)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+      const first = await reapOrphans(busy.ledger, { paths, leases });
+      expect(first.reaped).not.toContain(id);
+      expect(existsSync(work)).toBe(true);
+      locker.exec('rollback');
+      const second = await reapOrphans(busy.ledger, { paths, leases });
+      expect(second.reaped).toContain(id);
+      expect(existsSync(work)).toBe(false);
+      expect(await busy.sandboxes.getSandbox(id)).toBeUndefined();
+      expect(busy.ledger.list()).toEqual([]);
+    } finally {
+      locker.close();
+      await busy.close();
+    }
   });
 });
