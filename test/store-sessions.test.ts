@@ -10,6 +10,7 @@ import Sqlite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SandboxRecord } from '../src/host/ledger.js';
+import type { SandboxRowsPort } from '../src/sandboxes/rows.js';
 import { migrate } from '../src/store/migrations.js';
 import type { SandboxRow } from '../src/store/sandbox-row-store.js';
 import type { Database } from '../src/store/schema.js';
@@ -80,20 +81,19 @@ describe('sandbox rows', () => {
     await store.sandboxes.insertSandbox(row);
     await store.sandboxes.insertSandbox(sandbox('bwrap-1-b', { ownerWorker: 'w2', createdAtMs: 2_000 }));
     expect(await store.sandboxes.getSandbox('bwrap-1-a')).toEqual(row);
-    expect(
-      await store.sandboxes.updateSandbox('bwrap-1-a', {
-        state: 'leased',
-        expiresAtMs: null,
-        labels: { x: 'y' },
-      }),
-    ).toBe(true);
+    await store.sandboxes.updateSandbox('bwrap-1-a', {
+      state: 'leased',
+      expiresAtMs: null,
+      labels: { x: 'y' },
+    });
     expect(await store.sandboxes.getSandbox('bwrap-1-a')).toEqual({
       ...row,
       state: 'leased',
       expiresAtMs: null,
       labels: { x: 'y' },
     });
-    expect(await store.sandboxes.updateSandbox('missing', { state: 'ready' })).toBe(false);
+    await store.sandboxes.updateSandbox('missing', { state: 'ready' });
+    expect(await store.sandboxes.getSandbox('missing')).toBeUndefined();
     expect((await store.sandboxes.listSandboxes()).map((r) => r.id)).toEqual(['bwrap-1-a', 'bwrap-1-b']);
     expect((await store.sandboxes.listSandboxes({ ownerWorker: 'w2' })).map((r) => r.id)).toEqual([
       'bwrap-1-b',
@@ -106,10 +106,12 @@ describe('sandbox rows', () => {
   });
 
   it("renews one worker's leases in one statement; a passed lease is listed and claimed once", async () => {
-    await store.sandboxes.insertSandbox(sandbox('a', { ownerWorker: 'w1', leaseUntilMs: 1_000 }));
+    // The store's rows are what the sandbox manager takes as its port.
+    const managerRows: SandboxRowsPort = store.sandboxes;
+    await managerRows.insertSandbox(sandbox('a', { ownerWorker: 'w1', leaseUntilMs: 1_000 }));
     await store.sandboxes.insertSandbox(sandbox('b', { ownerWorker: 'w1', leaseUntilMs: 1_000 }));
     await store.sandboxes.insertSandbox(sandbox('c', { ownerWorker: 'gone', leaseUntilMs: 1_000 }));
-    expect(await store.sandboxes.renewLeases('w1', 5_000)).toBe(2);
+    expect(await managerRows.renewLeases('w1', 5_000)).toBe(2);
     expect(await store.sandboxes.renewLeases('nobody', 5_000)).toBe(0);
     expect((await store.sandboxes.getSandbox('a'))?.leaseUntilMs).toBe(5_000);
     // At 1 000 the lease of `c` has passed (a lease is live while now < leaseUntil); w1's are live.

@@ -31,8 +31,8 @@ export type SandboxRowPatch = Partial<Pick<SandboxRow, 'state' | 'expiresAtMs' |
  */
 export interface SandboxRowStore {
   insertSandbox(row: SandboxRow): Promise<void>;
-  /** False when there is no such row. */
-  updateSandbox(id: string, patch: SandboxRowPatch): Promise<boolean>;
+  /** A row that is gone (released meanwhile) is not an error: nothing changes. */
+  updateSandbox(id: string, patch: SandboxRowPatch): Promise<void>;
   deleteSandbox(id: string): Promise<void>;
   getSandbox(id: string): Promise<SandboxRow | undefined>;
   /** Oldest first. */

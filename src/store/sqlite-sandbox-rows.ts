@@ -44,17 +44,16 @@ export class SqliteSandboxRows implements SandboxRowStore {
     );
   }
 
-  async updateSandbox(id: string, patch: SandboxRowPatch): Promise<boolean> {
+  async updateSandbox(id: string, patch: SandboxRowPatch): Promise<void> {
     const set: Partial<SandboxesTable> = {};
     if (patch.state !== undefined) set.state = patch.state;
     if (patch.expiresAtMs !== undefined) set.expires_at = patch.expiresAtMs;
     if (patch.labels !== undefined) set.labels = JSON.stringify(patch.labels);
     if (patch.leaseUntilMs !== undefined) set.lease_until = patch.leaseUntilMs;
-    if (!Object.keys(set).length) return (await this.getSandbox(id)) !== undefined;
-    const changed = guarded('update the sandbox row', () =>
+    if (!Object.keys(set).length) return;
+    guarded('update the sandbox row', () =>
       this.#q.write(this.#q.db.updateTable('sandboxes').set(set).where('id', '=', id)),
     );
-    return changed > 0;
   }
 
   async deleteSandbox(id: string): Promise<void> {
