@@ -57,10 +57,18 @@ export interface SandboxSpec {
   labels?: Record<string, string>;
 }
 
+/** `memory`: processes and RAM too (VM backends); `filesystem`: the writable files. */
+export type SnapshotKind = 'memory' | 'filesystem';
+
+/** A saved sandbox: what `restore` needs, stored by the caller as JSON beside the files in `dir`. */
 export interface SnapshotInfo {
-  path: string;
+  /** The directory holding its files; the caller made it and removes it. */
+  dir: string;
+  kind: SnapshotKind;
   sizeBytes: number;
   createdAt: string;
+  /** Backend-specific facts restore needs (template, shapes, tool hashes), JSON-safe. */
+  meta?: Record<string, unknown>;
 }
 
 export interface Sandbox {
@@ -69,7 +77,8 @@ export interface Sandbox {
   readonly spec: Readonly<SandboxSpec>;
   /** The typed client of the guest agent running inside. */
   readonly agent: AgentClient;
-  snapshot?(dest: string): Promise<SnapshotInfo>;
+  /** Saves the sandbox into `opts.dir` (an empty directory); the sandbox keeps running. */
+  snapshot?(opts: { dir: string; kind: SnapshotKind }): Promise<SnapshotInfo>;
   /** Frees every process, mount, socket and temp file. Safe to call twice, never throws. */
   destroy(): Promise<void>;
 }
@@ -117,6 +126,8 @@ export interface SandboxBackend {
    * it creates is freed before it resolves.
    */
   runOnce?(spec: SandboxSpec, req: OneShotRequest): Promise<OneShotStepResult[]>;
+  /** A new sandbox (new id) started from a snapshot this backend made. */
+  restore?(snap: SnapshotInfo, spec: SandboxSpec, opts?: { signal?: AbortSignal }): Promise<Sandbox>;
   /** Frees what the backend holds beyond single sandboxes (pools, templates). Idempotent. */
   close?(): Promise<void>;
 }

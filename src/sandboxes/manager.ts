@@ -4,8 +4,10 @@ import type {
   BackendName,
   OneShotRequest,
   OneShotStepResult,
+  Sandbox,
   SandboxBackend,
   SandboxSpec,
+  SnapshotInfo,
 } from '../backends/backend.js';
 import type { HearthPaths } from '../config/paths.js';
 import { HearthError } from '../errors/hearth-error.js';
@@ -61,6 +63,8 @@ export interface AcquireRequest {
   pooled?: boolean;
   /** `short`: waits for one of the manager's slots (jobs). `long`: the owner bounds its own count (sessions). */
   slot: 'short' | 'long';
+  /** Start it from this snapshot (the backend's `restore`) instead of fresh. */
+  from?: SnapshotInfo;
   /** The sandbox is released when this passes, and its owner told through `onEnd`. */
   expiresAtMs?: number;
   signal?: AbortSignal;
@@ -140,13 +144,19 @@ export class SandboxManager {
     let handedOver = false;
     try {
       const started = performance.now();
-      const sandbox = req.pooled
-        ? await this.pool.acquire(backend, req.image, req.signal)
-        : await backend.create(
-            { ...req.spec, image: req.image, labels: req.labels },
-            req.signal ? { signal: req.signal } : {},
+      const spec = { ...req.spec, image: req.image, labels: req.labels };
+      const signal = req.signal ? { signal: req.signal } : {};
+      let sandbox: Sandbox;
+      if (req.from) {
+        if (!backend.restore)
+          throw new HearthError(
+            'SNAPSHOT_KIND_UNSUPPORTED',
+            `backend ${backend.name} cannot restore snapshots`,
           );
-      if (!req.pooled) this.#onAllocated?.((performance.now() - started) / 1000);
+        sandbox = await backend.restore(req.from, spec, signal);
+      } else if (req.pooled) sandbox = await this.pool.acquire(backend, req.image, req.signal);
+      else sandbox = await backend.create(spec, signal);
+      if (!req.pooled || req.from) this.#onAllocated?.((performance.now() - started) / 1000);
       const managed = new ManagedSandbox({
         sandbox,
         capabilities: backend.capabilities(),
