@@ -1,4 +1,5 @@
 import type { OutputHandlers } from '../api/sessions-api.js';
+import { ERROR_STATUS, type ErrorCode } from '../errors/codes.js';
 import { apiError, errorFromResponse, HearthApiError, TimeoutError } from './errors.js';
 import { parseSse } from './sse.js';
 
@@ -28,6 +29,13 @@ export interface RequestOptions {
 }
 
 const DEFAULT_URL = 'http://127.0.0.1:8080';
+
+/** An `error` event of a stream (`{ error: { code, message, hint } }`): its status is its code's. */
+function streamError(data: Record<string, unknown>): HearthApiError {
+  const body = (data.error && typeof data.error === 'object' ? data.error : data) as Record<string, unknown>;
+  const code = typeof body.code === 'string' ? body.code : 'INTERNAL';
+  return apiError(isErrorCode(code) ? ERROR_STATUS[code] : 500, body);
+}
 
 /** JSON, bytes and server-sent events over fetch, with hearth's error answers as typed errors. */
 export class HttpCore {
@@ -70,7 +78,7 @@ export class HttpCore {
     for await (const m of parseSse(res.body)) {
       const data = JSON.parse(m.data) as Record<string, unknown>;
       if (m.event === 'result') return data as T;
-      if (m.event === 'error') throw apiError(Number(data.status) || 500, data);
+      if (m.event === 'error') throw streamError(data);
       if (typeof data.data !== 'string') continue;
       if (m.event === 'stdout') h.onStdout?.(data.data);
       else if (m.event === 'stderr') h.onStderr?.(data.data);
@@ -124,3 +132,5 @@ export class HttpCore {
 }
 
 export const enc = encodeURIComponent;
+
+const isErrorCode = (code: string): code is ErrorCode => Object.hasOwn(ERROR_STATUS, code);
