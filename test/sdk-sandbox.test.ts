@@ -85,6 +85,28 @@ describe('SDK Sandbox', () => {
     expect(killed.signal).toBe('SIGKILL');
   });
 
+  it('commands.spawn: a live stdin over a WebSocket, and a signal that ends the command', async () => {
+    let out = '';
+    let echoed: () => void = () => {};
+    const seen = new Promise<void>((r) => {
+      echoed = r;
+    });
+    const cat = await sbx.commands.spawn('cat', {
+      onStdout: (d) => {
+        out += d;
+        if (out.includes('ping')) echoed();
+      },
+    });
+    cat.sendStdin('ping\n');
+    await seen;
+    cat.closeStdin();
+    expect(await cat.wait()).toMatchObject({ exitCode: 0, stdout: 'ping\n' });
+
+    const sleeper = await sbx.commands.spawn(['sleep', '60']);
+    sleeper.kill('SIGTERM');
+    expect(await sleeper.wait()).toMatchObject({ exitCode: null, signal: 'SIGTERM' });
+  });
+
   it('runCode keeps variables between calls and maps results, logs and errors as E2B does', async () => {
     await sbx.runCode('x = 41');
     const chunks: string[] = [];

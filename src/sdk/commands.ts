@@ -1,6 +1,8 @@
 import type { CommandRequest, CommandResult } from '../api/sessions.js';
 import type { SessionsApi } from '../api/sessions-api.js';
 import { HearthApiError, TimeoutError } from './errors.js';
+import type { HttpCore } from './http.js';
+import { InteractiveCommand } from './interactive.js';
 
 export interface CommandRunOptions {
   /** Called with each piece of stdout as it comes (for a background command: as `wait()` polls). */
@@ -128,10 +130,40 @@ export class CommandHandle {
 export class Commands {
   readonly #api: SessionsApi;
   readonly #sessionId: string;
+  readonly #http: HttpCore | undefined;
 
-  constructor(api: SessionsApi, sessionId: string) {
+  constructor(api: SessionsApi, sessionId: string, http?: HttpCore) {
     this.#api = api;
     this.#sessionId = sessionId;
+    this.#http = http;
+  }
+
+  /**
+   * Starts a command with a live stdin (`sendStdin`, `closeStdin`) and signals (`kill`), over a
+   * WebSocket; `wait()` gives its result whatever its exit code.
+   */
+  async spawn(
+    cmd: string | string[],
+    opts: Omit<CommandRunOptions, 'background' | 'signal' | 'stdin'> = {},
+  ): Promise<InteractiveCommand> {
+    if (!this.#http) {
+      throw new HearthApiError(400, {
+        code: 'BAD_REQUEST',
+        message: 'interactive commands need a connection to a server',
+        hint: 'Create or connect the Sandbox with a baseUrl (or HEARTH_URL), not an in-process api.',
+      });
+    }
+    const req: CommandRequest = {
+      ...(typeof cmd === 'string' ? { cmd } : { argv: cmd }),
+      ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+      ...(opts.envs ? { env: opts.envs } : {}),
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    };
+    const handlers = {
+      ...(opts.onStdout ? { onStdout: opts.onStdout } : {}),
+      ...(opts.onStderr ? { onStderr: opts.onStderr } : {}),
+    };
+    return InteractiveCommand.open(this.#http, this.#sessionId, req, handlers);
   }
 
   /** Runs `cmd` with /bin/sh -c; a non-zero exit throws CommandExitError, a timeout TimeoutError. */

@@ -1,9 +1,10 @@
 /**
  * The SDK's error classes: one base, `HearthApiError` (code, HTTP status, hint), and a subclass per
- * kind of failure a program would catch on its own, chosen from the server's error code. Codes are
- * matched as strings: the SDK does not import the server's registry, and a code a newer server adds
- * still arrives as a HearthApiError (or the subclass its status implies).
+ * kind of failure a program would catch on its own, chosen from the server's error code. A code a
+ * newer server adds still arrives as a HearthApiError (or the subclass its status implies). The
+ * registry (src/errors/codes.ts) is plain data, so the SDK reads statuses from it without the server.
  */
+import { ERROR_STATUS, type ErrorCode } from '../errors/codes.js';
 
 type ErrorBody = { code?: string; message?: string; hint?: string } & Record<string, unknown>;
 
@@ -118,4 +119,16 @@ export function codeOf(err: unknown): string | undefined {
 /** Whether a SessionsApi call failed because what it named does not exist (404). */
 export function isNotFound(err: unknown): boolean {
   return (err as { status?: unknown } | null)?.status === 404;
+}
+
+const isErrorCode = (code: string): code is ErrorCode => Object.hasOwn(ERROR_STATUS, code);
+
+/**
+ * An error that came as a message of a stream or socket (`{ error: { code, message, hint } }`, or
+ * the fields flat), where no HTTP status goes with it: the status is its code's in the registry.
+ */
+export function errorFromEvent(data: Record<string, unknown>): HearthApiError {
+  const body = (data.error && typeof data.error === 'object' ? data.error : data) as ErrorBody;
+  const code = typeof body.code === 'string' ? body.code : 'INTERNAL';
+  return apiError(isErrorCode(code) ? ERROR_STATUS[code] : 500, body);
 }

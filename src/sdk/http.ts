@@ -1,6 +1,5 @@
 import type { OutputHandlers } from '../api/sessions-api.js';
-import { ERROR_STATUS, type ErrorCode } from '../errors/codes.js';
-import { apiError, errorFromResponse, HearthApiError, TimeoutError } from './errors.js';
+import { apiError, errorFromEvent, errorFromResponse, HearthApiError, TimeoutError } from './errors.js';
 import { parseSse } from './sse.js';
 
 /** Where the server is and how to reach it. */
@@ -30,13 +29,6 @@ export interface RequestOptions {
 
 const DEFAULT_URL = 'http://127.0.0.1:8080';
 
-/** An `error` event of a stream (`{ error: { code, message, hint } }`): its status is its code's. */
-function streamError(data: Record<string, unknown>): HearthApiError {
-  const body = (data.error && typeof data.error === 'object' ? data.error : data) as Record<string, unknown>;
-  const code = typeof body.code === 'string' ? body.code : 'INTERNAL';
-  return apiError(isErrorCode(code) ? ERROR_STATUS[code] : 500, body);
-}
-
 /** JSON, bytes and server-sent events over fetch, with hearth's error answers as typed errors. */
 export class HttpCore {
   readonly baseUrl: string;
@@ -50,6 +42,11 @@ export class HttpCore {
     this.#headers = token ? { authorization: `Bearer ${token}` } : {};
     this.#fetch = opts.fetch ?? globalThis.fetch;
     this.#timeoutMs = opts.requestTimeoutMs ?? 60_000;
+  }
+
+  /** The authorization header of every request (for a WebSocket). */
+  authHeaders(): Record<string, string> {
+    return { ...this.#headers };
   }
 
   /** A request whose answer is JSON (or empty, for 204). */
@@ -78,7 +75,7 @@ export class HttpCore {
     for await (const m of parseSse(res.body)) {
       const data = JSON.parse(m.data) as Record<string, unknown>;
       if (m.event === 'result') return data as T;
-      if (m.event === 'error') throw streamError(data);
+      if (m.event === 'error') throw errorFromEvent(data);
       if (typeof data.data !== 'string') continue;
       if (m.event === 'stdout') h.onStdout?.(data.data);
       else if (m.event === 'stderr') h.onStderr?.(data.data);
@@ -132,5 +129,3 @@ export class HttpCore {
 }
 
 export const enc = encodeURIComponent;
-
-const isErrorCode = (code: string): code is ErrorCode => Object.hasOwn(ERROR_STATUS, code);

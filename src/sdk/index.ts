@@ -59,6 +59,7 @@ export {
 } from './execution-environment.js';
 export { Files } from './files.js';
 export type { ConnectionOptions } from './http.js';
+export { InteractiveCommand, type InteractiveOptions } from './interactive.js';
 export {
   type RunCodeOptions,
   Sandbox,

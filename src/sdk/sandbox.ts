@@ -91,7 +91,7 @@ export class Sandbox {
   protected constructor(api: SessionsApi, sessionId: string) {
     this.#api = api;
     this.sandboxId = sessionId;
-    this.commands = new Commands(api, sessionId);
+    this.commands = new Commands(api, sessionId, api instanceof SessionsClient ? api.http : undefined);
     this.files = new Files(api, sessionId);
     const idOf = (s: Snapshot | string) => (typeof s === 'string' ? s : s.id);
     this.snapshots = {
