@@ -1,11 +1,11 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CodeResult, CommandResult, Session } from '../src/api/sessions.js';
 import { hearthPaths } from '../src/config/paths.js';
-import { type RunningServer, startServer } from '../src/server/start.js';
 import { parseSse } from '../src/sdk/sse.js';
+import { type RunningServer, startServer } from '../src/server/start.js';
 import { settledLeftovers } from './leak-check.js';
 
 // A real server on port 0 with a real SQLite file and real bwrap sandboxes, driven over HTTP.
@@ -30,7 +30,8 @@ const create = async (body: object = {}) => {
   expect(r.status, JSON.stringify(r.body)).toBe(201);
   return r.body;
 };
-const command = (id: string, body: object) => call<CommandResult>('POST', `/v1/sessions/${id}/commands`, body);
+const command = (id: string, body: object) =>
+  call<CommandResult>('POST', `/v1/sessions/${id}/commands`, body);
 const code = (id: string, body: object) => call<CodeResult>('POST', `/v1/sessions/${id}/code`, body);
 
 describe('sessions over HTTP on bwrap', () => {
@@ -44,6 +45,11 @@ describe('sessions over HTTP on bwrap', () => {
       logger: false,
       shutdownGraceMs: 0,
     });
+  });
+  afterEach(async () => {
+    // A failed case must not leave its sessions to count against the next one's limit.
+    const { body } = await call<{ sessions: Session[] }>('GET', '/v1/sessions');
+    for (const s of body.sessions ?? []) await call('DELETE', `/v1/sessions/${s.id}`);
   });
   afterAll(async () => {
     await server?.close();
@@ -100,7 +106,10 @@ describe('sessions over HTTP on bwrap', () => {
 
   it('runs commands: shell and argv, cwd, env, stdin, exit codes, timeouts, output caps, SSE', async () => {
     const s = await create({ env: { GREETING: 'hi' }, language: 'python' });
-    const sh = await command(s.id, { cmd: 'echo "$GREETING $EXTRA"; echo oops >&2; exit 3', env: { EXTRA: 'there' } });
+    const sh = await command(s.id, {
+      cmd: 'echo "$GREETING $EXTRA"; echo oops >&2; exit 3',
+      env: { EXTRA: 'there' },
+    });
     expect(sh.status).toBe(200);
     expect(sh.body).toMatchObject({ state: 'exited', exitCode: 3, stdout: 'hi there\n', stderr: 'oops\n' });
 
@@ -128,7 +137,11 @@ describe('sessions over HTTP on bwrap', () => {
     const events: Array<{ event: string; data: string }> = [];
     if (res.body) for await (const e of parseSse(res.body)) events.push(e);
     expect(events.map((e) => e.event)).toEqual(['stdout', 'stderr', 'result']);
-    expect(JSON.parse(events[2]?.data ?? '{}')).toMatchObject({ exitCode: 1, stdout: 'one\n', stderr: 'two\n' });
+    expect(JSON.parse(events[2]?.data ?? '{}')).toMatchObject({
+      exitCode: 1,
+      stdout: 'one\n',
+      stderr: 'two\n',
+    });
     await call('DELETE', `/v1/sessions/${s.id}`);
   });
 
@@ -166,7 +179,9 @@ describe('sessions over HTTP on bwrap', () => {
 
     await code(s.id, { language: 'javascript', code: 'const y = { a: 1 }' });
     expect((await code(s.id, { language: 'javascript', code: 'y.a + 1' })).body.result?.text).toBe('2');
-    const ctx = await call<{ id: string }>('POST', `/v1/sessions/${s.id}/contexts`, { language: 'typescript' });
+    const ctx = await call<{ id: string }>('POST', `/v1/sessions/${s.id}/contexts`, {
+      language: 'typescript',
+    });
     expect(ctx.status).toBe(201);
     await code(s.id, { context: ctx.body.id, code: 'const n: number = 20' });
     expect((await code(s.id, { context: ctx.body.id, code: 'n * 2' })).body.result?.text).toBe('40');
@@ -176,7 +191,11 @@ describe('sessions over HTTP on bwrap', () => {
       'GET',
       `/v1/sessions/${s.id}/contexts`,
     );
-    expect(contexts.body.contexts.map((c) => c.language).sort()).toEqual(['javascript', 'python', 'typescript']);
+    expect(contexts.body.contexts.map((c) => c.language).sort()).toEqual([
+      'javascript',
+      'python',
+      'typescript',
+    ]);
     const unknown = await code(s.id, { context: 'ctx-ffff', code: '1' });
     expect(unknown.body.error).toMatchObject({ code: 'REPL_CONTEXT_NOT_FOUND' });
     await call('DELETE', `/v1/sessions/${s.id}`);
@@ -192,7 +211,9 @@ describe('sessions over HTTP on bwrap', () => {
     });
     expect(put.status).toBe(200);
     expect(((await put.json()) as { size: number }).size).toBe(big.length);
-    const back = Buffer.from(await (await fetch(`${server.url}/v1/sessions/${s.id}/files?path=/tmp/d/big.bin`)).arrayBuffer());
+    const back = Buffer.from(
+      await (await fetch(`${server.url}/v1/sessions/${s.id}/files?path=/tmp/d/big.bin`)).arrayBuffer(),
+    );
     expect(back.equals(big)).toBe(true);
 
     expect((await call('POST', `/v1/sessions/${s.id}/files/mkdir?path=/tmp/d/sub/deeper`)).status).toBe(200);
@@ -200,13 +221,20 @@ describe('sessions over HTTP on bwrap', () => {
       'GET',
       `/v1/sessions/${s.id}/files/list?path=/tmp/d&depth=2`,
     );
-    expect(list.body.entries.map((e) => e.path).sort()).toEqual(['/tmp/d/big.bin', '/tmp/d/sub', '/tmp/d/sub/deeper']);
+    expect(list.body.entries.map((e) => e.path).sort()).toEqual([
+      '/tmp/d/big.bin',
+      '/tmp/d/sub',
+      '/tmp/d/sub/deeper',
+    ]);
     const moved = await call<{ path: string }>('POST', `/v1/sessions/${s.id}/files/rename`, {
       from: '/tmp/d/big.bin',
       to: '/tmp/d/sub/moved.bin',
     });
     expect(moved.body.path).toBe('/tmp/d/sub/moved.bin');
-    const stat = await call<{ size: number; type: string }>('GET', `/v1/sessions/${s.id}/files/stat?path=/tmp/d/sub/moved.bin`);
+    const stat = await call<{ size: number; type: string }>(
+      'GET',
+      `/v1/sessions/${s.id}/files/stat?path=/tmp/d/sub/moved.bin`,
+    );
     expect(stat.body).toMatchObject({ size: big.length, type: 'file' });
     expect((await call('DELETE', `/v1/sessions/${s.id}/files?path=/tmp/d&recursive=true`)).status).toBe(204);
     const missing = await call('GET', `/v1/sessions/${s.id}/files/stat?path=/tmp/d`);
@@ -216,8 +244,11 @@ describe('sessions over HTTP on bwrap', () => {
 
   it('reports a session whose sandbox died as dead, and never hangs on it', async () => {
     const s = await create();
-    // Everything in the sandbox is killed from inside, the agent included.
-    await command(s.id, { cmd: 'kill -9 -1; sleep 5' }).catch(() => undefined);
+    // The sandbox is killed from the host (as the OOM killer or an operator would): its ledger
+    // record names its processes.
+    const record = server.service.store.ledger.list().find((r) => r.id === s.sandboxId);
+    expect(record?.pids.length).toBeGreaterThan(0);
+    for (const { pid } of record?.pids ?? []) process.kill(pid, 'SIGKILL');
     let state = '';
     for (let i = 0; i < 100 && state !== 'dead'; i++) {
       state = (await call<Session>('GET', `/v1/sessions/${s.id}`)).body.state;
