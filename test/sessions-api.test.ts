@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CodeResult, CommandResult, Session } from '../src/api/sessions.js';
 import { hearthPaths } from '../src/config/paths.js';
 import { parseSse } from '../src/sdk/sse.js';
@@ -45,6 +45,11 @@ describe('sessions over HTTP on bwrap', () => {
       logger: false,
       shutdownGraceMs: 0,
     });
+  });
+  afterEach(async () => {
+    // A failed case must not leave its sessions to count against the next one's limit.
+    const { body } = await call<{ sessions: Session[] }>('GET', '/v1/sessions');
+    for (const s of body.sessions ?? []) await call('DELETE', `/v1/sessions/${s.id}`);
   });
   afterAll(async () => {
     await server?.close();
@@ -239,8 +244,11 @@ describe('sessions over HTTP on bwrap', () => {
 
   it('reports a session whose sandbox died as dead, and never hangs on it', async () => {
     const s = await create();
-    // Everything in the sandbox is killed from inside, the agent included.
-    await command(s.id, { cmd: 'kill -9 -1; sleep 5' }).catch(() => undefined);
+    // The sandbox is killed from the host (as the OOM killer or an operator would): its ledger
+    // record names its processes.
+    const record = server.service.store.ledger.list().find((r) => r.id === s.sandboxId);
+    expect(record?.pids.length).toBeGreaterThan(0);
+    for (const { pid } of record?.pids ?? []) process.kill(pid, 'SIGKILL');
     let state = '';
     for (let i = 0; i < 100 && state !== 'dead'; i++) {
       state = (await call<Session>('GET', `/v1/sessions/${s.id}`)).body.state;

@@ -57,6 +57,13 @@ const snapshot = (id: string, sessionId: string, sizeBytes: number, createdAtMs 
   sessionId,
   name: `n-${id}`,
   kind: 'memory',
+  info: {
+    dir: `/snapshots/${id}`,
+    kind: 'memory',
+    sizeBytes,
+    createdAt: '1970-01-01T00:00:02.000Z',
+    meta: { template: 't1' },
+  },
   backend: 'qemu',
   image: 'python',
   spec: { memoryMb: 512, env: {} },

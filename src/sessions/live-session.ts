@@ -2,10 +2,10 @@ import type { Session } from '../api/sessions.js';
 import type { Capability } from '../backends/backend.js';
 import { HearthError } from '../errors/hearth-error.js';
 import type { ManagedSandbox } from '../sandboxes/managed-sandbox.js';
+import type { SessionRow } from '../store/session-store.js';
 import { SessionCode } from './code.js';
 import { SessionCommands } from './commands.js';
 import type { SessionsConfig } from './config.js';
-import type { SessionRow } from './ports.js';
 
 /** What a session can do beyond the backend's own capabilities. */
 export function sessionCapabilities(caps: readonly Capability[]): string[] {
@@ -21,10 +21,11 @@ export function toSession(row: SessionRow, capabilities: readonly string[]): Ses
     state: row.state,
     backend: row.backend,
     image: row.image,
+    sandboxId: row.sandboxId,
     capabilities: [...capabilities],
-    memoryMb: row.spec.memoryMb,
-    vcpus: row.spec.vcpus,
-    diskMb: row.spec.diskMb,
+    memoryMb: row.spec.memoryMb ?? 0,
+    vcpus: row.spec.vcpus ?? 1,
+    diskMb: row.spec.diskMb ?? 0,
     metadata: { ...row.metadata },
     createdAt: new Date(row.createdAtMs).toISOString(),
     expiresAt: new Date(row.expiresAtMs).toISOString(),
@@ -48,7 +49,7 @@ export class LiveSession {
     this.sandbox = sandbox;
     this.commands = new SessionCommands({
       sessionId: row.id,
-      env: row.spec.env,
+      env: row.spec.env ?? {},
       maxOutputBytes: config.maxOutputBytes,
       maxKept: config.maxCommandsKept,
     });

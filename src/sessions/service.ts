@@ -21,10 +21,11 @@ import { type Catalog, resolveImageDef, resolveLanguage } from '../images/catalo
 import { findImage } from '../images/store.js';
 import type { ManagedSandbox } from '../sandboxes/managed-sandbox.js';
 import type { SandboxManager } from '../sandboxes/manager.js';
+import type { SessionPatch, SessionRow, SessionStore } from '../store/session-store.js';
+import type { SnapshotStore } from '../store/snapshot-store.js';
 import { type SessionsConfig, sessionsConfig } from './config.js';
 import { listTree, rename, toEntry } from './files.js';
 import { LiveSession, sessionCapabilities, toSession } from './live-session.js';
-import type { SessionRow, SessionStore, SnapshotStore } from './ports.js';
 import { SessionSnapshots, toSnapshot } from './snapshots.js';
 
 /** An upload reaches the sandbox in pieces of this size. */
@@ -32,7 +33,7 @@ const WRITE_PIECE_BYTES = 4 * 1024 * 1024;
 
 export interface SessionServiceOptions {
   manager: SandboxManager;
-  store: SessionStore & SnapshotStore;
+  store: { sessions: SessionStore; snapshots: SnapshotStore };
   catalog: Catalog;
   /** @default sessionsConfig(process.env) */
   config?: SessionsConfig;
@@ -60,7 +61,11 @@ export class SessionService implements SessionsApi {
     this.#o = o;
     this.config = o.config ?? sessionsConfig();
     const paths = o.paths ?? hearthPaths();
-    this.#snapshots = new SessionSnapshots({ store: o.store, config: this.config, dir: paths.snapshots });
+    this.#snapshots = new SessionSnapshots({
+      store: o.store.snapshots,
+      config: this.config,
+      dir: paths.snapshots,
+    });
   }
 
   /**
@@ -68,7 +73,7 @@ export class SessionService implements SessionsApi {
    * it), and starts ending expired ones, paused ones included.
    */
   async start(): Promise<void> {
-    for (const row of await this.#o.store.listSessions({ states: ['starting', 'running'] })) {
+    for (const row of await this.#o.store.sessions.listSessions({ states: ['starting', 'running'] })) {
       if (this.#live.has(row.id)) continue;
       await this.#markDead(
         row.id,
@@ -121,7 +126,7 @@ export class SessionService implements SessionsApi {
   }
 
   async listSessions(filter: SessionFilter = {}): Promise<Session[]> {
-    const rows = await this.#o.store.listSessions({
+    const rows = await this.#o.store.sessions.listSessions({
       ...(filter.metadata ? { metadata: filter.metadata } : {}),
       ...(filter.states ? { states: filter.states } : {}),
     });
@@ -140,7 +145,7 @@ export class SessionService implements SessionsApi {
   async deleteSession(id: string): Promise<void> {
     await this.#row(id);
     await this.#end(id);
-    await this.#o.store.deleteSession(id);
+    await this.#o.store.sessions.deleteSession(id);
   }
 
   async runCommand(id: string, req: CommandRequest, handlers?: OutputHandlers): Promise<CommandResult> {
@@ -299,7 +304,7 @@ export class SessionService implements SessionsApi {
     const live = await this.#use(id);
     await live.exclusive(async () => {
       const old = live.sandbox;
-      const next = await this.#acquire(live.row, { from: snap.spec });
+      const next = await this.#acquire(live.row, { from: snap.info as SnapshotInfo });
       live.sandbox = next;
       this.#watch(live);
       if (snap.kind === 'filesystem') live.code.forgetContexts();
@@ -315,14 +320,14 @@ export class SessionService implements SessionsApi {
 
   async forkSnapshot(snapshotId: string, req: ForkRequest = {}): Promise<Session> {
     const snap = await this.#visibleSnapshot(snapshotId);
-    const parent = await this.#o.store.getSession(snap.sessionId);
+    const parent = await this.#o.store.sessions.getSession(snap.sessionId);
     const now = Date.now();
     const row: SessionRow = {
       id: `ses-${randomUUID()}`,
       state: 'starting',
       backend: snap.backend,
       image: snap.image,
-      spec: parent?.spec ?? { memoryMb: this.config.defaultMemoryMb, vcpus: 1, diskMb: 256, env: {} },
+      spec: { ...snap.spec },
       metadata: req.metadata ?? parent?.metadata ?? {},
       sandboxId: null,
       pausedSnapshotId: null,
@@ -331,7 +336,7 @@ export class SessionService implements SessionsApi {
       expiresAtMs: now + this.#ttl(req.ttlMs),
       updatedAtMs: now,
     };
-    const live = await this.#open(row, { from: snap.spec });
+    const live = await this.#open(row, { from: snap.info as SnapshotInfo });
     return toSession(live.row, live.capabilities);
   }
 
@@ -386,7 +391,7 @@ export class SessionService implements SessionsApi {
     if (!p) {
       p = (async () => {
         const snapId = row.pausedSnapshotId;
-        const snap = snapId ? await this.#o.store.getSnapshot(snapId) : undefined;
+        const snap = snapId ? await this.#o.store.snapshots.getSnapshot(snapId) : undefined;
         if (!snap) {
           await this.#markDead(row.id, new HearthError('SANDBOX_LOST', 'its pause snapshot is gone'));
           throw new HearthError(
@@ -394,7 +399,7 @@ export class SessionService implements SessionsApi {
             `session ${row.id} cannot resume: its pause snapshot is gone`,
           );
         }
-        const live = await this.#open({ ...row, state: 'starting' }, { from: snap.spec });
+        const live = await this.#open({ ...row, state: 'starting' }, { from: snap.info as SnapshotInfo });
         await this.#update(row.id, { pausedSnapshotId: null });
         await this.#snapshots.remove(snap);
         return live;
@@ -414,15 +419,15 @@ export class SessionService implements SessionsApi {
     }
     this.#starting++;
     try {
-      const known = await this.#o.store.getSession(row.id);
+      const known = await this.#o.store.sessions.getSession(row.id);
       if (known) await this.#update(row.id, { state: 'starting' });
-      else await this.#o.store.insertSession(row);
+      else await this.#o.store.sessions.insertSession(row);
       let sandbox: ManagedSandbox;
       try {
         sandbox = await this.#acquire(row, how);
       } catch (err) {
         if (known) await this.#markDead(row.id, toHearthError(err));
-        else await this.#o.store.deleteSession(row.id);
+        else await this.#o.store.sessions.deleteSession(row.id);
         throw err;
       }
       const live = new LiveSession({ ...row, state: 'running', sandboxId: sandbox.id }, sandbox, this.config);
@@ -439,12 +444,7 @@ export class SessionService implements SessionsApi {
     return this.#o.manager.acquire({
       backend: row.backend,
       image: row.image,
-      spec: {
-        memoryMb: row.spec.memoryMb,
-        vcpus: row.spec.vcpus,
-        diskMb: row.spec.diskMb,
-        env: row.spec.env,
-      },
+      spec: { ...row.spec },
       labels: { session: row.id },
       slot: 'long',
       expiresAtMs: row.expiresAtMs,
@@ -486,7 +486,7 @@ export class SessionService implements SessionsApi {
 
   async #endExpired(): Promise<void> {
     try {
-      for (const row of await this.#o.store.expiredSessions(Date.now())) await this.#expire(row.id);
+      for (const row of await this.#o.store.sessions.expiredSessions(Date.now())) await this.#expire(row.id);
     } catch (err) {
       this.#o.onWarning?.({ err }, 'cannot look for expired sessions; retrying');
     }
@@ -500,14 +500,14 @@ export class SessionService implements SessionsApi {
     }).catch((e: unknown) => this.#o.onWarning?.({ err: e, session: id }, 'cannot record a dead session'));
   }
 
-  #update(id: string, patch: Parameters<SessionStore['updateSession']>[1]): Promise<void> {
+  async #update(id: string, patch: SessionPatch): Promise<void> {
     const live = this.#live.get(id);
     if (live) Object.assign(live.row, patch);
-    return this.#o.store.updateSession(id, { ...patch, updatedAtMs: Date.now() });
+    await this.#o.store.sessions.updateSession(id, { ...patch, updatedAtMs: Date.now() });
   }
 
   async #row(id: string): Promise<SessionRow> {
-    const row = this.#live.get(id)?.row ?? (await this.#o.store.getSession(id));
+    const row = this.#live.get(id)?.row ?? (await this.#o.store.sessions.getSession(id));
     if (!row || row.state === 'ended') throw new HearthError('SESSION_NOT_FOUND', `no session with id ${id}`);
     return row;
   }

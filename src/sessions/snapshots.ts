@@ -3,9 +3,9 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Snapshot, SnapshotCreateRequest, SnapshotKind } from '../api/sessions.js';
 import { HearthError } from '../errors/hearth-error.js';
+import type { SnapshotRow, SnapshotStore } from '../store/snapshot-store.js';
 import type { SessionsConfig } from './config.js';
 import type { LiveSession } from './live-session.js';
-import type { SnapshotRow, SnapshotStore } from './ports.js';
 
 export function toSnapshot(r: SnapshotRow): Snapshot {
   return {
@@ -89,7 +89,8 @@ export class SessionSnapshots {
         kind,
         backend: live.sandbox.backend,
         image: live.sandbox.image,
-        spec: info,
+        spec: { ...live.row.spec },
+        info,
         dir,
         sizeBytes: info.sizeBytes,
         createdAtMs: Date.parse(info.createdAt) || Date.now(),

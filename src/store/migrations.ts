@@ -142,6 +142,7 @@ const MIGRATIONS: Record<string, Migration> = {
         .addColumn('backend', 'text', (c) => c.notNull())
         .addColumn('image', 'text', (c) => c.notNull())
         .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('info', 'text', (c) => c.notNull().defaultTo('{}'))
         .addColumn('dir', 'text', (c) => c.notNull())
         .addColumn('size_bytes', 'bigint', (c) => c.notNull())
         .addColumn('created_at', 'bigint', (c) => c.notNull())

@@ -79,6 +79,8 @@ export interface SnapshotsTable {
   backend: string;
   image: string;
   spec: string;
+  /** The backend's SnapshotInfo (JSON): what its restore takes back. */
+  info: string;
   /** The directory holding the snapshot's files. */
   dir: string;
   size_bytes: number;

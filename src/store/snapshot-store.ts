@@ -2,6 +2,15 @@ import type { SessionSpec } from './session-store.js';
 
 export type SnapshotRowKind = 'memory' | 'filesystem';
 
+/** A backend's snapshot description (backends/backend.ts SnapshotInfo), as the store sees it. */
+export interface SnapshotBackendInfo {
+  dir: string;
+  kind: SnapshotRowKind;
+  sizeBytes: number;
+  createdAt: string;
+  meta?: Record<string, unknown>;
+}
+
 export interface SnapshotRow {
   id: string;
   sessionId: string;
@@ -11,6 +20,8 @@ export interface SnapshotRow {
   image: string;
   /** The session's spec when it was taken: what a restore or a fork starts from. */
   spec: SessionSpec;
+  /** What the backend's `restore` takes back (its SnapshotInfo), kept as JSON. */
+  info: SnapshotBackendInfo;
   /** The directory holding the snapshot's files; removed by the caller before the row. */
   dir: string;
   sizeBytes: number;

@@ -73,7 +73,7 @@ export const sessionFileRoutes: FastifyPluginAsyncTypebox<SessionFileRoutesOptio
     },
     async (req) => ({
       entries: await api.listFiles(req.params.id, req.query.path, {
-        ...(req.query.depth ? { depth: req.query.depth } : {}),
+        ...(req.query.depth ? { depth: Number(req.query.depth) } : {}),
       }),
     }),
   );
@@ -128,7 +128,7 @@ export const sessionFileRoutes: FastifyPluginAsyncTypebox<SessionFileRoutesOptio
       },
     },
     async (req, reply) => {
-      await api.removeFile(req.params.id, req.query.path, { recursive: req.query.recursive === true });
+      await api.removeFile(req.params.id, req.query.path, { recursive: req.query.recursive === 'true' });
       return reply.status(204).send(null);
     },
   );
