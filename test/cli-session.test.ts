@@ -111,7 +111,9 @@ describe('hearth session', () => {
     expect((await hearth(['session', 'rm', forked])).code).toBe(0);
     expect((await hearth(['session', 'snapshot-rm', snap])).code).toBe(0);
     expect(JSON.parse((await hearth(['session', 'snapshots', id, '--json'])).stdout)).toEqual([]);
+  });
 
+  it('a memory snapshot of a bwrap session exits 2 with SNAPSHOT_KIND_UNSUPPORTED and a hint', async () => {
     const mem = await hearth(['session', 'snapshot', id, '--kind', 'memory']);
     expect(mem.code).toBe(2);
     expect(mem.stderr).toMatch(/\[SNAPSHOT_KIND_UNSUPPORTED\]\nhint: /);

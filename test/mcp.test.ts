@@ -133,15 +133,6 @@ describe('MCP server', () => {
       const listed = jsonOf(await call(b, 'list_files', { sessionId: id, path: 'notes' }));
       expect(listed.entries.map((e: { name: string }) => e.name).sort()).toEqual(['a.txt', 'b.bin']);
 
-      const snap = jsonOf(await call(b, 'snapshot_create', { sessionId: id, name: 's1' }));
-      await call(b, 'write_file', { sessionId: id, path: 'notes/c.txt', content: 'after' });
-      await call(b, 'snapshot_restore', { sessionId: id, snapshotId: snap.id });
-      const after = jsonOf(await call(b, 'list_files', { sessionId: id, path: 'notes' }));
-      expect(after.entries.map((e: { name: string }) => e.name).sort()).toEqual(['a.txt', 'b.bin']);
-      expect(jsonOf(await call(b, 'snapshot_list', { sessionId: id })).snapshots).toHaveLength(1);
-      await call(b, 'snapshot_delete', { snapshotId: snap.id });
-      expect(jsonOf(await call(b, 'snapshot_list', { sessionId: id })).snapshots).toEqual([]);
-
       expect(jsonOf(await call(b, 'session_status', { sessionId: id }))).toMatchObject({
         id,
         backend: 'bwrap',
@@ -155,6 +146,25 @@ describe('MCP server', () => {
       expect(textOf(gone)).toMatch(/^SESSION_NOT_FOUND: .*\nhint: /);
     } finally {
       await b.close();
+    }
+  });
+
+  it('snapshot tools: create, list, restore (files after it are gone), delete', async () => {
+    const c = await httpClient();
+    const id = jsonOf(await call(c, 'session_create', { language: 'python' })).id as string;
+    try {
+      await call(c, 'write_file', { sessionId: id, path: 'notes/a.txt', content: 'before' });
+      const snap = jsonOf(await call(c, 'snapshot_create', { sessionId: id, name: 's1' }));
+      await call(c, 'write_file', { sessionId: id, path: 'notes/c.txt', content: 'after' });
+      await call(c, 'snapshot_restore', { sessionId: id, snapshotId: snap.id });
+      const after = jsonOf(await call(c, 'list_files', { sessionId: id, path: 'notes' }));
+      expect(after.entries.map((e: { name: string }) => e.name).sort()).toEqual(['a.txt']);
+      expect(jsonOf(await call(c, 'snapshot_list', { sessionId: id })).snapshots).toHaveLength(1);
+      await call(c, 'snapshot_delete', { snapshotId: snap.id });
+      expect(jsonOf(await call(c, 'snapshot_list', { sessionId: id })).snapshots).toEqual([]);
+    } finally {
+      await call(c, 'session_end', { sessionId: id });
+      await c.close();
     }
   });
 

@@ -51,7 +51,13 @@ export const TOOL_SCHEMAS = {
     strict,
   ),
   list_files: Type.Object(
-    { sessionId: SessionId, path: FilePathQuery.properties.path, depth: FilePathQuery.properties.depth },
+    {
+      sessionId: SessionId,
+      path: FilePathQuery.properties.path,
+      depth: Type.Optional(
+        Type.Integer({ minimum: 1, maximum: 16, description: 'How deep to descend. Default 1.' }),
+      ),
+    },
     strict,
   ),
   snapshot_create: Type.Object({ sessionId: SessionId, ...SnapshotCreateRequest.properties }, strict),

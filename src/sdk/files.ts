@@ -45,6 +45,7 @@ export class Files {
 
   /** Makes a directory (and its parents); false when it was already there. */
   async makeDir(path: string): Promise<boolean> {
+    if (await this.exists(path)) return false;
     try {
       await this.#api.makeDir(this.#sessionId, path);
       return true;
