@@ -203,6 +203,40 @@ describe('MCP server', () => {
     }
   });
 
+  it('over stdio embedded (no HEARTH_URL): its sessions live in the process and end with it', async () => {
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [...CLI, 'mcp'],
+      cwd: ROOT,
+      env: { ...(process.env as Record<string, string>), HEARTH_URL: '', HEARTH_BACKEND: 'bwrap' },
+      stderr: 'pipe',
+    });
+    const c = new Client({ name: 'hearth-test', version: '1' });
+    await c.connect(transport);
+    const pid = transport.pid;
+    if (pid) server.owners.push(pid);
+    const exited = new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        try {
+          if (pid) process.kill(pid, 0);
+        } catch {
+          clearInterval(poll);
+          resolve();
+        }
+      }, 50);
+    });
+    try {
+      const id = jsonOf(await call(c, 'session_create', { language: 'python' })).id;
+      await call(c, 'run_code', { sessionId: id, code: 'n = 6' });
+      expect(jsonOf(await call(c, 'run_code', { sessionId: id, code: 'n * 7' })).result.text).toBe('42');
+      // Not on the server: this session is the MCP process's own.
+      expect((await server.client.listSessions()).map((s) => s.id)).not.toContain(id);
+    } finally {
+      await c.close();
+    }
+    await exited;
+  });
+
   it('the MCP Inspector CLI drives it over stdio and over HTTP', async () => {
     const stdioTarget = [process.execPath, ...CLI, 'mcp'];
     const env = { HEARTH_URL: server.url, HEARTH_TOKEN: server.token };

@@ -1,15 +1,17 @@
 import type { Command } from 'commander';
 import type { SessionsApi } from '../../api/sessions-api.js';
-import { HearthError } from '../../errors/hearth-error.js';
 import { serveStdio } from '../../mcp/stdio.js';
 import { SessionsClient } from '../../sdk/sessions-client.js';
+import { openEmbeddedSessions } from '../embedded-sessions.js';
 
 /** The sessions the MCP tools act on: the server at HEARTH_URL, else a service in this process. */
 async function openSessions(): Promise<{ api: SessionsApi; close: () => Promise<void> }> {
-  if (process.env.HEARTH_URL)
+  if (process.env.HEARTH_URL) {
     return { api: new SessionsClient({ requestTimeoutMs: 120_000 }), close: async () => {} };
-  throw new HearthError('BACKEND_UNAVAILABLE', 'hearth mcp needs a server here: set HEARTH_URL', {
-    hint: 'Start `hearth serve` and set HEARTH_URL to it (and HEARTH_TOKEN if it has tokens).',
+  }
+  // stdout carries the protocol: warnings go to stderr.
+  return openEmbeddedSessions({
+    onWarning: (obj, msg) => process.stderr.write(`hearth mcp: ${msg} ${JSON.stringify(obj)}\n`),
   });
 }
 
