@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import type { CodeResult, CommandResult, Session } from '../src/api/sessions.js';
 import { hearthPaths } from '../src/config/paths.js';
 import { parseSse } from '../src/sdk/sse.js';
@@ -143,6 +144,44 @@ describe('sessions over HTTP on bwrap', () => {
       stderr: 'two\n',
     });
     await call('DELETE', `/v1/sessions/${s.id}`);
+  });
+
+  it('runs an interactive command over a WebSocket: stdin, close-stdin, signals', async () => {
+    const s = await create();
+    const talk = (messages: object[], afterStart: (ws: WebSocket) => void) =>
+      new Promise<Array<Record<string, unknown>>>((resolve, reject) => {
+        const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/sessions/${s.id}/commands/ws`);
+        const got: Array<Record<string, unknown>> = [];
+        ws.on('open', () => {
+          for (const m of messages) ws.send(JSON.stringify(m));
+        });
+        ws.on('message', (raw) => {
+          const msg = JSON.parse(raw.toString()) as Record<string, unknown>;
+          got.push(msg);
+          if (msg.type === 'started') afterStart(ws);
+        });
+        ws.on('close', () => resolve(got));
+        ws.on('error', reject);
+      });
+    const echoed = await talk([{ type: 'start', argv: ['cat'] }], (ws) => {
+      ws.send(JSON.stringify({ type: 'stdin', data: 'hello\n' }));
+      ws.send(JSON.stringify({ type: 'close-stdin' }));
+    });
+    expect(
+      echoed
+        .filter((m) => m.type === 'stdout')
+        .map((m) => m.data)
+        .join(''),
+    ).toBe('hello\n');
+    expect(echoed.at(-1)).toMatchObject({ type: 'result', result: { exitCode: 0, stdout: 'hello\n' } });
+
+    const signalled = await talk([{ type: 'start', cmd: 'sleep 600' }], (ws) =>
+      ws.send(JSON.stringify({ type: 'signal', signal: 'SIGTERM' })),
+    );
+    expect(signalled.at(-1)).toMatchObject({ type: 'result', result: { signal: 'SIGTERM' } });
+
+    const refused = await talk([{ type: 'stdin', data: 'x' }], () => {});
+    expect(refused.at(-1)).toMatchObject({ type: 'error', error: { code: 'VALIDATION_FAILED' } });
   });
 
   it('runs background commands: list, get with output so far, kill', async () => {
