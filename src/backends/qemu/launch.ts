@@ -7,7 +7,7 @@ import { HearthError } from '../../errors/hearth-error.js';
 import type { SandboxLedger } from '../../host/ledger.js';
 import { newSandboxId } from '../../host/sandbox-id.js';
 import type { VmArtefacts } from '../../images/vm/artefacts.js';
-import type { AccelVerdict } from './accel.js';
+import { type AccelVerdict, getQemuVersion } from './accel.js';
 import type { QemuVmConfig } from './qemu-args.js';
 import { handToQemu } from './qemu-user.js';
 import { QemuVm } from './qemu-vm.js';
@@ -55,10 +55,37 @@ export function vmConfig(
   };
 }
 
+/** What a VM was started from: a snapshot of it restores only into a VM started the same way. */
+export interface VmBuild {
+  /** Kernel, initramfs, image and tools hash (VmArtefacts.key). */
+  artefactsKey: string;
+  accel: string;
+  /** The `-cpu` model ('' for the default). */
+  cpu: string;
+  qemuVersion: string;
+  vcpus: number;
+  memoryMb: number;
+  diskMb: number;
+  /** Guest RAM is the `mem` object (a template VM or its clone) rather than the machine's own. */
+  namedRam: boolean;
+}
+
 export interface LaunchedVm {
   id: string;
   vm: QemuVm;
   agent: AgentClient;
+  build: VmBuild;
+}
+
+async function vmBuild(ctx: LaunchContext, shape: VmShape, namedRam: boolean): Promise<VmBuild> {
+  return {
+    artefactsKey: ctx.artefacts.key,
+    accel: ctx.accel.accel,
+    cpu: ctx.accel.cpu ?? '',
+    qemuVersion: await getQemuVersion(),
+    ...shape,
+    namedRam,
+  };
 }
 
 /** Boots a VM from scratch and waits for its agent. */
@@ -86,7 +113,7 @@ export async function coldBoot(
   });
   return withVm(vm, opts.signal, async () => {
     const agent = await vm.connectAgent({ helloTimeoutMs: COLD_BOOT_TIMEOUT_MS });
-    return { id, vm, agent };
+    return { id, vm, agent, build: await vmBuild(ctx, shape, opts.memoryFile !== undefined) };
   });
 }
 
@@ -95,6 +122,8 @@ export interface RestoreOptions {
   stateFile: string;
   /** The template's RAM file, mapped privately: pages the clone only reads stay shared. */
   memoryFile?: string;
+  /** RAM in anonymous memory named `mem` (a snapshot of a template's clone; see QemuVmConfig). */
+  namedRam?: boolean;
   labels?: Record<string, string>;
   signal?: AbortSignal;
   /** QEMU's nice level (pool refills run below VMs in use). @default 0 */
@@ -120,6 +149,7 @@ export async function restore(ctx: LaunchContext, shape: VmShape, opts: RestoreO
         ...vmConfig(ctx, shape),
         incoming: true,
         ...(opts.memoryFile ? { memoryFile: { path: opts.memoryFile, shared: false } } : {}),
+        ...(opts.namedRam ? { namedRam: true } : {}),
       },
       ledger: ctx.ledger,
       shim: ctx.shim,
@@ -138,7 +168,8 @@ export async function restore(ctx: LaunchContext, shape: VmShape, opts: RestoreO
     if (state === 'paused') await vm.qmp.execute('cont');
     const agent = await reconnectAgent(vm, RESTORE_TIMEOUT_MS);
     await agent.afterRestore({ sandboxId: id, nowMs: Date.now(), entropy: randomBytes(32) });
-    return { id, vm, agent };
+    const namedRam = opts.memoryFile !== undefined || opts.namedRam === true;
+    return { id, vm, agent, build: await vmBuild(ctx, shape, namedRam) };
   });
 }
 
