@@ -6,7 +6,7 @@
  * (JSON, a new backend instance: a server restart). On qemu, a memory snapshot keeps an interpreter
  * context's variables, and two restores of one snapshot are separate machines.
  */
-import { cpSync, mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +20,7 @@ import type {
   SnapshotKind,
 } from '../src/backends/backend.js';
 import type { QemuBackend } from '../src/backends/qemu/qemu-backend.js';
+import type { QemuSandbox } from '../src/backends/qemu/qemu-sandbox.js';
 import { loadBackend } from '../src/backends/registry.js';
 import { HearthError } from '../src/errors/hearth-error.js';
 import { MemoryLedger } from '../src/host/ledger.js';
@@ -215,8 +216,24 @@ for (const name of ['bwrap', 'gvisor', 'qemu'] as const) {
       expect(await bytes(a)).not.toBe(await bytes(b));
       const clock = Number(await sh(b, 'date +%s'));
       expect(Math.abs(clock - Date.now() / 1000)).toBeLessThan(5);
-      await a.destroy();
+      // The copies hold their RAM themselves: neither maps the template's RAM file, which a later
+      // template build replaces.
+      for (const s of [a, b]) {
+        const pid = (s as QemuSandbox).vm.pid;
+        expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).not.toContain('.cow.mem');
+        expect(readFileSync(`/proc/${pid}/maps`, 'utf8')).not.toContain('.cow.mem');
+      }
       await b.destroy();
+      // A restored VM is snapshotted and restored in turn.
+      const again = await a.snapshot?.({ dir: snapshotDir(), kind: 'memory' });
+      if (!again) throw new Error('no snapshot');
+      await a.destroy();
+      const c = track(await restore(backend, again, SPEC));
+      expect((await new ReplClient(c.agent).runCode(ctx.contextId, 'print(x)')).stdout.toString()).toBe(
+        '100\n',
+      );
+      expect(await sh(c, 'cat /work/a.txt')).toBe('only-a\n');
+      await c.destroy();
     }, 300_000);
   });
 }
