@@ -6,7 +6,16 @@
  * (JSON, a new backend instance: a server restart). On qemu, a memory snapshot keeps an interpreter
  * context's variables, and two restores of one snapshot are separate machines.
  */
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import {
+  cpSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  unlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -162,7 +171,7 @@ for (const name of ['bwrap', 'gvisor', 'qemu'] as const) {
       await sb.destroy();
     }, 120_000);
 
-    it('a snapshot whose files are missing, or from another build, is refused before a sandbox starts', async () => {
+    it('a snapshot whose files are missing, damaged or from another build is refused', async () => {
       const sb = track(await backend.create(SPEC));
       const snap = await sb.snapshot?.({ dir: snapshotDir(), kind });
       await sb.destroy();
@@ -181,6 +190,20 @@ for (const name of ['bwrap', 'gvisor', 'qemu'] as const) {
       const [first] = readdirSync(damaged.dir);
       unlinkSync(join(damaged.dir, first ?? 'none'));
       expect(await codeOf(restore(backend, damaged, SPEC))).toMatchObject({
+        code: 'SNAPSHOT_MISSING',
+        status: 410,
+      });
+      // A file cut short, its record made to match: the content is checked (a hash, or QEMU loading
+      // the stream), and the restore fails with the same code, leaving nothing behind.
+      const cut = { ...snap, dir: snapshotDir() };
+      cpSync(snap.dir, cut.dir, { recursive: true });
+      const [largest] = readdirSync(cut.dir)
+        .map((f) => ({ f, size: statSync(join(cut.dir, f)).size }))
+        .sort((x, y) => y.size - x.size);
+      if (!largest) throw new Error('empty snapshot');
+      truncateSync(join(cut.dir, largest.f), Math.floor(largest.size / 2));
+      cut.sizeBytes -= largest.size - Math.floor(largest.size / 2);
+      expect(await codeOf(restore(backend, cut, SPEC))).toMatchObject({
         code: 'SNAPSHOT_MISSING',
         status: 410,
       });

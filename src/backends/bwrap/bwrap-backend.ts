@@ -56,6 +56,7 @@ export function createBwrapBackend(opts: BackendOptions & { bwrap?: string } = {
       return restoreWritableFiles({
         backend: 'bwrap',
         snap,
+        signal: restoreOpts?.signal,
         create: async () => startBwrapSandbox(await context(spec), spec, restoreOpts?.signal),
       });
     },

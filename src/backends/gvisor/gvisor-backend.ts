@@ -75,6 +75,11 @@ export function createGvisorBackend(opts: BackendOptions = {}): SandboxBackend {
     },
     create,
     restore: (snap, spec, restoreOpts) =>
-      restoreWritableFiles({ backend: 'gvisor', snap, create: () => create(spec, restoreOpts) }),
+      restoreWritableFiles({
+        backend: 'gvisor',
+        snap,
+        signal: restoreOpts?.signal,
+        create: () => create(spec, restoreOpts),
+      }),
   };
 }

@@ -128,10 +128,12 @@ export interface RestoreOptions {
   signal?: AbortSignal;
   /** QEMU's nice level (pool refills run below VMs in use). @default 0 */
   nice?: number;
+  /** The error for a state file QEMU cannot load (a damaged snapshot); @default QEMU's failure */
+  loadError?: (cause: Error) => HearthError;
 }
 
 /**
- * Starts a VM paused (`-incoming defer`), loads the template's state into it, resumes it, then
+ * Starts a VM paused (`-incoming defer`), loads a template's or a snapshot's state into it, resumes it, then
  * reconnects the agent and tells it who it is now: a new sandbox id, the wall clock, and fresh
  * entropy (every clone of a template starts with the same RNG state).
  */
@@ -163,8 +165,15 @@ export async function restore(ctx: LaunchContext, shape: VmShape, opts: RestoreO
   return withVm(vm, opts.signal, async () => {
     // The stream carries no RAM for a file-backed template; both sides must agree on that.
     if (opts.memoryFile) await setIgnoreShared(vm);
-    await vm.qmp.execute('migrate-incoming', { uri: 'fd:3' });
-    const state = await waitForIncoming(vm, RESTORE_TIMEOUT_MS);
+    let state: string;
+    try {
+      await vm.qmp.execute('migrate-incoming', { uri: 'fd:3' });
+      state = await waitForIncoming(vm, RESTORE_TIMEOUT_MS);
+    } catch (err) {
+      // QEMU exits on a stream it cannot load; its stderr says why.
+      const why = vm.exited ? await vm.exitFailure('QEMU could not load the saved state') : (err as Error);
+      throw opts.loadError?.(why) ?? why;
+    }
     if (state === 'paused') await vm.qmp.execute('cont');
     const agent = await reconnectAgent(vm, RESTORE_TIMEOUT_MS);
     await agent.afterRestore({ sandboxId: id, nowMs: Date.now(), entropy: randomBytes(32) });

@@ -233,6 +233,10 @@ export function createQemuBackend(opts: QemuBackendOptions = {}): QemuBackend {
       const launched = await restore(ctx, shape, {
         stateFile,
         namedRam,
+        loadError: (cause) =>
+          new HearthError('SNAPSHOT_MISSING', `the snapshot in ${snap.dir} is damaged: ${cause.message}`, {
+            cause,
+          }),
         labels: spec.labels ?? {},
         ...(signal ? { signal } : {}),
       });

@@ -1,7 +1,7 @@
 import type { AgentClient } from '../../agent/client.js';
 import type { BackendName, Sandbox, SandboxSpec, SnapshotInfo, SnapshotOptions } from '../backend.js';
 import { AgentWatchdog } from './agent-watchdog.js';
-import { FS_SNAPSHOT_FORMAT, saveWritableFiles } from './fs-snapshot.js';
+import { saveWritableFiles } from './fs-snapshot.js';
 import { checkTargetDir, kindUnsupported } from './snapshot-checks.js';
 
 /** SandboxSpec's default `diskMb`: the size of each writable mount. */
@@ -33,15 +33,8 @@ export class AgentSandbox implements Sandbox {
     checkTargetDir(opts.dir);
     const createdAt = new Date().toISOString();
     const diskMb = this.spec.diskMb || DEFAULT_DISK_MB;
-    const sizeBytes = await saveWritableFiles(this.agent, { dir: opts.dir, diskMb });
-    return {
-      dir: opts.dir,
-      kind: 'filesystem',
-      backend: this.backend,
-      sizeBytes,
-      createdAt,
-      details: { format: FS_SNAPSHOT_FORMAT },
-    };
+    const { sizeBytes, details } = await saveWritableFiles(this.agent, { dir: opts.dir, diskMb });
+    return { dir: opts.dir, kind: 'filesystem', backend: this.backend, sizeBytes, createdAt, details };
   }
 
   destroy(): Promise<void> {

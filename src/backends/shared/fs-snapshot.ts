@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { closeSync, constants, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentClient } from '../../agent/client.js';
@@ -40,26 +41,34 @@ export function maxArchiveBytes(diskMb: number): number {
   return Math.ceil(diskMb * 1024 * 1024 * 1.25) + 16 * 1024 * 1024;
 }
 
-/** Packs each writable mount into `<dir>/<file>`. Returns the files' total size. */
+/**
+ * Packs each writable mount into `<dir>/<file>`. Returns the files' total size and the `details`
+ * a restore checks: the format and each file's SHA-256 (a damaged file is refused before use).
+ */
 export async function saveWritableFiles(
   agent: AgentClient,
   o: { dir: string; diskMb: number },
-): Promise<number> {
-  let total = 0;
+): Promise<{ sizeBytes: number; details: Record<string, string> }> {
+  let sizeBytes = 0;
+  const details: Record<string, string> = { format: FS_SNAPSHOT_FORMAT };
   try {
-    for (const m of WRITABLE_MOUNTS) total += await packMount(agent, m, o);
+    for (const m of WRITABLE_MOUNTS) {
+      const packed = await packMount(agent, m, o);
+      sizeBytes += packed.bytes;
+      details[`sha256:${m.file}`] = packed.sha256;
+    }
   } catch (err) {
     for (const m of WRITABLE_MOUNTS) rmSync(join(o.dir, m.file), { force: true });
     throw err;
   }
-  return total;
+  return { sizeBytes, details };
 }
 
 async function packMount(
   agent: AgentClient,
   m: { path: string; file: string },
   o: { dir: string; diskMb: number },
-): Promise<number> {
+): Promise<{ bytes: number; sha256: string }> {
   const cap = maxArchiveBytes(o.diskMb);
   const path = join(o.dir, m.file);
   // A new file only: O_EXCL and O_NOFOLLOW, so nothing already in the directory is written through.
@@ -69,6 +78,7 @@ async function packMount(
     0o600,
   );
   let written = 0;
+  const hash = createHash('sha256');
   const stderr = new TailBuffer(2048);
   let exit: ExecExit;
   try {
@@ -81,6 +91,7 @@ async function packMount(
         // Written at once (synchronously) so host memory never holds more than one chunk of it.
         onStdout: (chunk) => {
           writeSync(fd, chunk);
+          hash.update(chunk);
           written += chunk.length;
         },
         onStderr: (chunk) => stderr.push(chunk),
@@ -107,7 +118,20 @@ async function packMount(
         : `failed (${exit.signal ?? `exit ${exit.exitCode}`}): ${stderr.text().slice(-500)}`;
     throw failed(`packing ${m.path} ${why}`);
   }
-  return written;
+  return { bytes: written, sha256: hash.digest('hex') };
+}
+
+/** The SHA-256 of a file, read in chunks. */
+function sha256Of(path: string): string {
+  const hash = createHash('sha256');
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const buf = Buffer.alloc(FEED_CHUNK_BYTES);
+    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) hash.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest('hex');
 }
 
 /**
@@ -182,6 +206,7 @@ export async function restoreWritableFiles(o: {
   backend: BackendName;
   snap: SnapshotInfo;
   create: () => Promise<Sandbox>;
+  signal?: AbortSignal | undefined;
 }): Promise<Sandbox> {
   checkSnapshot(o.snap, {
     backend: o.backend,
@@ -190,9 +215,14 @@ export async function restoreWritableFiles(o: {
     files: WRITABLE_MOUNTS.map((m) => m.file),
     details: { format: FS_SNAPSHOT_FORMAT },
   });
+  for (const m of WRITABLE_MOUNTS) {
+    if (sha256Of(join(o.snap.dir, m.file)) !== o.snap.details[`sha256:${m.file}`])
+      throw new HearthError('SNAPSHOT_MISSING', `the snapshot file ${join(o.snap.dir, m.file)} is damaged`);
+  }
   const sandbox = await o.create();
   try {
     await loadWritableFiles(sandbox.agent, o.snap.dir);
+    if (o.signal?.aborted) throw new HearthError('CANCELLED', 'the restore was cancelled');
     return sandbox;
   } catch (err) {
     await sandbox.destroy();
