@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Limiter } from '../src/jobs/limiter.js';
+import { Limiter } from '../src/host/limiter.js';
 
 describe('Limiter', () => {
   it('lets `limit` holders in at once and the rest in FIFO order as slots free', async () => {

@@ -163,7 +163,7 @@ for (const name of ['bwrap', 'gvisor', 'qemu'] as const) {
       const restored = await codeOf(
         restore(
           backend,
-          { dir, kind: OTHER[kind], backend: name, sizeBytes: 0, createdAt: '', details: {} },
+          { dir, kind: OTHER[kind], backend: name, sizeBytes: 0, createdAt: '', meta: {} },
           SPEC,
         ),
       );
@@ -176,13 +176,13 @@ for (const name of ['bwrap', 'gvisor', 'qemu'] as const) {
       const snap = await sb.snapshot?.({ dir: snapshotDir(), kind });
       await sb.destroy();
       if (!snap) throw new Error('no snapshot');
-      const otherBuild = { ...snap, details: { ...snap.details, format: 'from-another-build' } };
+      const otherBuild = { ...snap, meta: { ...snap.meta, format: 'from-another-build' } };
       expect(await codeOf(restore(backend, otherBuild, SPEC))).toMatchObject({
         code: 'SNAPSHOT_INCOMPATIBLE',
         status: 409,
       });
       if (name === 'qemu') {
-        const otherKernel = { ...snap, details: { ...snap.details, artefactsKey: '0000000000000000' } };
+        const otherKernel = { ...snap, meta: { ...snap.meta, artefactsKey: '0000000000000000' } };
         expect((await codeOf(restore(backend, otherKernel, SPEC))).code).toBe('SNAPSHOT_INCOMPATIBLE');
       }
       const damaged = { ...snap, dir: snapshotDir() };

@@ -57,6 +57,8 @@ export const Session = Type.Object(
     state: SessionState,
     backend: Type.String(),
     image: Type.String(),
+    /** The sandbox that runs it now (it changes on restore and resume); null while paused or dead. */
+    sandboxId: Type.Union([Type.String(), Type.Null()]),
     /** What the backend can do: `memory-snapshots`, `fs-snapshots`, `pause`, … */
     capabilities: Type.Array(Type.String()),
     memoryMb: Type.Integer(),
@@ -222,10 +224,10 @@ export type FileList = Static<typeof FileList>;
 export const FilePathQuery = Type.Object(
   {
     path: SandboxPath,
-    /** list: how deep to descend. @default 1 */
-    depth: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 })),
-    /** remove / mkdir: include what is below. @default false */
-    recursive: Type.Optional(Type.Boolean()),
+    /** list: how deep to descend, 1 to 16. @default 1 */
+    depth: Type.Optional(Type.String({ pattern: '^([1-9]|1[0-6])$' })),
+    /** remove: include what is below. @default false */
+    recursive: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
   },
   { additionalProperties: false },
 );

@@ -81,7 +81,7 @@ export interface SnapshotInfo {
    * What restore checks before it uses the files: their format and, for a VM, the build and shape
    * they were made in (kernel, image and tools hash, accelerator, vCPUs, memory).
    */
-  details: Record<string, string | number | boolean>;
+  meta: Record<string, string | number | boolean>;
 }
 
 export interface SnapshotOptions {

@@ -34,6 +34,8 @@ export interface HearthPaths {
   templates: string;
   /** The cached accelerator verdict (KVM or TCG). @default <state>/vm/accel.json */
   accelVerdict: string;
+  /** Session snapshots (a folder each) and paused sessions. @default <state>/snapshots */
+  snapshots: string;
   /** Where the host's cgroup hierarchies are mounted. `HEARTH_CGROUP_ROOT`; @default /sys/fs/cgroup */
   cgroupRoot: string;
   /** The KVM device probed for hardware acceleration. `HEARTH_KVM_DEVICE`; @default /dev/kvm */
@@ -55,6 +57,7 @@ export function hearthPaths(env: NodeJS.ProcessEnv = process.env): HearthPaths {
     db: env.HEARTH_DB || join(state, 'hearth.db'),
     templates: join(state, 'vm', 'templates'),
     accelVerdict: join(state, 'vm', 'accel.json'),
+    snapshots: join(state, 'snapshots'),
     cgroupRoot: env.HEARTH_CGROUP_ROOT || '/sys/fs/cgroup',
     kvmDevice: env.HEARTH_KVM_DEVICE || '/dev/kvm',
   };

@@ -8,6 +8,7 @@ import { existingCgroupParents } from './cgroup-detect.js';
 import { removeCgroupDir } from './cgroups.js';
 import type { SandboxLedger, SandboxRecord } from './ledger.js';
 import { isHearthProcess, isRunning, ownerOf, ownStartTime } from './sandbox-id.js';
+import type { LeaseClaim, SandboxLeases } from './sandbox-leases.js';
 
 const run = promisify(execFile);
 
@@ -19,6 +20,13 @@ export interface ReapOptions {
    * names from older hearth versions), a live hearth (Node) process with that pid
    */
   isOwnerAlive?: (pid: number, startTime?: string) => boolean;
+  /**
+   * The sandbox manager's leases: a sandbox whose row has a live lease is left alone, one whose
+   * lease has passed is freed (its row dropped) whether or not its creator's pid lives; a
+   * sandbox without a row falls back to the pid rule.
+   * @default no leases: the pid rule alone
+   */
+  leases?: SandboxLeases;
 }
 
 function ownerAlive(pid: number, startTime?: string): boolean {
@@ -79,47 +87,79 @@ export async function freeRecord(rec: SandboxRecord): Promise<void> {
   }
 }
 
-function sweepDir(
-  dir: string,
-  isAlive: (pid: number, startTime?: string) => boolean,
-  found: (name: string) => void,
-): string[] {
+/** Decides, per sandbox id, what may be freed: by lease where the id has a row, else by its owner's life. */
+class Verdicts {
+  /** Ids whose passed lease this call claimed: their rows are released once all is freed. */
+  readonly claimed = new Set<string>();
+  readonly #leases: SandboxLeases | undefined;
+  readonly #isAlive: (pid: number, startTime?: string) => boolean;
+
+  constructor(leases: SandboxLeases | undefined, isAlive: (pid: number, startTime?: string) => boolean) {
+    this.#leases = leases;
+    this.#isAlive = isAlive;
+  }
+
+  async mayFree(id: string, owner: { pid: number; startTime?: string }): Promise<boolean> {
+    // A process never reaps its own sandboxes from under itself.
+    if (isSelf(owner.pid, owner.startTime)) return false;
+    if (this.claimed.has(id)) return true;
+    const lease = await this.#lease(id);
+    if (lease === 'claimed') this.claimed.add(id);
+    if (lease !== 'none') return lease === 'claimed';
+    return !this.#isAlive(owner.pid, owner.startTime);
+  }
+
+  async #lease(id: string): Promise<LeaseClaim> {
+    if (!this.#leases) return 'none';
+    try {
+      return await this.#leases.claimIfExpired(id);
+    } catch {
+      // A store that cannot answer now: leave the sandbox to a later pass rather than free one a
+      // live worker may hold.
+      return 'live';
+    }
+  }
+}
+
+async function sweepDir(dir: string, verdicts: Verdicts): Promise<string[]> {
   let names: string[] = [];
   try {
     names = readdirSync(dir);
   } catch {
     return [];
   }
-  return names.filter((name) => {
+  const out: string[] = [];
+  for (const name of names) {
     const owner = ownerOf(name);
-    if (!owner || isSelf(owner.pid, owner.startTime) || isAlive(owner.pid, owner.startTime)) return false;
-    found(name);
-    return true;
-  });
+    if (owner && (await verdicts.mayFree(name, owner))) out.push(name);
+  }
+  return out;
 }
 
 /**
- * Frees the sandboxes whose owning hearth process died: the ledger's records first (kill their
- * processes if they are still the same ones, remove cgroups, unmount, delete paths, drop the
- * record), then what is left under `<paths.run>` and the `hearth/` cgroups, named by sandbox ids
- * whose owner is dead (see sandbox-id.ts). An owner is identified by pid and start time, so a
- * process that reused a dead owner's pid does not keep its sandboxes. Never touches a live owner's
- * sandboxes.
+ * Frees the sandboxes whose owner is gone: the ledger's records first (kill their processes if
+ * they are still the same ones, remove cgroups, unmount, delete paths, drop the record), then what
+ * is left under `<paths.run>` and the `hearth/` cgroups, named by sandbox ids (see sandbox-id.ts).
+ * With `leases`, a sandbox the manager has a row for is owned by its lease: a live lease keeps
+ * it, a passed one frees it and drops the row. Otherwise its owner is the hearth process named by
+ * pid and start time, so a process that reused a dead owner's pid does not keep its sandboxes.
+ * Never touches a live owner's sandboxes, nor this process's own.
  */
 export async function reapOrphans(
   ledger: SandboxLedger,
   opts: ReapOptions = {},
 ): Promise<{ reaped: string[] }> {
   const paths = opts.paths ?? hearthPaths();
-  const isAlive = opts.isOwnerAlive ?? ownerAlive;
+  const verdicts = new Verdicts(opts.leases, opts.isOwnerAlive ?? ownerAlive);
   const reaped = new Set<string>();
   for (const rec of ledger.list()) {
-    if (isSelf(rec.ownerPid, rec.ownerStartTime) || isAlive(rec.ownerPid, rec.ownerStartTime)) continue;
+    if (!(await verdicts.mayFree(rec.id, { pid: rec.ownerPid, startTime: rec.ownerStartTime }))) continue;
     await freeRecord(rec);
     ledger.remove(rec.id);
     reaped.add(rec.id);
   }
-  for (const name of sweepDir(paths.run, isAlive, (n) => reaped.add(n))) {
+  for (const name of await sweepDir(paths.run, verdicts)) {
+    reaped.add(name);
     const dir = join(paths.run, name);
     for (const m of mountsUnder(dir)) await unmount(m);
     if (!mountsUnder(dir).length) rmSync(dir, { recursive: true, force: true });
@@ -127,8 +167,18 @@ export async function reapOrphans(
   // Every hierarchy's parent, not only the ones hearth's own groups use: runsc makes its groups
   // under each v1 controller.
   for (const parent of existingCgroupParents(paths.cgroupRoot)) {
-    for (const name of sweepDir(parent, isAlive, (n) => reaped.add(n)))
+    for (const name of await sweepDir(parent, verdicts)) {
+      reaped.add(name);
       await removeCgroupDir(join(parent, name));
+    }
+  }
+  for (const id of verdicts.claimed) {
+    try {
+      await opts.leases?.release(id);
+    } catch {
+      // The row stays, claimed: once the claim passes it is on the manager's list of expired
+      // leases again, with nothing left on the host to free.
+    }
   }
   return { reaped: [...reaped] };
 }

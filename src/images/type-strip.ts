@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { HearthError } from '../errors/hearth-error.js';
-import { Limiter } from '../jobs/limiter.js';
+import { Limiter } from '../host/limiter.js';
 
 /**
  * TypeScript type-stripping, bounded. Each source goes through its own esbuild process, started

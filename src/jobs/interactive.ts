@@ -1,11 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { StringDecoder } from 'node:string_decoder';
 import type { ExecHandle } from '../agent/client.js';
-import type { OneShotStepResult, Sandbox } from '../backends/backend.js';
+import type { OneShotStepResult } from '../backends/backend.js';
 import { HearthError } from '../errors/hearth-error.js';
+import type { Catalog } from '../images/catalog.js';
+import type { ManagedSandbox } from '../sandboxes/managed-sandbox.js';
+import type { SandboxManager } from '../sandboxes/manager.js';
+import type { JobsConfig } from './config.js';
 import { syntheticStep, toStepResult } from './output.js';
 import { prepareJob } from './prepare.js';
 import { buildSteps } from './runner.js';
-import type { JobService } from './service.js';
 import { StdinWindow } from './stdin-window.js';
 import type { JobRequest, JobResult, JobStage, OutputStream, StepResult } from './types.js';
 
@@ -17,6 +21,13 @@ export interface InteractiveHandlers {
   onStdinDrain?(): void;
 }
 
+/** What an interactive job needs of its service. */
+export interface InteractiveDeps {
+  catalog: Catalog;
+  config: JobsConfig;
+  manager: SandboxManager;
+}
+
 /**
  * A job whose stdin streams from the client while it runs (the WebSocket route). It needs the agent,
  * so it runs in a sandbox from `create` (through the warm pool), never one-shot.
@@ -25,20 +36,18 @@ export class InteractiveJob {
   readonly result: Promise<JobResult>;
   /** Resolves once the job has ended and its sandbox is gone (never rejects). */
   readonly closed: Promise<void>;
-  #sandbox: Sandbox | undefined;
+  #sandbox: ManagedSandbox | undefined;
   #handle: ExecHandle | undefined;
   readonly #stdin: StdinWindow;
   #closing: Promise<void> | undefined;
   #closed = false;
   readonly #stop = new AbortController();
-  #releaseSlot: (() => void) | undefined;
 
-  constructor(service: JobService, request: JobRequest, handlers: InteractiveHandlers) {
+  constructor(service: InteractiveDeps, request: JobRequest, handlers: InteractiveHandlers) {
     this.#stdin = new StdinWindow(() => handlers.onStdinDrain?.());
     this.result = this.#run(service, request, handlers).finally(async () => {
       this.#stdin.end();
       await this.#release();
-      this.#releaseSlot?.();
     });
     this.closed = this.result.then(
       () => {},
@@ -77,12 +86,12 @@ export class InteractiveJob {
     this.#closed = true;
     this.#stop.abort();
     this.#closing ??= (async () => {
-      await this.#sandbox?.destroy();
+      await this.#sandbox?.release();
     })();
     return this.#closing;
   }
 
-  async #run(service: JobService, request: JobRequest, h: InteractiveHandlers): Promise<JobResult> {
+  async #run(service: InteractiveDeps, request: JobRequest, h: InteractiveHandlers): Promise<JobResult> {
     const started = performance.now();
     const prepared = await prepareJob(request, service.catalog, service.config);
     if (prepared.compileError !== undefined) {
@@ -90,16 +99,21 @@ export class InteractiveJob {
       h.onOutput?.('compile', 'stderr', prepared.compileError);
       return finalResult([syntheticStep(1, prepared.compileError)], true, 0);
     }
-    const { backend } = await service.backends.get(request.backend);
-    this.#releaseSlot = await service.sandboxSlots.acquire(this.#stop.signal);
-    const sandbox = await service.pool.acquire(backend, prepared.lang.image);
+    const sandbox = await service.manager.acquire({
+      backend: request.backend,
+      image: prepared.lang.image,
+      labels: { interactive: randomUUID() },
+      pooled: true,
+      slot: 'short',
+      signal: this.#stop.signal,
+    });
     this.#sandbox = sandbox;
     if (this.#closed) {
-      await sandbox.destroy();
+      await sandbox.release();
       throw new HearthError('CANCELLED', 'the connection closed before the job started');
     }
-    h.onRuntime?.({ language: prepared.lang.name, backend: backend.name, sandboxId: sandbox.id });
-    const agent = sandbox.agent;
+    h.onRuntime?.({ language: prepared.lang.name, backend: sandbox.backend, sandboxId: sandbox.id });
+    const agent = sandbox;
     for (const f of prepared.files) {
       const dir = f.path.split('/').slice(0, -1).join('/');
       if (dir) await agent.mkdir(dir, { recursive: true });

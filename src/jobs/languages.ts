@@ -1,7 +1,7 @@
 import type { HearthPaths } from '../config/paths.js';
 import type { Catalog, LanguageDef } from '../images/catalog.js';
 import { findImage } from '../images/store.js';
-import type { BackendSet } from './backends.js';
+import type { BackendSet } from '../sandboxes/backend-set.js';
 
 export interface LanguageInfo {
   name: string;

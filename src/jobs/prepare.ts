@@ -2,7 +2,7 @@ import type { OneShotFile } from '../backends/backend.js';
 import { HearthError } from '../errors/hearth-error.js';
 import { type Catalog, type LanguageDef, resolveLanguage } from '../images/catalog.js';
 import { prepareSource } from '../images/source.js';
-import { BackendSet } from './backends.js';
+import { BackendSet } from '../sandboxes/backend-set.js';
 import type { JobsConfig } from './config.js';
 import { resolveLimits } from './config.js';
 import type { JobLimits, JobRequest } from './types.js';

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { HearthError } from '../errors/hearth-error.js';
 import { reapOrphans } from '../host/reaper.js';
+import type { SandboxLeases } from '../host/sandbox-leases.js';
 import type { JobService } from './service.js';
 
 export interface RecoveryReport {
@@ -27,10 +28,16 @@ function ownerAlive(pid: number): boolean {
  * Run once at start-up, before serving: a job never goes missing. Jobs a dead owner left running
  * become INTERRUPTED errors (their sandbox is gone); queued jobs run again; orphaned sandboxes are reaped.
  */
-export async function recoverJobs(service: JobService): Promise<RecoveryReport> {
+export async function recoverJobs(
+  service: JobService,
+  opts: { leases?: SandboxLeases } = {},
+): Promise<RecoveryReport> {
   const report: RecoveryReport = { interrupted: [], requeued: [], reaped: [] };
   report.reaped = (
-    await reapOrphans(service.store.ledger, service.paths ? { paths: service.paths } : {})
+    await reapOrphans(service.store.ledger, {
+      ...(service.paths ? { paths: service.paths } : {}),
+      ...(opts.leases ? { leases: opts.leases } : {}),
+    })
   ).reaped;
   for (const u of await service.store.unfinished()) {
     if (u.status === 'running') {

@@ -1,11 +1,11 @@
-import type { AgentClient } from '../agent/client.js';
+import type { RunRequest } from '../agent/client.js';
 import type { ExecLimits } from '../agent/protocol.js';
-import type { OneShotStep, OneShotStepResult, SandboxBackend, SandboxSpec } from '../backends/backend.js';
+import type { OneShotStep, OneShotStepResult, SandboxSpec } from '../backends/backend.js';
 import { HearthError } from '../errors/hearth-error.js';
+import type { ReadyBackend } from '../sandboxes/backend-set.js';
+import type { SandboxManager } from '../sandboxes/manager.js';
 import type { JobsConfig } from './config.js';
-import type { Limiter } from './limiter.js';
 import { syntheticStep, toStepResult } from './output.js';
-import type { SandboxPool } from './pool.js';
 import type { PreparedJob } from './prepare.js';
 import type { JobRequest, JobResult, JobStage, OutputStream, StepResult } from './types.js';
 
@@ -13,11 +13,10 @@ export interface RunJobOptions {
   id: string;
   request: JobRequest;
   prepared: PreparedJob;
-  backend: SandboxBackend;
+  backend: ReadyBackend;
   config: JobsConfig;
-  pool: SandboxPool;
-  /** Bounds jobs that run through the agent in a long-lived sandbox (not one-shot). */
-  sandboxSlots?: Limiter;
+  /** Gives the sandboxes: one-shot runs, or a pooled sandbox with the agent within its slots. */
+  manager: SandboxManager;
   signal: AbortSignal;
   onStage?: (stage: JobStage) => void;
   onOutput?: (stage: JobStage, stream: OutputStream, chunk: Buffer) => void;
@@ -102,13 +101,13 @@ export async function runJob(o: RunJobOptions): Promise<RunOutcome> {
   const stageOf = (i: number): JobStage => (hasCompile && i === 0 ? 'compile' : 'run');
   const started = performance.now();
   let raw: OneShotStepResult[];
-  if (o.backend.runOnce && o.backend.capabilities().includes('one-shot')) {
+  if (o.backend.backend.runOnce && o.backend.backend.capabilities().includes('one-shot')) {
     let stage = -1;
     const enter = (i: number) => {
       while (stage < i) o.onStage?.(stageOf(++stage));
     };
     enter(0);
-    raw = await o.backend.runOnce(sandboxSpec(o, steps), {
+    raw = await o.manager.runOnce(o.backend, sandboxSpec(o, steps), {
       files: o.prepared.files,
       steps,
       signal: o.signal,
@@ -131,18 +130,18 @@ async function runThroughAgent(
   steps: OneShotStep[],
   stageOf: (i: number) => JobStage,
 ): Promise<OneShotStepResult[]> {
-  const release = await o.sandboxSlots?.acquire(o.signal);
-  let sandbox: Awaited<ReturnType<SandboxPool['acquire']>>;
-  try {
-    sandbox = await o.pool.acquire(o.backend, o.prepared.lang.image, o.signal);
-  } catch (err) {
-    release?.();
-    throw err;
-  }
-  const kill = () => void sandbox.destroy();
+  const sandbox = await o.manager.acquire({
+    backend: o.backend.backend.name,
+    image: o.prepared.lang.image,
+    labels: { job: o.id },
+    pooled: true,
+    slot: 'short',
+    signal: o.signal,
+  });
+  const kill = () => void sandbox.release();
   o.signal.addEventListener('abort', kill, { once: true });
   try {
-    const agent = sandbox.agent;
+    const agent = sandbox;
     const dirs = new Set(
       o.prepared.files.map((f) => f.path.split('/').slice(0, -1).join('/')).filter(Boolean),
     );
@@ -157,7 +156,7 @@ async function runThroughAgent(
         ...(step.env ? { env: step.env } : {}),
         ...(step.limits ? { limits: step.limits } : {}),
         ...(step.stdin ? { stdin: step.stdin } : {}),
-      } as Parameters<AgentClient['run']>[0];
+      } as RunRequest;
       const r = await agent.run(req, {
         onStdout: (c) => o.onOutput?.(stageOf(i), 'stdout', c),
         onStderr: (c) => o.onOutput?.(stageOf(i), 'stderr', c),
@@ -168,7 +167,6 @@ async function runThroughAgent(
     return results;
   } finally {
     o.signal.removeEventListener('abort', kill);
-    await sandbox.destroy();
-    release?.();
+    await sandbox.release();
   }
 }

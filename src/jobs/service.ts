@@ -3,15 +3,14 @@ import { type HearthPaths, hearthPaths } from '../config/paths.js';
 import { HearthError, toHearthError } from '../errors/hearth-error.js';
 import { type Catalog, type LanguageDef, loadCatalog } from '../images/catalog.js';
 import { findImage } from '../images/store.js';
+import type { BackendSet } from '../sandboxes/backend-set.js';
+import { SandboxManager } from '../sandboxes/manager.js';
 import type { JobListQuery, JobStore } from '../store/job-store.js';
-import { BackendSet } from './backends.js';
 import { type JobsConfig, jobsConfig } from './config.js';
 import { type JobEvent, JobEventBus, type JobListener } from './events.js';
 import { errorInfo, FinalWriter, finalFields } from './final-writer.js';
 import { type InteractiveHandlers, InteractiveJob } from './interactive.js';
 import { LanguageCatalog } from './languages.js';
-import { Limiter } from './limiter.js';
-import { SandboxPool } from './pool.js';
 import { type PreparedJob, prepareJob } from './prepare.js';
 import { Retention } from './retention.js';
 import { runJob } from './runner.js';
@@ -42,6 +41,29 @@ export interface JobServiceOptions {
   logger?: JobLogger;
   /** The clock retention measures job age by. @default Date.now */
   now?: () => number;
+  /**
+   * Where the service gets its sandboxes. The server passes the one it shares with sessions;
+   * @default a manager of the service's own, closed with it
+   */
+  manager?: SandboxManager;
+}
+
+/** The manager settings that follow from the job service's config. */
+export function managerConfigFor(config: JobsConfig) {
+  return {
+    defaultBackend: config.defaultBackend,
+    slots: config.sandboxConcurrency,
+    poolSize: config.poolSize,
+    poolSpec: {
+      memoryMb: Math.max(config.maxLimits.memoryMb, config.compileMemoryMb),
+      maxProcesses: config.maxLimits.maxProcesses,
+    },
+    execDefaults: {
+      timeoutMs: config.maxLimits.timeoutMs,
+      maxOutputBytes: config.maxLimits.maxOutputBytes,
+    },
+    maxReadBytes: 64 * 1024 * 1024,
+  };
 }
 
 interface Live {
@@ -68,13 +90,11 @@ export class JobService {
   readonly config: JobsConfig;
   readonly catalog: Catalog;
   readonly store: JobStore;
-  readonly backends: BackendSet;
-  readonly pool: SandboxPool;
+  /** Where every sandbox of a job comes from. */
+  readonly manager: SandboxManager;
   readonly paths: HearthPaths | undefined;
   /** The catalog's languages with their probed versions (the probe runs in this service's sandboxes). */
   readonly languages: LanguageCatalog;
-  /** Slots for jobs that need a sandbox with the agent (interactive, or a backend without one-shot runs). */
-  readonly sandboxSlots: Limiter;
   /** Deletes old finished jobs; `startServer` starts it, `close()` stops it. */
   readonly retention: Retention;
   readonly #finals: FinalWriter;
@@ -84,6 +104,7 @@ export class JobService {
   readonly #scheduler: Scheduler;
   readonly #metrics: JobMetrics | undefined;
   readonly log: JobLogger | undefined;
+  readonly #ownsManager: boolean;
   #closing: Promise<void> | undefined;
 
   constructor(opts: JobServiceOptions) {
@@ -93,12 +114,16 @@ export class JobService {
     this.#metrics = opts.metrics;
     this.log = opts.logger;
     this.paths = opts.paths;
-    this.backends = new BackendSet({
-      ledger: opts.store.ledger,
-      ...(opts.paths ? { paths: opts.paths } : {}),
-      defaultBackend: this.config.defaultBackend,
-    });
-    this.sandboxSlots = new Limiter(this.config.sandboxConcurrency);
+    this.#ownsManager = !opts.manager;
+    this.manager =
+      opts.manager ??
+      new SandboxManager({
+        config: managerConfigFor(this.config),
+        ledger: opts.store.ledger,
+        ...(opts.paths ? { paths: opts.paths } : {}),
+        onSandboxAllocated: (s) => this.#metrics?.sandboxAllocated(s),
+        onWarning: (obj, msg) => this.log?.warn(obj, msg),
+      });
     this.#finals = new FinalWriter(this.store, (err, job) =>
       this.log?.error({ err, job }, 'cannot store the job result; the job ends with the store error'),
     );
@@ -115,20 +140,16 @@ export class JobService {
       backends: this.backends,
       paths: this.paths,
     });
-    this.pool = new SandboxPool({
-      size: this.config.poolSize,
-      spec: {
-        memoryMb: Math.max(this.config.maxLimits.memoryMb, this.config.compileMemoryMb),
-        maxProcesses: this.config.maxLimits.maxProcesses,
-      },
-      onAllocated: (s) => this.#metrics?.sandboxAllocated(s),
-      onError: (err) => this.log?.warn({ err }, 'pool refill failed'),
-    });
     this.#scheduler = new Scheduler({
       concurrency: this.config.concurrency,
       maxQueue: this.config.maxQueue,
       run: (id, signal) => this.#run(id, signal),
     });
+  }
+
+  /** The backends, loaded and probed once (the manager's). */
+  get backends(): BackendSet {
+    return this.manager.backends;
   }
 
   get queueDepth(): number {
@@ -321,8 +342,7 @@ export class JobService {
       await probes;
       await retention;
       await this.#finals.flush();
-      await this.pool.close();
-      await this.backends.close();
+      if (this.#ownsManager) await this.manager.close();
     })();
     return this.#closing;
   }
@@ -351,7 +371,8 @@ export class JobService {
     const { job } = live;
     try {
       const prepared = live.prepared ?? (await prepareJob(job.request, this.catalog, this.config));
-      const { backend } = await this.backends.get(job.request.backend);
+      const ready = await this.backends.get(job.request.backend);
+      const { backend } = ready;
       const startedMs = Date.now();
       if (
         !(await this.store.markRunning(id, {
@@ -375,10 +396,9 @@ export class JobService {
         id,
         request: job.request,
         prepared,
-        backend,
+        backend: ready,
         config: this.config,
-        pool: this.pool,
-        sandboxSlots: this.sandboxSlots,
+        manager: this.manager,
         signal,
         onStage: (stage) => this.#bus.emit(id, { type: 'stage', stage }),
         onOutput: (stage, stream, chunk) => this.#bus.output(id, stage, stream, chunk),

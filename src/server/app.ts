@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { JobService } from '../jobs/service.js';
+import type { SessionService } from '../sessions/service.js';
 import { installAuth } from './auth.js';
 import { installBrowserGuard } from './browser-guard.js';
 import { installErrorHandling } from './errors.js';
@@ -10,15 +11,22 @@ import type { ServerMetrics } from './metrics.js';
 import { classicRoutes } from './routes/classic.js';
 import { interactiveRoute } from './routes/interactive.js';
 import { jobRoutes } from './routes/jobs.js';
+import { sessionFileRoutes } from './routes/session-files.js';
+import { snapshotRoutes } from './routes/session-snapshots.js';
+import { sessionRoutes } from './routes/sessions.js';
 import { systemRoutes } from './routes/system.js';
 
 export interface AppOptions {
   service: JobService;
+  /** Sessions; without it the sessions routes are not served. */
+  sessions?: SessionService;
   metrics: ServerMetrics;
   /** Bearer tokens; empty = no auth. */
   tokens?: readonly string[];
   /** Host names a token-less server answers to besides loopback ones (`HEARTH_ALLOWED_HOSTS`). @default [] */
   allowedHosts?: readonly string[];
+  /** The largest file a session upload may send. `HEARTH_MAX_FILE_BYTES`; @default 256 MiB */
+  maxFileBytes?: number;
   /** pino options, or false for none. @default false */
   logger?: boolean | object;
 }
@@ -60,6 +68,14 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     metrics: o.metrics,
   });
   await app.register(async (scope) => interactiveRoute(scope, o.service));
+  if (o.sessions) {
+    await app.register(sessionRoutes, { api: o.sessions });
+    await app.register(sessionFileRoutes, {
+      api: o.sessions,
+      maxFileBytes: o.maxFileBytes ?? 256 * 1024 * 1024,
+    });
+    await app.register(snapshotRoutes, { api: o.sessions });
+  }
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -60,7 +60,7 @@ export class ServerMetrics implements JobMetrics {
       help: 'Ready sandboxes in the warm pool',
       registers: [this.registry],
       collect() {
-        this.set(service.pool.readyCount);
+        this.set(service.manager.pool.readyCount);
       },
     });
   }

@@ -3,7 +3,11 @@ import { type HearthPaths, hearthPaths } from '../config/paths.js';
 import { HearthError } from '../errors/hearth-error.js';
 import { type JobsConfig, jobsConfig } from '../jobs/config.js';
 import { type RecoveryReport, recoverJobs } from '../jobs/recovery.js';
-import { JobService } from '../jobs/service.js';
+import { JobService, managerConfigFor } from '../jobs/service.js';
+import { SandboxManager } from '../sandboxes/manager.js';
+import { sessionsConfig } from '../sessions/config.js';
+import { SessionService } from '../sessions/service.js';
+import { reaperLeases } from '../store/reaper-leases.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { buildApp } from './app.js';
 import { isLoopback } from './browser-guard.js';
@@ -65,19 +69,43 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
   const metrics = new ServerMetrics();
   const graceMs = opts.shutdownGraceMs ?? Number(env.HEARTH_SHUTDOWN_GRACE_MS ?? 10_000);
   let service: JobService | undefined;
+  let sessions: SessionService | undefined;
   let app: FastifyInstance | undefined;
+  const config = opts.config ?? jobsConfig(env);
+  // One manager for every service: the slots, the pool and the sandbox rows are shared.
+  const manager = new SandboxManager({
+    config: managerConfigFor(config),
+    ledger: store.ledger,
+    rows: store.sandboxes,
+    paths,
+    onSandboxAllocated: (s) => metrics.sandboxAllocated(s),
+    onWarning: (obj, msg) => app?.log.warn(obj, msg),
+  });
   try {
-    service = new JobService({ store, config: opts.config ?? jobsConfig(env), paths, metrics });
+    service = new JobService({ store, config, paths, metrics, manager });
+    sessions = new SessionService({
+      manager,
+      store,
+      catalog: service.catalog,
+      config: sessionsConfig(env),
+      paths,
+      onWarning: (obj, msg) => app?.log.warn(obj, msg),
+    });
     metrics.watch(service);
     app = await buildApp({
       service,
+      sessions,
       metrics,
       tokens,
       allowedHosts: opts.allowedHosts ?? list(env.HEARTH_ALLOWED_HOSTS),
       logger: opts.logger ?? { level: env.HEARTH_LOG_LEVEL ?? 'info' },
     });
     Object.assign(service, { log: app.log });
-    const recovery = await recoverJobs(service);
+    const recovery = await recoverJobs(service, {
+      leases: reaperLeases(store.sandboxes, { workerId: manager.workerId }),
+    });
+    await sessions.start();
+    manager.start();
     service.retention.start();
     void service.backends.default().catch(() => {});
     await app.listen({ host, port }).catch((err: NodeJS.ErrnoException) => {
@@ -91,6 +119,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     const actualPort = typeof addr === 'object' && addr ? addr.port : port;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
     const s = service;
+    const ss = sessions;
     const a = app;
     let closing: Promise<void> | undefined;
     return {
@@ -101,14 +130,18 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
       close: () =>
         (closing ??= (async () => {
           const stopping = a.close();
+          await ss.close();
           await s.close({ graceMs });
+          await manager.close();
           await stopping;
           await store.close();
         })()),
     };
   } catch (err) {
     await app?.close().catch(() => {});
+    await sessions?.close().catch(() => {});
     await service?.close({ graceMs: 0 }).catch(() => {});
+    await manager.close().catch(() => {});
     await store.close();
     throw err;
   }

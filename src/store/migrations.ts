@@ -93,13 +93,78 @@ const MIGRATIONS: Record<string, Migration> = {
       }
     },
   },
+  '0003-sandbox-rows-sessions-snapshots': {
+    // The host ledger keeps its rows under a name of its own; `sandboxes` becomes the manager's
+    // table, where a sandbox is owned by a worker's renewed lease instead of a local pid. Sessions
+    // and their snapshots are rows too, so a paused session outlives the server.
+    // biome-ignore lint/suspicious/noExplicitAny: a migration sees the schema as it was then
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('sandboxes').renameTo('host_resources').execute();
+      await db.schema
+        .createTable('sandboxes')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('backend', 'text', (c) => c.notNull())
+        .addColumn('image', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('owner_worker', 'text', (c) => c.notNull())
+        .addColumn('lease_until', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint')
+        .addColumn('labels', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('sandboxes_owner').on('sandboxes').column('owner_worker').execute();
+      await db.schema.createIndex('sandboxes_lease').on('sandboxes').column('lease_until').execute();
+      await db.schema
+        .createTable('sessions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('backend', 'text', (c) => c.notNull())
+        .addColumn('image', 'text', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('metadata', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('sandbox_id', 'text')
+        .addColumn('paused_snapshot_id', 'text')
+        .addColumn('error', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('sessions_state').on('sessions').columns(['state', 'created_at']).execute();
+      await db.schema.createIndex('sessions_expires').on('sessions').column('expires_at').execute();
+      // Rows go with their session; the files in `dir` are the caller's to remove first.
+      await db.schema
+        .createTable('snapshots')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('session_id', 'text', (c) => c.notNull().references('sessions.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('backend', 'text', (c) => c.notNull())
+        .addColumn('image', 'text', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('info', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('dir', 'text', (c) => c.notNull())
+        .addColumn('size_bytes', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('snapshots_session')
+        .on('snapshots')
+        .columns(['session_id', 'created_at'])
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 
-/** Brings the schema up to date; a failure names the migration. */
-export async function migrate(db: Kysely<Database>): Promise<void> {
-  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+/**
+ * Brings the schema up to date; a failure names the migration. `to` stops at a named migration,
+ * to build a database as an older hearth left it.
+ */
+export async function migrate(db: Kysely<Database>, opts: { to?: string } = {}): Promise<void> {
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await (opts.to ? migrator.migrateTo(opts.to) : migrator.migrateToLatest());
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new HearthError('INTERNAL', `database migration ${failed} failed: ${String(error)}`, {

@@ -30,15 +30,68 @@ export interface JobOutputsTable {
   bytes: Buffer;
 }
 
-export interface SandboxesTable {
+/** The host ledger (host/ledger.ts): what each sandbox holds on this host, to free after a crash. */
+export interface HostResourcesTable {
   id: string;
   owner_pid: number;
   record: string;
   created_at: number;
 }
 
+/** The sandbox manager's rows: who owns each sandbox (by lease) and what it was made from. */
+export interface SandboxesTable {
+  id: string;
+  backend: string;
+  image: string;
+  state: string;
+  /** JSON of the SandboxSpec. */
+  spec: string;
+  owner_worker: string;
+  lease_until: number;
+  expires_at: number | null;
+  /** JSON object of strings. */
+  labels: string;
+  created_at: number;
+}
+
+export interface SessionsTable {
+  id: string;
+  state: string;
+  backend: string;
+  image: string;
+  /** JSON of the SessionSpec. */
+  spec: string;
+  /** JSON object of strings; filtered on in SQL. */
+  metadata: string;
+  sandbox_id: string | null;
+  paused_snapshot_id: string | null;
+  error: string | null;
+  created_at: number;
+  expires_at: number;
+  updated_at: number;
+}
+
+export interface SnapshotsTable {
+  id: string;
+  session_id: string;
+  name: string;
+  kind: string;
+  backend: string;
+  image: string;
+  spec: string;
+  /** The backend's SnapshotInfo (JSON): what its restore takes back. */
+  info: string;
+  /** The directory holding the snapshot's files. */
+  dir: string;
+  size_bytes: number;
+  created_at: number;
+}
+
 export interface Database {
   jobs: JobsTable;
   job_outputs: JobOutputsTable;
+  host_resources: HostResourcesTable;
   sandboxes: SandboxesTable;
+  sessions: SessionsTable;
+  snapshots: SnapshotsTable;
 }

@@ -21,7 +21,7 @@ export class SqliteLedger implements SandboxLedger {
       }
     | undefined;
 
-  /** The `sandboxes` table must exist (see migrations.ts); statements are prepared at first use. */
+  /** The `host_resources` table must exist (see migrations.ts); statements are prepared at first use. */
   constructor(db: BetterSqlite3.Database) {
     this.#db = db;
   }
@@ -29,11 +29,11 @@ export class SqliteLedger implements SandboxLedger {
   get #s() {
     this.#stmts ??= {
       put: this.#db.prepare(
-        `insert into sandboxes (id, owner_pid, record, created_at) values (?, ?, ?, ?)
+        `insert into host_resources (id, owner_pid, record, created_at) values (?, ?, ?, ?)
          on conflict (id) do update set owner_pid = excluded.owner_pid, record = excluded.record`,
       ),
-      remove: this.#db.prepare('delete from sandboxes where id = ?'),
-      list: this.#db.prepare('select record from sandboxes order by created_at, id'),
+      remove: this.#db.prepare('delete from host_resources where id = ?'),
+      list: this.#db.prepare('select record from host_resources order by created_at, id'),
     };
     return this.#stmts;
   }

@@ -15,10 +15,18 @@ import {
   toJob,
   toSummary,
 } from './job-rows.js';
-import type { FinishJob, JobListQuery, JobStore, NewJob, PruneQuery, UnfinishedJob } from './job-store.js';
+import type { FinishJob, JobListQuery, NewJob, PruneQuery, UnfinishedJob } from './job-store.js';
 import { migrate } from './migrations.js';
+import type { SandboxRowStore } from './sandbox-row-store.js';
 import type { Database, JobsTable } from './schema.js';
+import type { SessionStore } from './session-store.js';
+import type { SnapshotStore } from './snapshot-store.js';
 import { SqliteLedger } from './sqlite-ledger.js';
+import { SqliteQueries } from './sqlite-queries.js';
+import { SqliteSandboxRows } from './sqlite-sandbox-rows.js';
+import { SqliteSessionRows } from './sqlite-session-rows.js';
+import { SqliteSnapshotRows } from './sqlite-snapshot-rows.js';
+import type { Store } from './store.js';
 import { guarded } from './store-errors.js';
 
 export interface SqliteStoreOptions {
@@ -41,18 +49,24 @@ const yieldToEvents = () => new Promise<void>((resolve) => setImmediate(resolve)
  * in `job_outputs`, read only by `get`. The file is in incremental auto-vacuum mode: `prune` hands
  * the pages of deleted jobs back to the filesystem, so retention frees disk, not just file space.
  */
-export class SqliteStore implements JobStore {
+export class SqliteStore implements Store {
   readonly ledger: SandboxLedger;
+  readonly sandboxes: SandboxRowStore;
+  readonly sessions: SessionStore;
+  readonly snapshots: SnapshotStore;
   readonly #raw: Sqlite.Database;
   readonly #db: Kysely<Database>;
-  /** Statements by SQL text: the hot path's queries are built by Kysely but prepared only once. */
-  readonly #prepared = new Map<string, Sqlite.Statement>();
+  readonly #q: SqliteQueries;
   #closing: Promise<void> | undefined;
 
   private constructor(raw: Sqlite.Database) {
     this.#raw = raw;
     this.#db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
     this.ledger = new SqliteLedger(raw);
+    this.#q = new SqliteQueries(raw, this.#db);
+    this.sandboxes = new SqliteSandboxRows(this.#q);
+    this.sessions = new SqliteSessionRows(this.#q);
+    this.snapshots = new SqliteSnapshotRows(this.#q);
   }
 
   /** Opens (creating if needed) and migrates the database. */
@@ -90,26 +104,12 @@ export class SqliteStore implements JobStore {
     return store;
   }
 
-  /** Runs a Kysely-built write on a cached prepared statement; returns the rows it changed. */
   #write(query: Compilable): number {
-    const { sql, parameters } = query.compile();
-    return this.#statement(sql).run(...parameters).changes;
+    return this.#q.write(query);
   }
 
-  /** `cache: false` for a query whose text varies (a list of ids), so the cache stays small. */
   #rows<T>(query: Compilable, opts: { cache?: boolean } = {}): T[] {
-    const { sql, parameters } = query.compile();
-    const stmt = opts.cache === false ? this.#raw.prepare(sql) : this.#statement(sql);
-    return stmt.all(...parameters) as T[];
-  }
-
-  #statement(sql: string): Sqlite.Statement {
-    let stmt = this.#prepared.get(sql);
-    if (!stmt) {
-      stmt = this.#raw.prepare(sql);
-      this.#prepared.set(sql, stmt);
-    }
-    return stmt;
+    return this.#q.rows<T>(query, opts);
   }
 
   async insert(job: NewJob): Promise<void> {

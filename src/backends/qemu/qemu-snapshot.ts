@@ -20,15 +20,15 @@ import type { QemuVm } from './qemu-vm.js';
  * the stream's layout does not depend on how the VM was started.)
  */
 
-/** Recorded in `details.format`; another value is SNAPSHOT_INCOMPATIBLE. */
+/** Recorded in `meta.format`; another value is SNAPSHOT_INCOMPATIBLE. */
 export const VM_SNAPSHOT_FORMAT = 'qemu-migration-v1';
 /** The migration stream's file in the snapshot's directory. */
 export const VM_STATE_FILE = 'vm.state';
 /** How long saving a VM may take (a 1 GiB guest under TCG on a busy host). */
 const SAVE_TIMEOUT_MS = 120_000;
 
-/** `details` of a VM snapshot: everything a restore must match or reproduce. */
-function detailsOf(build: VmBuild, image: string): SnapshotInfo['details'] {
+/** `meta` of a VM snapshot: everything a restore must match or reproduce. */
+function metaOf(build: VmBuild, image: string): SnapshotInfo['meta'] {
   return { format: VM_SNAPSHOT_FORMAT, image, ...build };
 }
 
@@ -75,7 +75,7 @@ export async function saveVm(o: {
     backend: 'qemu',
     sizeBytes: statSync(file).size,
     createdAt,
-    details: detailsOf(o.build, o.image),
+    meta: metaOf(o.build, o.image),
   };
 }
 
@@ -94,7 +94,7 @@ export function vmToRestore(
     from: ['qemu'],
     kind: 'memory',
     files: [VM_STATE_FILE],
-    details: {
+    meta: {
       format: VM_SNAPSHOT_FORMAT,
       image: host.image,
       artefactsKey: ctx.artefacts.key,
@@ -103,7 +103,7 @@ export function vmToRestore(
       qemuVersion: host.qemuVersion,
     },
   });
-  const d = snap.details;
+  const d = snap.meta;
   const size = (key: 'vcpus' | 'memoryMb' | 'diskMb'): number => {
     const v = d[key];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65_536)

@@ -33,8 +33,8 @@ export class AgentSandbox implements Sandbox {
     checkTargetDir(opts.dir);
     const createdAt = new Date().toISOString();
     const diskMb = this.spec.diskMb || DEFAULT_DISK_MB;
-    const { sizeBytes, details } = await saveWritableFiles(this.agent, { dir: opts.dir, diskMb });
-    return { dir: opts.dir, kind: 'filesystem', backend: this.backend, sizeBytes, createdAt, details };
+    const { sizeBytes, meta } = await saveWritableFiles(this.agent, { dir: opts.dir, diskMb });
+    return { dir: opts.dir, kind: 'filesystem', backend: this.backend, sizeBytes, createdAt, meta };
   }
 
   destroy(): Promise<void> {

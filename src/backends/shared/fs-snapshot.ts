@@ -17,7 +17,7 @@ import { checkSnapshot } from './snapshot-checks.js';
  * every file in the sandbox belongs to the sandbox user, so ownership does too.
  */
 
-/** The format recorded in `SnapshotInfo.details.format`; another value is SNAPSHOT_INCOMPATIBLE. */
+/** The format recorded in `SnapshotInfo.meta.format`; another value is SNAPSHOT_INCOMPATIBLE. */
 export const FS_SNAPSHOT_FORMAT = 'tar-per-mount-v1';
 
 /** The sandbox's writable, persistent mounts and the file each is saved to. */
@@ -42,26 +42,26 @@ export function maxArchiveBytes(diskMb: number): number {
 }
 
 /**
- * Packs each writable mount into `<dir>/<file>`. Returns the files' total size and the `details`
+ * Packs each writable mount into `<dir>/<file>`. Returns the files' total size and the `meta`
  * a restore checks: the format and each file's SHA-256 (a damaged file is refused before use).
  */
 export async function saveWritableFiles(
   agent: AgentClient,
   o: { dir: string; diskMb: number },
-): Promise<{ sizeBytes: number; details: Record<string, string> }> {
+): Promise<{ sizeBytes: number; meta: Record<string, string> }> {
   let sizeBytes = 0;
-  const details: Record<string, string> = { format: FS_SNAPSHOT_FORMAT };
+  const meta: Record<string, string> = { format: FS_SNAPSHOT_FORMAT };
   try {
     for (const m of WRITABLE_MOUNTS) {
       const packed = await packMount(agent, m, o);
       sizeBytes += packed.bytes;
-      details[`sha256:${m.file}`] = packed.sha256;
+      meta[`sha256:${m.file}`] = packed.sha256;
     }
   } catch (err) {
     for (const m of WRITABLE_MOUNTS) rmSync(join(o.dir, m.file), { force: true });
     throw err;
   }
-  return { sizeBytes, details };
+  return { sizeBytes, meta };
 }
 
 async function packMount(
@@ -213,10 +213,10 @@ export async function restoreWritableFiles(o: {
     from: ['bwrap', 'gvisor'],
     kind: 'filesystem',
     files: WRITABLE_MOUNTS.map((m) => m.file),
-    details: { format: FS_SNAPSHOT_FORMAT },
+    meta: { format: FS_SNAPSHOT_FORMAT },
   });
   for (const m of WRITABLE_MOUNTS) {
-    if (sha256Of(join(o.snap.dir, m.file)) !== o.snap.details[`sha256:${m.file}`])
+    if (sha256Of(join(o.snap.dir, m.file)) !== o.snap.meta[`sha256:${m.file}`])
       throw new HearthError('SNAPSHOT_MISSING', `the snapshot file ${join(o.snap.dir, m.file)} is damaged`);
   }
   const sandbox = await o.create();

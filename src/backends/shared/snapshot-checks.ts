@@ -23,8 +23,8 @@ export interface SnapshotExpectations {
   kind: SnapshotKind;
   /** Files that must be in `snap.dir`. */
   files: readonly string[];
-  /** Facts that must equal the snapshot's `details` (format, build, shape). */
-  details: Record<string, string | number | boolean>;
+  /** Facts that must equal the snapshot's `meta` (format, build, shape). */
+  meta: Record<string, string | number | boolean>;
 }
 
 /**
@@ -41,12 +41,12 @@ export function checkSnapshot(snap: SnapshotInfo, want: SnapshotExpectations): v
       'SNAPSHOT_INCOMPATIBLE',
       `a ${String(snap.backend)} snapshot cannot be restored on ${want.backend}`,
     );
-  const details = typeof snap.details === 'object' && snap.details !== null ? snap.details : {};
-  for (const [key, value] of Object.entries(want.details)) {
-    if (details[key] !== value)
+  const meta = typeof snap.meta === 'object' && snap.meta !== null ? snap.meta : {};
+  for (const [key, value] of Object.entries(want.meta)) {
+    if (meta[key] !== value)
       throw new HearthError(
         'SNAPSHOT_INCOMPATIBLE',
-        `the snapshot's ${key} is ${JSON.stringify(details[key])}, this host's is ${JSON.stringify(value)}`,
+        `the snapshot's ${key} is ${JSON.stringify(meta[key])}, this host's is ${JSON.stringify(value)}`,
       );
   }
   let total = 0;

@@ -35,7 +35,7 @@ export const systemRoutes: FastifyPluginAsyncTypebox<SystemRoutesOptions> = asyn
         running: o.service.runningCount,
         concurrency: o.service.config.concurrency,
       },
-      pool: { ready: o.service.pool.readyCount },
+      pool: { ready: o.service.manager.pool.readyCount },
     };
   });
 

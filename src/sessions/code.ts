@@ -1,0 +1,152 @@
+import type { ReplContextInfo, ReplLanguage } from '../agent/repl-schema.js';
+import type { CodeContext, CodeLanguage, CodeRequest, CodeResult } from '../api/sessions.js';
+import type { OutputHandlers } from '../api/sessions-api.js';
+import { HearthError } from '../errors/hearth-error.js';
+import { typeStripper } from '../images/type-strip.js';
+import type { ManagedSandbox } from '../sandboxes/managed-sandbox.js';
+import type { SessionCommands } from './commands.js';
+
+type ContextLanguage = Exclude<CodeLanguage, 'bash'>;
+
+/**
+ * A session's interpreter contexts. Python and JavaScript contexts are the agent's persistent
+ * interpreters; a TypeScript context is a JavaScript one whose code is type-stripped on the host
+ * first; bash runs each call as a command. Without a `context`, each language has a default
+ * context, made at its first use.
+ */
+export class SessionCode {
+  /** The default context of each language. */
+  readonly #defaults = new Map<ContextLanguage, string>();
+  /** Context ids whose code is TypeScript. */
+  readonly #typescript = new Set<string>();
+
+  constructor(private readonly o: { sessionId: string; commands: SessionCommands }) {}
+
+  async create(sandbox: ManagedSandbox, language: ContextLanguage, cwd?: string): Promise<CodeContext> {
+    const info = await sandbox.createContext({ language: agentLanguage(language), ...(cwd ? { cwd } : {}) });
+    if (language === 'typescript') this.#typescript.add(info.contextId);
+    return this.#view(info);
+  }
+
+  async list(sandbox: ManagedSandbox): Promise<CodeContext[]> {
+    return (await sandbox.repl.listContexts()).map((c) => this.#view(c));
+  }
+
+  async restart(sandbox: ManagedSandbox, contextId: string): Promise<CodeContext> {
+    return this.#view(await sandbox.repl.restartContext(contextId));
+  }
+
+  async remove(sandbox: ManagedSandbox, contextId: string): Promise<void> {
+    await sandbox.repl.deleteContext(contextId);
+    this.#typescript.delete(contextId);
+    for (const [lang, id] of this.#defaults) if (id === contextId) this.#defaults.delete(lang);
+  }
+
+  /** After a restore that lost the interpreters (a filesystem snapshot), defaults are made again. */
+  forgetContexts(): void {
+    this.#defaults.clear();
+  }
+
+  async run(
+    sandbox: ManagedSandbox,
+    req: CodeRequest & { timeoutMs: number },
+    handlers: OutputHandlers = {},
+  ): Promise<CodeResult> {
+    const started = performance.now();
+    const language =
+      req.language ?? (req.context && this.#typescript.has(req.context) ? 'typescript' : 'python');
+    if (language === 'bash' && !req.context) return this.#bash(sandbox, req, handlers);
+    const contextId = req.context ?? (await this.#default(sandbox, language as ContextLanguage));
+    const ts = this.#typescript.has(contextId);
+    const code = ts
+      ? (await typeStripper().strip(Buffer.from(req.code), 'cell.ts')).toString('utf8')
+      : req.code;
+    const out = await sandbox.runCode(
+      { id: contextId, language: ts ? 'typescript' : language },
+      code,
+      {
+        timeoutMs: req.timeoutMs,
+        onStdout: (c) => handlers.onStdout?.(c.toString('utf8')),
+        onStderr: (c) => handlers.onStderr?.(c.toString('utf8')),
+      },
+      { session: this.o.sessionId },
+    );
+    return {
+      context: contextId,
+      executionCount: out.executionCount,
+      stdout: out.stdout.toString('utf8'),
+      stderr: out.stderr.toString('utf8'),
+      result: out.result ? { text: out.result.text, formats: { ...out.result.formats } } : null,
+      error: out.error ? { ...out.error } : null,
+      timedOut: out.timedOut,
+      contextLost: out.contextLost,
+      outputTruncated: out.outputTruncated,
+      wallTimeMs: Math.round(performance.now() - started),
+    };
+  }
+
+  async #default(sandbox: ManagedSandbox, language: ContextLanguage): Promise<string> {
+    const known = this.#defaults.get(language);
+    if (known) {
+      const alive = (await sandbox.repl.listContexts()).find((c) => c.contextId === known);
+      if (alive && alive.state !== 'dead') return known;
+      if (alive) return (await sandbox.repl.restartContext(known)).contextId;
+    }
+    const made = await this.create(sandbox, language);
+    this.#defaults.set(language, made.id);
+    return made.id;
+  }
+
+  async #bash(
+    sandbox: ManagedSandbox,
+    req: CodeRequest & { timeoutMs: number },
+    handlers: OutputHandlers,
+  ): Promise<CodeResult> {
+    const started = performance.now();
+    const { id, done } = this.o.commands.start(
+      sandbox,
+      { argv: ['bash', '-c', req.code], timeoutMs: req.timeoutMs },
+      handlers,
+    );
+    try {
+      const r = await done;
+      const failed = r.exitCode !== 0;
+      return {
+        context: 'bash',
+        executionCount: 0,
+        stdout: r.stdout,
+        stderr: r.stderr,
+        result: null,
+        error: failed
+          ? {
+              name: r.timedOut ? 'TimeoutError' : 'ExitError',
+              value: r.signal ? `killed by ${r.signal}` : `exit code ${r.exitCode}`,
+              traceback: '',
+            }
+          : null,
+        timedOut: r.timedOut,
+        contextLost: false,
+        outputTruncated: r.truncated,
+        wallTimeMs: Math.round(performance.now() - started),
+      };
+    } finally {
+      this.o.commands.forget(id);
+    }
+  }
+
+  #view(c: ReplContextInfo): CodeContext {
+    return {
+      id: c.contextId,
+      language: this.#typescript.has(c.contextId) ? 'typescript' : c.language,
+      cwd: c.cwd,
+      executionCount: c.executionCount,
+      state: c.state,
+    };
+  }
+}
+
+function agentLanguage(language: ContextLanguage): ReplLanguage {
+  if (language === 'python') return 'python';
+  if (language === 'javascript' || language === 'typescript') return 'javascript';
+  throw new HearthError('VALIDATION_FAILED', `no interpreter contexts for ${language as string}`);
+}

@@ -1,0 +1,161 @@
+import { StringDecoder } from 'node:string_decoder';
+import type { ExecHandle } from '../agent/client.js';
+import type { ExecExit, ExecRequest } from '../agent/protocol.js';
+import type { CommandRequest, CommandResult } from '../api/sessions.js';
+import type { OutputHandlers } from '../api/sessions-api.js';
+import { HearthError } from '../errors/hearth-error.js';
+import type { ManagedSandbox } from '../sandboxes/managed-sandbox.js';
+
+/** One command's output as the host keeps it: at most `cap` bytes in all, decoded as UTF-8. */
+class Output {
+  readonly #decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+  readonly text = { stdout: '', stderr: '' };
+  #bytes = 0;
+  truncated = false;
+
+  constructor(readonly cap: number) {}
+
+  /** The part of `chunk` kept, as text ('' when none). */
+  add(stream: 'stdout' | 'stderr', chunk: Buffer): string {
+    const room = this.cap - this.#bytes;
+    if (chunk.length > room) this.truncated = true;
+    if (room <= 0) return '';
+    const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    this.#bytes += part.length;
+    const text = this.#decoders[stream].write(part);
+    this.text[stream] += text;
+    return text;
+  }
+
+  end(): void {
+    this.text.stdout += this.#decoders.stdout.end();
+    this.text.stderr += this.#decoders.stderr.end();
+  }
+}
+
+interface Running {
+  id: string;
+  handle: ExecHandle;
+  output: Output;
+  exit: ExecExit | undefined;
+  listeners: Set<OutputHandlers>;
+  done: Promise<CommandResult>;
+}
+
+function toResult(c: Running): CommandResult {
+  const e = c.exit;
+  return {
+    id: c.id,
+    state: e ? 'exited' : 'running',
+    exitCode: e?.exitCode ?? null,
+    signal: e?.signal ?? null,
+    stdout: c.output.text.stdout,
+    stderr: c.output.text.stderr,
+    timedOut: e?.timedOut ?? false,
+    truncated: (e?.truncated ?? false) || c.output.truncated,
+    outOfMemory: e?.outOfMemory ?? false,
+    wallTimeMs: e?.wallTimeMs ?? 0,
+    cpuTimeMs: e?.cpuTimeMs ?? 0,
+    peakMemoryKb: e?.peakMemoryKb ?? 0,
+  };
+}
+
+/**
+ * A session's commands: each runs through the manager's sandbox (so its deadline and output cap
+ * are the host's), foreground ones answer when they end, background ones are kept with their output
+ * for `get`, `list` and `kill`. The oldest finished ones are forgotten past `maxKept`.
+ */
+export class SessionCommands {
+  readonly #all = new Map<string, Running>();
+  #seq = 0;
+
+  constructor(
+    private readonly o: {
+      sessionId: string;
+      env: Record<string, string>;
+      maxOutputBytes: number;
+      maxKept: number;
+    },
+  ) {}
+
+  /** Starts a command; `done` resolves with its result once it ends (or the sandbox goes). */
+  start(
+    sandbox: ManagedSandbox,
+    req: CommandRequest & { timeoutMs: number },
+    handlers: OutputHandlers = {},
+  ): { id: string; done: Promise<CommandResult>; handle: ExecHandle } {
+    const id = `cmd-${++this.#seq}`;
+    const exec: ExecRequest = {
+      ...(req.argv ? { argv: req.argv } : { shell: req.cmd ?? '' }),
+      env: { ...this.o.env, ...req.env },
+      ...(req.cwd ? { cwd: req.cwd } : {}),
+      stdin: req.stdin !== undefined ? 'pipe' : 'null',
+      limits: { timeoutMs: req.timeoutMs, maxOutputBytes: this.o.maxOutputBytes },
+    };
+    const output = new Output(this.o.maxOutputBytes);
+    const listeners = new Set<OutputHandlers>([handlers]);
+    const tell = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+      const text = output.add(stream, chunk);
+      if (!text) return;
+      for (const l of listeners) (stream === 'stdout' ? l.onStdout : l.onStderr)?.(text);
+    };
+    const handle = sandbox.exec(
+      exec,
+      { onStdout: tell('stdout'), onStderr: tell('stderr') },
+      { session: this.o.sessionId, command: id },
+    );
+    if (req.stdin !== undefined) {
+      handle.writeStdin(req.stdin);
+      handle.closeStdin();
+    }
+    const running: Running = { id, handle, output, exit: undefined, listeners, done: undefined as never };
+    running.done = handle.exit.then(
+      (exit) => {
+        output.end();
+        running.exit = exit;
+        this.#forgetOld();
+        return toResult(running);
+      },
+      (err: unknown) => {
+        output.end();
+        throw err;
+      },
+    );
+    running.done.catch(() => {});
+    this.#all.set(id, running);
+    return { id, done: running.done, handle };
+  }
+
+  get(id: string): CommandResult {
+    return toResult(this.#find(id));
+  }
+
+  list(): CommandResult[] {
+    return [...this.#all.values()].map(toResult);
+  }
+
+  async kill(id: string, signal = 'SIGKILL'): Promise<CommandResult> {
+    const c = this.#find(id);
+    if (!c.exit) {
+      await c.handle.kill(signal);
+      if (signal === 'SIGKILL') await c.done.catch(() => {});
+    }
+    return toResult(c);
+  }
+
+  /** Drops a command from the list once it ended (foreground commands are not kept). */
+  forget(id: string): void {
+    this.#all.delete(id);
+  }
+
+  #find(id: string): Running {
+    const c = this.#all.get(id);
+    if (!c) throw new HearthError('COMMAND_NOT_FOUND', `no command ${id} in session ${this.o.sessionId}`);
+    return c;
+  }
+
+  #forgetOld(): void {
+    const finished = [...this.#all.values()].filter((c) => c.exit);
+    for (const c of finished.slice(0, Math.max(0, finished.length - this.o.maxKept))) this.#all.delete(c.id);
+  }
+}

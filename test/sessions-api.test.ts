@@ -1,0 +1,263 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { CodeResult, CommandResult, Session } from '../src/api/sessions.js';
+import { hearthPaths } from '../src/config/paths.js';
+import { parseSse } from '../src/sdk/sse.js';
+import { type RunningServer, startServer } from '../src/server/start.js';
+import { settledLeftovers } from './leak-check.js';
+
+// A real server on port 0 with a real SQLite file and real bwrap sandboxes, driven over HTTP.
+let server: RunningServer;
+let dir: string;
+
+type Answer<T> = { status: number; body: T & { error?: { code: string; message: string } } };
+
+async function call<T = unknown>(method: string, path: string, body?: unknown): Promise<Answer<T>> {
+  const res = await fetch(`${server.url}${path}`, {
+    method,
+    ...(body !== undefined
+      ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }
+      : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : {} };
+}
+
+const create = async (body: object = {}) => {
+  const r = await call<Session>('POST', '/v1/sessions', body);
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  return r.body;
+};
+const command = (id: string, body: object) =>
+  call<CommandResult>('POST', `/v1/sessions/${id}/commands`, body);
+const code = (id: string, body: object) => call<CodeResult>('POST', `/v1/sessions/${id}/code`, body);
+
+describe('sessions over HTTP on bwrap', () => {
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hearth-sessions-'));
+    process.env.HEARTH_BACKEND = 'bwrap';
+    process.env.HEARTH_MAX_SESSIONS = '3';
+    server = await startServer({
+      port: 0,
+      paths: { ...hearthPaths(), db: join(dir, 'hearth.db'), snapshots: join(dir, 'snapshots') },
+      logger: false,
+      shutdownGraceMs: 0,
+    });
+  });
+  afterEach(async () => {
+    // A failed case must not leave its sessions to count against the next one's limit.
+    const { body } = await call<{ sessions: Session[] }>('GET', '/v1/sessions');
+    for (const s of body.sessions ?? []) await call('DELETE', `/v1/sessions/${s.id}`);
+  });
+  afterAll(async () => {
+    await server?.close();
+    delete process.env.HEARTH_BACKEND;
+    delete process.env.HEARTH_MAX_SESSIONS;
+    const snapshotsLeft = (() => {
+      try {
+        return readdirSync(join(dir, 'snapshots'));
+      } catch {
+        return [];
+      }
+    })();
+    rmSync(dir, { recursive: true, force: true });
+    expect(snapshotsLeft).toEqual([]);
+    expect(await settledLeftovers()).toEqual([]);
+  });
+
+  it('creates, finds by metadata, extends and deletes a session', async () => {
+    const s = await create({ metadata: { owner: 'ana', kind: 'test' } });
+    expect(s.state).toBe('running');
+    expect(s.backend).toBe('bwrap');
+    expect(s.capabilities).toContain('fs-snapshots');
+    expect(s.capabilities).not.toContain('memory-snapshots');
+    const ttl = Date.parse(s.expiresAt) - Date.parse(s.createdAt);
+    expect(ttl).toBe(30 * 60_000);
+
+    const other = await create({ metadata: { owner: 'bo' } });
+    const found = await call<{ sessions: Session[] }>('GET', '/v1/sessions?metadata.owner=ana');
+    expect(found.body.sessions.map((x) => x.id)).toEqual([s.id]);
+    expect((await call('GET', '/v1/sessions?colour=red')).body.error?.code).toBe('VALIDATION_FAILED');
+
+    const extended = await call<Session>('POST', `/v1/sessions/${s.id}/extend`, { ttlMs: 3_600_000 });
+    expect(Date.parse(extended.body.expiresAt)).toBeGreaterThan(Date.parse(s.expiresAt));
+    const tooLong = await call('POST', `/v1/sessions/${s.id}/extend`, { ttlMs: 365 * 24 * 3600_000 });
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body.error?.code).toBe('LIMIT_TOO_HIGH');
+
+    for (const id of [s.id, other.id]) expect((await call('DELETE', `/v1/sessions/${id}`)).status).toBe(204);
+    const gone = await call('GET', `/v1/sessions/${s.id}`);
+    expect(gone.status).toBe(404);
+    expect(gone.body.error?.code).toBe('SESSION_NOT_FOUND');
+  });
+
+  it('refuses bad creates with a code: unknown image, both image and language, too many sessions', async () => {
+    expect((await call('POST', '/v1/sessions', { image: 'nope' })).body.error?.code).toBe('UNKNOWN_IMAGE');
+    expect((await call('POST', '/v1/sessions', { image: 'default', language: 'python' })).status).toBe(400);
+    expect((await call('POST', '/v1/sessions', { ttlMs: -1 })).body.error?.code).toBe('VALIDATION_FAILED');
+    const held = [await create(), await create(), await create()];
+    const over = await call('POST', '/v1/sessions', {});
+    expect(over.status).toBe(429);
+    expect(over.body.error?.code).toBe('SESSION_LIMIT');
+    for (const s of held) await call('DELETE', `/v1/sessions/${s.id}`);
+  });
+
+  it('runs commands: shell and argv, cwd, env, stdin, exit codes, timeouts, output caps, SSE', async () => {
+    const s = await create({ env: { GREETING: 'hi' }, language: 'python' });
+    const sh = await command(s.id, {
+      cmd: 'echo "$GREETING $EXTRA"; echo oops >&2; exit 3',
+      env: { EXTRA: 'there' },
+    });
+    expect(sh.status).toBe(200);
+    expect(sh.body).toMatchObject({ state: 'exited', exitCode: 3, stdout: 'hi there\n', stderr: 'oops\n' });
+
+    await command(s.id, { cmd: 'mkdir -p /tmp/work && echo data > /tmp/work/f' });
+    const argv = await command(s.id, { argv: ['cat', 'f'], cwd: '/tmp/work' });
+    expect(argv.body.stdout).toBe('data\n');
+    const stdin = await command(s.id, { argv: ['tr', 'a-z', 'A-Z'], stdin: 'shout' });
+    expect(stdin.body.stdout).toBe('SHOUT');
+
+    const both = await command(s.id, { cmd: 'true', argv: ['true'] });
+    expect(both.body.error?.code).toBe('VALIDATION_FAILED');
+
+    // A program that ignores SIGTERM and its deadline is still ended: the tree is killed.
+    const stubborn = await command(s.id, { cmd: "trap '' TERM; sleep 600", timeoutMs: 1000 });
+    expect(stubborn.body.timedOut).toBe(true);
+    const flood = await command(s.id, { cmd: 'yes hearth', timeoutMs: 20_000 });
+    expect(flood.body.truncated).toBe(true);
+    expect(flood.body.stdout.length).toBeLessThanOrEqual(16 * 1024 * 1024);
+
+    const res = await fetch(`${server.url}/v1/sessions/${s.id}/commands`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ cmd: 'echo one; sleep 0.2; echo two >&2; exit 1' }),
+    });
+    const events: Array<{ event: string; data: string }> = [];
+    if (res.body) for await (const e of parseSse(res.body)) events.push(e);
+    expect(events.map((e) => e.event)).toEqual(['stdout', 'stderr', 'result']);
+    expect(JSON.parse(events[2]?.data ?? '{}')).toMatchObject({
+      exitCode: 1,
+      stdout: 'one\n',
+      stderr: 'two\n',
+    });
+    await call('DELETE', `/v1/sessions/${s.id}`);
+  });
+
+  it('runs background commands: list, get with output so far, kill', async () => {
+    const s = await create();
+    const bg = await command(s.id, { cmd: 'echo started; sleep 600', background: true });
+    expect(bg.status).toBe(202);
+    expect(bg.body.state).toBe('running');
+    let seen: CommandResult | undefined;
+    for (let i = 0; i < 50 && !seen?.stdout; i++) {
+      seen = (await call<CommandResult>('GET', `/v1/sessions/${s.id}/commands/${bg.body.id}`)).body;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(seen?.stdout).toBe('started\n');
+    const list = await call<{ commands: CommandResult[] }>('GET', `/v1/sessions/${s.id}/commands`);
+    expect(list.body.commands.map((c) => c.id)).toContain(bg.body.id);
+    const killed = await call<CommandResult>('POST', `/v1/sessions/${s.id}/commands/${bg.body.id}/kill`, {});
+    expect(killed.body).toMatchObject({ state: 'exited', signal: 'SIGKILL' });
+    const missing = await call('GET', `/v1/sessions/${s.id}/commands/cmd-999`);
+    expect(missing.body.error?.code).toBe('COMMAND_NOT_FOUND');
+    await call('DELETE', `/v1/sessions/${s.id}`);
+  });
+
+  it('keeps interpreter state between code runs, in Python, JavaScript and TypeScript; bash runs as a command', async () => {
+    const s = await create();
+    expect((await code(s.id, { code: 'x = 41' })).body.error).toBeNull();
+    const py = await code(s.id, { code: 'print("side"); x + 1' });
+    expect(py.body).toMatchObject({ stdout: 'side\n', result: { text: '42' }, error: null });
+    const err = await code(s.id, { code: '1/0' });
+    expect(err.body.error).toMatchObject({ name: 'ZeroDivisionError', value: 'division by zero' });
+    expect(err.body.error?.traceback).toContain('ZeroDivisionError');
+    const loop = await code(s.id, { code: 'while True: pass', timeoutMs: 1000 });
+    expect(loop.body.timedOut).toBe(true);
+    expect((await code(s.id, { code: 'x' })).body.result?.text).toBe('41');
+
+    await code(s.id, { language: 'javascript', code: 'const y = { a: 1 }' });
+    expect((await code(s.id, { language: 'javascript', code: 'y.a + 1' })).body.result?.text).toBe('2');
+    const ctx = await call<{ id: string }>('POST', `/v1/sessions/${s.id}/contexts`, {
+      language: 'typescript',
+    });
+    expect(ctx.status).toBe(201);
+    await code(s.id, { context: ctx.body.id, code: 'const n: number = 20' });
+    expect((await code(s.id, { context: ctx.body.id, code: 'n * 2' })).body.result?.text).toBe('40');
+    const bash = await code(s.id, { language: 'bash', code: 'echo $((6 * 7)); exit 2' });
+    expect(bash.body).toMatchObject({ stdout: '42\n', error: { name: 'ExitError', value: 'exit code 2' } });
+    const contexts = await call<{ contexts: Array<{ id: string; language: string }> }>(
+      'GET',
+      `/v1/sessions/${s.id}/contexts`,
+    );
+    expect(contexts.body.contexts.map((c) => c.language).sort()).toEqual([
+      'javascript',
+      'python',
+      'typescript',
+    ]);
+    const unknown = await code(s.id, { context: 'ctx-ffff', code: '1' });
+    expect(unknown.body.error).toMatchObject({ code: 'REPL_CONTEXT_NOT_FOUND' });
+    await call('DELETE', `/v1/sessions/${s.id}`);
+  });
+
+  it('reads, writes (streamed), lists, stats, renames and removes files', async () => {
+    const s = await create();
+    const big = Buffer.alloc(9 * 1024 * 1024 + 7, 'z');
+    const put = await fetch(`${server.url}/v1/sessions/${s.id}/files?path=/tmp/d/big.bin`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: big,
+    });
+    expect(put.status).toBe(200);
+    expect(((await put.json()) as { size: number }).size).toBe(big.length);
+    const back = Buffer.from(
+      await (await fetch(`${server.url}/v1/sessions/${s.id}/files?path=/tmp/d/big.bin`)).arrayBuffer(),
+    );
+    expect(back.equals(big)).toBe(true);
+
+    expect((await call('POST', `/v1/sessions/${s.id}/files/mkdir?path=/tmp/d/sub/deeper`)).status).toBe(200);
+    const list = await call<{ entries: Array<{ path: string; type: string }> }>(
+      'GET',
+      `/v1/sessions/${s.id}/files/list?path=/tmp/d&depth=2`,
+    );
+    expect(list.body.entries.map((e) => e.path).sort()).toEqual([
+      '/tmp/d/big.bin',
+      '/tmp/d/sub',
+      '/tmp/d/sub/deeper',
+    ]);
+    const moved = await call<{ path: string }>('POST', `/v1/sessions/${s.id}/files/rename`, {
+      from: '/tmp/d/big.bin',
+      to: '/tmp/d/sub/moved.bin',
+    });
+    expect(moved.body.path).toBe('/tmp/d/sub/moved.bin');
+    const stat = await call<{ size: number; type: string }>(
+      'GET',
+      `/v1/sessions/${s.id}/files/stat?path=/tmp/d/sub/moved.bin`,
+    );
+    expect(stat.body).toMatchObject({ size: big.length, type: 'file' });
+    expect((await call('DELETE', `/v1/sessions/${s.id}/files?path=/tmp/d&recursive=true`)).status).toBe(204);
+    const missing = await call('GET', `/v1/sessions/${s.id}/files/stat?path=/tmp/d`);
+    expect(missing.body.error?.code).toBe('FILE_NOT_FOUND');
+    await call('DELETE', `/v1/sessions/${s.id}`);
+  });
+
+  it('reports a session whose sandbox died as dead, and never hangs on it', async () => {
+    const s = await create();
+    // The sandbox is killed from the host (as the OOM killer or an operator would): its ledger
+    // record names its processes.
+    const record = server.service.store.ledger.list().find((r) => r.id === s.sandboxId);
+    expect(record?.pids.length).toBeGreaterThan(0);
+    for (const { pid } of record?.pids ?? []) process.kill(pid, 'SIGKILL');
+    let state = '';
+    for (let i = 0; i < 100 && state !== 'dead'; i++) {
+      state = (await call<Session>('GET', `/v1/sessions/${s.id}`)).body.state;
+      if (state !== 'dead') await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(state).toBe('dead');
+    const after = await command(s.id, { cmd: 'true' });
+    expect(after.status).toBe(410);
+    expect(after.body.error?.code).toBe('SESSION_DEAD');
+    expect((await call('DELETE', `/v1/sessions/${s.id}`)).status).toBe(204);
+  });
+});
