@@ -281,6 +281,59 @@ describe('sessions over HTTP on bwrap', () => {
     await call('DELETE', `/v1/sessions/${s.id}`);
   });
 
+  it('snapshots the writable files: restore brings back what was there and drops what came after; fork starts a new session', async () => {
+    const s = await create();
+    await command(s.id, { cmd: 'echo before > /tmp/kept && mkdir -p /work/d && echo w > /work/d/f' });
+    const memory = await call('POST', `/v1/sessions/${s.id}/snapshots`, { kind: 'memory' });
+    expect(memory.status).toBe(409);
+    expect(memory.body.error?.code).toBe('SNAPSHOT_KIND_UNSUPPORTED');
+    const snap = await call<{ id: string; kind: string; sizeBytes: number }>('POST', `/v1/sessions/${s.id}/snapshots`, {
+      name: 'base',
+    });
+    expect(snap.status).toBe(201);
+    expect(snap.body.kind).toBe('filesystem');
+    expect(snap.body.sizeBytes).toBeGreaterThan(0);
+    await command(s.id, { cmd: 'echo after > /tmp/later; echo changed > /tmp/kept' });
+
+    const restored = await call<Session>('POST', `/v1/sessions/${s.id}/restore`, { snapshotId: snap.body.id });
+    expect(restored.status).toBe(200);
+    expect(restored.body.id).toBe(s.id);
+    expect(restored.body.sandboxId).not.toBe(s.sandboxId);
+    const look = await command(s.id, { cmd: 'cat /tmp/kept /work/d/f; ls /tmp/later' });
+    expect(look.body.stdout).toBe('before\nw\n');
+    expect(look.body.exitCode).not.toBe(0);
+
+    const fork = await call<Session>('POST', `/v1/snapshots/${snap.body.id}/fork`, {});
+    expect(fork.status).toBe(201);
+    expect(fork.body.id).not.toBe(s.id);
+    await command(fork.body.id, { cmd: 'echo fork > /tmp/kept' });
+    expect((await command(s.id, { cmd: 'cat /tmp/kept' })).body.stdout).toBe('before\n');
+    expect((await command(fork.body.id, { cmd: 'cat /tmp/kept' })).body.stdout).toBe('fork\n');
+
+    const list = await call<{ snapshots: Array<{ id: string }> }>('GET', `/v1/sessions/${s.id}/snapshots`);
+    expect(list.body.snapshots.map((x) => x.id)).toEqual([snap.body.id]);
+    const pause = await call('POST', `/v1/sessions/${s.id}/pause`);
+    expect(pause.body.error?.code).toBe('SNAPSHOT_KIND_UNSUPPORTED');
+    expect((await call('DELETE', `/v1/snapshots/${snap.body.id}`)).status).toBe(204);
+    expect((await call('GET', `/v1/snapshots/${snap.body.id}`)).body.error?.code).toBe('SNAPSHOT_NOT_FOUND');
+  });
+
+  it('caps snapshots per session', async () => {
+    const s = await create();
+    const made: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const r = await call<{ id: string }>('POST', `/v1/sessions/${s.id}/snapshots`, { name: `s${i}` });
+      expect(r.status).toBe(201);
+      made.push(r.body.id);
+    }
+    const over = await call('POST', `/v1/sessions/${s.id}/snapshots`, {});
+    expect(over.status).toBe(409);
+    expect(over.body.error?.code).toBe('SNAPSHOT_LIMIT');
+    // Deleting the session removes every snapshot's files (checked in afterAll) and rows.
+    expect((await call('DELETE', `/v1/sessions/${s.id}`)).status).toBe(204);
+    expect((await call('GET', `/v1/snapshots/${made[0]}`)).body.error?.code).toBe('SNAPSHOT_NOT_FOUND');
+  });
+
   it('reports a session whose sandbox died as dead, and never hangs on it', async () => {
     const s = await create();
     // The sandbox is killed from the host (as the OOM killer or an operator would): its ledger
