@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import type { CodeResult, CommandResult, Session } from '../src/api/sessions.js';
 import { hearthPaths } from '../src/config/paths.js';
 import { parseSse } from '../src/sdk/sse.js';
@@ -145,6 +146,44 @@ describe('sessions over HTTP on bwrap', () => {
     await call('DELETE', `/v1/sessions/${s.id}`);
   });
 
+  it('runs an interactive command over a WebSocket: stdin, close-stdin, signals', async () => {
+    const s = await create();
+    const talk = (messages: object[], afterStart: (ws: WebSocket) => void) =>
+      new Promise<Array<Record<string, unknown>>>((resolve, reject) => {
+        const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/sessions/${s.id}/commands/ws`);
+        const got: Array<Record<string, unknown>> = [];
+        ws.on('open', () => {
+          for (const m of messages) ws.send(JSON.stringify(m));
+        });
+        ws.on('message', (raw) => {
+          const msg = JSON.parse(raw.toString()) as Record<string, unknown>;
+          got.push(msg);
+          if (msg.type === 'started') afterStart(ws);
+        });
+        ws.on('close', () => resolve(got));
+        ws.on('error', reject);
+      });
+    const echoed = await talk([{ type: 'start', argv: ['cat'] }], (ws) => {
+      ws.send(JSON.stringify({ type: 'stdin', data: 'hello\n' }));
+      ws.send(JSON.stringify({ type: 'close-stdin' }));
+    });
+    expect(
+      echoed
+        .filter((m) => m.type === 'stdout')
+        .map((m) => m.data)
+        .join(''),
+    ).toBe('hello\n');
+    expect(echoed.at(-1)).toMatchObject({ type: 'result', result: { exitCode: 0, stdout: 'hello\n' } });
+
+    const signalled = await talk([{ type: 'start', cmd: 'sleep 600' }], (ws) =>
+      ws.send(JSON.stringify({ type: 'signal', signal: 'SIGTERM' })),
+    );
+    expect(signalled.at(-1)).toMatchObject({ type: 'result', result: { signal: 'SIGTERM' } });
+
+    const refused = await talk([{ type: 'stdin', data: 'x' }], () => {});
+    expect(refused.at(-1)).toMatchObject({ type: 'error', error: { code: 'VALIDATION_FAILED' } });
+  });
+
   it('runs background commands: list, get with output so far, kill', async () => {
     const s = await create();
     const bg = await command(s.id, { cmd: 'echo started; sleep 600', background: true });
@@ -240,6 +279,59 @@ describe('sessions over HTTP on bwrap', () => {
     const missing = await call('GET', `/v1/sessions/${s.id}/files/stat?path=/tmp/d`);
     expect(missing.body.error?.code).toBe('FILE_NOT_FOUND');
     await call('DELETE', `/v1/sessions/${s.id}`);
+  });
+
+  it('snapshots the writable files: restore brings back what was there and drops what came after; fork starts a new session', async () => {
+    const s = await create();
+    await command(s.id, { cmd: 'echo before > /tmp/kept && mkdir -p /work/d && echo w > /work/d/f' });
+    const memory = await call('POST', `/v1/sessions/${s.id}/snapshots`, { kind: 'memory' });
+    expect(memory.status).toBe(409);
+    expect(memory.body.error?.code).toBe('SNAPSHOT_KIND_UNSUPPORTED');
+    const snap = await call<{ id: string; kind: string; sizeBytes: number }>('POST', `/v1/sessions/${s.id}/snapshots`, {
+      name: 'base',
+    });
+    expect(snap.status).toBe(201);
+    expect(snap.body.kind).toBe('filesystem');
+    expect(snap.body.sizeBytes).toBeGreaterThan(0);
+    await command(s.id, { cmd: 'echo after > /tmp/later; echo changed > /tmp/kept' });
+
+    const restored = await call<Session>('POST', `/v1/sessions/${s.id}/restore`, { snapshotId: snap.body.id });
+    expect(restored.status).toBe(200);
+    expect(restored.body.id).toBe(s.id);
+    expect(restored.body.sandboxId).not.toBe(s.sandboxId);
+    const look = await command(s.id, { cmd: 'cat /tmp/kept /work/d/f; ls /tmp/later' });
+    expect(look.body.stdout).toBe('before\nw\n');
+    expect(look.body.exitCode).not.toBe(0);
+
+    const fork = await call<Session>('POST', `/v1/snapshots/${snap.body.id}/fork`, {});
+    expect(fork.status).toBe(201);
+    expect(fork.body.id).not.toBe(s.id);
+    await command(fork.body.id, { cmd: 'echo fork > /tmp/kept' });
+    expect((await command(s.id, { cmd: 'cat /tmp/kept' })).body.stdout).toBe('before\n');
+    expect((await command(fork.body.id, { cmd: 'cat /tmp/kept' })).body.stdout).toBe('fork\n');
+
+    const list = await call<{ snapshots: Array<{ id: string }> }>('GET', `/v1/sessions/${s.id}/snapshots`);
+    expect(list.body.snapshots.map((x) => x.id)).toEqual([snap.body.id]);
+    const pause = await call('POST', `/v1/sessions/${s.id}/pause`);
+    expect(pause.body.error?.code).toBe('SNAPSHOT_KIND_UNSUPPORTED');
+    expect((await call('DELETE', `/v1/snapshots/${snap.body.id}`)).status).toBe(204);
+    expect((await call('GET', `/v1/snapshots/${snap.body.id}`)).body.error?.code).toBe('SNAPSHOT_NOT_FOUND');
+  });
+
+  it('caps snapshots per session', async () => {
+    const s = await create();
+    const made: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const r = await call<{ id: string }>('POST', `/v1/sessions/${s.id}/snapshots`, { name: `s${i}` });
+      expect(r.status).toBe(201);
+      made.push(r.body.id);
+    }
+    const over = await call('POST', `/v1/sessions/${s.id}/snapshots`, {});
+    expect(over.status).toBe(409);
+    expect(over.body.error?.code).toBe('SNAPSHOT_LIMIT');
+    // Deleting the session removes every snapshot's files (checked in afterAll) and rows.
+    expect((await call('DELETE', `/v1/sessions/${s.id}`)).status).toBe(204);
+    expect((await call('GET', `/v1/snapshots/${made[0]}`)).body.error?.code).toBe('SNAPSHOT_NOT_FOUND');
   });
 
   it('reports a session whose sandbox died as dead, and never hangs on it', async () => {

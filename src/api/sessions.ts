@@ -122,6 +122,24 @@ export const CommandResult = Type.Object(
 );
 export type CommandResult = Static<typeof CommandResult>;
 
+/** What a client sends on `GET /v1/sessions/:id/commands/ws`: `start` first, then the others. */
+export const CommandSocketMessage = Type.Union([
+  Type.Object(
+    { type: Type.Literal('start'), ...Type.Omit(CommandRequest, ['background']).properties },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    { type: Type.Literal('stdin'), data: Type.String({ maxLength: 1_048_576 }) },
+    { additionalProperties: false },
+  ),
+  Type.Object({ type: Type.Literal('close-stdin') }, { additionalProperties: false }),
+  Type.Object(
+    { type: Type.Literal('signal'), signal: Type.String({ pattern: '^SIG[A-Z0-9]+$', maxLength: 16 }) },
+    { additionalProperties: false },
+  ),
+]);
+export type CommandSocketMessage = Static<typeof CommandSocketMessage>;
+
 export const CommandList = Type.Object({ commands: Type.Array(CommandResult) });
 export type CommandList = Static<typeof CommandList>;
 

@@ -57,18 +57,37 @@ export interface SandboxSpec {
   labels?: Record<string, string>;
 }
 
-/** `memory`: processes and RAM too (VM backends); `filesystem`: the writable files. */
+/**
+ * `memory`: the whole running sandbox (processes, interpreter contexts' variables, files, since a
+ * VM's writable files live in its RAM). `filesystem`: the sandbox's writable files only.
+ */
 export type SnapshotKind = 'memory' | 'filesystem';
 
-/** A saved sandbox: what `restore` needs, stored by the caller as JSON beside the files in `dir`. */
+/**
+ * A saved sandbox: files in `dir` plus this object, which the caller stores (as JSON) to restore
+ * from later, in this process or after a restart. Every field is JSON-safe.
+ */
 export interface SnapshotInfo {
-  /** The directory holding its files; the caller made it and removes it. */
+  /** The directory the caller gave `snapshot()`; the backend's files are inside it. */
   dir: string;
   kind: SnapshotKind;
+  /** The backend that made it. */
+  backend: BackendName;
+  /** The files in `dir`, together. */
   sizeBytes: number;
+  /** ISO 8601. */
   createdAt: string;
-  /** Backend-specific facts restore needs (template, shapes, tool hashes), JSON-safe. */
-  meta?: Record<string, unknown>;
+  /**
+   * What restore checks before it uses the files: their format and, for a VM, the build and shape
+   * they were made in (kernel, image and tools hash, accelerator, vCPUs, memory).
+   */
+  meta: Record<string, string | number | boolean>;
+}
+
+export interface SnapshotOptions {
+  /** An empty directory the caller made (and removes); the backend writes only inside it. */
+  dir: string;
+  kind: SnapshotKind;
 }
 
 export interface Sandbox {
@@ -77,8 +96,11 @@ export interface Sandbox {
   readonly spec: Readonly<SandboxSpec>;
   /** The typed client of the guest agent running inside. */
   readonly agent: AgentClient;
-  /** Saves the sandbox into `opts.dir` (an empty directory); the sandbox keeps running. */
-  snapshot?(opts: { dir: string; kind: SnapshotKind }): Promise<SnapshotInfo>;
+  /**
+   * Saves the sandbox into `opts.dir` (capability `memory-snapshots` or `fs-snapshots`); the
+   * sandbox keeps running. A kind the backend does not keep is SNAPSHOT_KIND_UNSUPPORTED.
+   */
+  snapshot?(opts: SnapshotOptions): Promise<SnapshotInfo>;
   /** Frees every process, mount, socket and temp file. Safe to call twice, never throws. */
   destroy(): Promise<void>;
 }
@@ -126,7 +148,11 @@ export interface SandboxBackend {
    * it creates is freed before it resolves.
    */
   runOnce?(spec: SandboxSpec, req: OneShotRequest): Promise<OneShotStepResult[]>;
-  /** A new sandbox (new id) started from a snapshot this backend made. */
+  /**
+   * A NEW sandbox (new id) from a snapshot this backend kind made; `spec` gives its environment and
+   * labels again. Missing or damaged files are SNAPSHOT_MISSING; files from another build or shape
+   * are SNAPSHOT_INCOMPATIBLE; a kind the backend does not keep is SNAPSHOT_KIND_UNSUPPORTED.
+   */
   restore?(snap: SnapshotInfo, spec: SandboxSpec, opts?: { signal?: AbortSignal }): Promise<Sandbox>;
   /** Frees what the backend holds beyond single sandboxes (pools, templates). Idempotent. */
   close?(): Promise<void>;

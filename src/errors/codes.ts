@@ -56,6 +56,9 @@ export const ERROR_CODES = [
   'STORE_FULL',
   'STORE_UNAVAILABLE',
   'INTERNAL',
+  'SNAPSHOT_MISSING',
+  'SNAPSHOT_INCOMPATIBLE',
+  'SNAPSHOT_FAILED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -114,6 +117,9 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   STORE_FULL: 507,
   STORE_UNAVAILABLE: 503,
   INTERNAL: 500,
+  SNAPSHOT_MISSING: 410,
+  SNAPSHOT_INCOMPATIBLE: 409,
+  SNAPSHOT_FAILED: 500,
 };
 
 export const ERROR_HINTS: Record<ErrorCode, string> = {
@@ -173,4 +179,9 @@ export const ERROR_HINTS: Record<ErrorCode, string> = {
     "The server's database disk is full: retry later, or free space / lower HEARTH_RETENTION_* on the server.",
   STORE_UNAVAILABLE: "The server's database could not be written: retry later, and check the server log.",
   INTERNAL: 'A bug in hearth: retry, and report it with the server log if it repeats.',
+  SNAPSHOT_MISSING: "The snapshot's files are gone or damaged: take a new snapshot.",
+  SNAPSHOT_INCOMPATIBLE:
+    'The snapshot was made by another hearth build, backend or VM shape: take a new snapshot.',
+  SNAPSHOT_FAILED:
+    'The sandbox keeps running; the message says which step failed. Retry, or free room in the sandbox.',
 };

@@ -205,7 +205,14 @@ export class ManagedSandbox {
   }
 
   #end(reason: 'released' | 'expired' | 'died', err?: HearthError): Promise<void> {
-    this.#ended ??= (async () => {
+    if (this.#ended) return this.#ended;
+    // Set before anything runs: destroy() closes the agent synchronously, and its close handler
+    // must see a sandbox that is already ending, not one that died on its own.
+    let done!: () => void;
+    this.#ended = new Promise<void>((r) => {
+      done = r;
+    });
+    void (async () => {
       for (const l of this.#onEnd) {
         try {
           l(reason, err);
@@ -215,7 +222,9 @@ export class ManagedSandbox {
       }
       await this.#sandbox.destroy();
       await this.#host.ended(this, reason, err);
-    })();
+    })()
+      .catch(() => {})
+      .finally(() => done());
     return this.#ended;
   }
 

@@ -13,6 +13,7 @@ import { interactiveRoute } from './routes/interactive.js';
 import { jobRoutes } from './routes/jobs.js';
 import { sessionFileRoutes } from './routes/session-files.js';
 import { snapshotRoutes } from './routes/session-snapshots.js';
+import { sessionSocketRoute } from './routes/session-socket.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { systemRoutes } from './routes/system.js';
 
@@ -75,6 +76,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       maxFileBytes: o.maxFileBytes ?? 256 * 1024 * 1024,
     });
     await app.register(snapshotRoutes, { api: o.sessions });
+    const sessions = o.sessions;
+    await app.register(async (scope) => sessionSocketRoute(scope, sessions));
   }
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

@@ -46,6 +46,13 @@ const list = (raw: string | undefined): string[] =>
     .map((t) => t.trim())
     .filter(Boolean);
 
+function positiveInt(name: string, raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1)
+    throw new HearthError('VALIDATION_FAILED', `${name}=${raw} must be a positive integer`, { hint: `Fix or unset ${name}.` });
+  return n;
+}
+
 export function tokensFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
   return list(env.HEARTH_TOKENS);
 }
@@ -95,6 +102,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     app = await buildApp({
       service,
       sessions,
+      ...(env.HEARTH_MAX_FILE_BYTES ? { maxFileBytes: positiveInt('HEARTH_MAX_FILE_BYTES', env.HEARTH_MAX_FILE_BYTES) } : {}),
       metrics,
       tokens,
       allowedHosts: opts.allowedHosts ?? list(env.HEARTH_ALLOWED_HOSTS),

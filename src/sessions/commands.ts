@@ -81,7 +81,7 @@ export class SessionCommands {
   /** Starts a command; `done` resolves with its result once it ends (or the sandbox goes). */
   start(
     sandbox: ManagedSandbox,
-    req: CommandRequest & { timeoutMs: number },
+    req: CommandRequest & { timeoutMs: number; interactive?: boolean },
     handlers: OutputHandlers = {},
   ): { id: string; done: Promise<CommandResult>; handle: ExecHandle } {
     const id = `cmd-${++this.#seq}`;
@@ -89,7 +89,7 @@ export class SessionCommands {
       ...(req.argv ? { argv: req.argv } : { shell: req.cmd ?? '' }),
       env: { ...this.o.env, ...req.env },
       ...(req.cwd ? { cwd: req.cwd } : {}),
-      stdin: req.stdin !== undefined ? 'pipe' : 'null',
+      stdin: req.stdin !== undefined || req.interactive ? 'pipe' : 'null',
       limits: { timeoutMs: req.timeoutMs, maxOutputBytes: this.o.maxOutputBytes },
     };
     const output = new Output(this.o.maxOutputBytes);
@@ -104,10 +104,9 @@ export class SessionCommands {
       { onStdout: tell('stdout'), onStderr: tell('stderr') },
       { session: this.o.sessionId, command: id },
     );
-    if (req.stdin !== undefined) {
-      handle.writeStdin(req.stdin);
-      handle.closeStdin();
-    }
+    if (req.stdin !== undefined) handle.writeStdin(req.stdin);
+    // An interactive command's stdin stays open for its client; any other gets EOF now.
+    if (req.stdin !== undefined && !req.interactive) handle.closeStdin();
     const running: Running = { id, handle, output, exit: undefined, listeners, done: undefined as never };
     running.done = handle.exit.then(
       (exit) => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ExecHandle } from '../agent/client.js';
 import type {
   CodeContext,
   CodeRequest,
@@ -163,6 +164,22 @@ export class SessionService implements SessionsApi {
       handlers?.signal?.removeEventListener('abort', onAbort);
       live.commands.forget(started.id);
     }
+  }
+
+  /**
+   * A command whose stdin stays open for the caller (the WebSocket route): it writes stdin, sends
+   * signals and hears the output; the command is kept in the list like a background one.
+   */
+  async startInteractive(
+    id: string,
+    req: CommandRequest,
+    handlers: OutputHandlers,
+  ): Promise<{ id: string; handle: ExecHandle; done: Promise<CommandResult> }> {
+    if ((req.cmd === undefined) === (req.argv === undefined))
+      throw new HearthError('VALIDATION_FAILED', 'give exactly one of `cmd` and `argv`');
+    const live = await this.#use(id);
+    const timeoutMs = this.#timeout(req.timeoutMs);
+    return live.commands.start(live.live(), { ...req, timeoutMs, interactive: true }, handlers);
   }
 
   async listCommands(id: string): Promise<CommandResult[]> {

@@ -4,6 +4,7 @@ import { MemoryLedger } from '../../host/ledger.js';
 import { requireImage } from '../../images/store.js';
 import { ensureTools } from '../../images/tools.js';
 import type { BackendOptions, Capability, SandboxBackend, SandboxSpec } from '../backend.js';
+import { restoreWritableFiles } from '../shared/fs-snapshot.js';
 import { probeBwrap } from './bwrap-probe.js';
 import { bwrapRunOnce, type RunOnceContext } from './bwrap-run-once.js';
 import { UidPool } from './uid-pool.js';
@@ -15,7 +16,8 @@ const CONTEXT_TTL_MS = 1000;
  * The bwrap backend: Linux namespaces (user, pid, net, ipc, uts, cgroup) via bubblewrap, the image
  * read-only, size-limited tmpfs for /work and /tmp, each sandbox in its own host cgroups and its own
  * unprivileged host uid. `create` starts the guest agent on the sandbox's stdio; `runOnce` runs
- * programs directly under the exec shim for one-shot jobs.
+ * programs directly under the exec shim for one-shot jobs. Snapshots are of /work and /tmp
+ * (shared/fs-snapshot.ts).
  */
 export function createBwrapBackend(opts: BackendOptions & { bwrap?: string } = {}): SandboxBackend {
   const paths: HearthPaths = opts.paths ?? hearthPaths();
@@ -40,7 +42,7 @@ export function createBwrapBackend(opts: BackendOptions & { bwrap?: string } = {
     name: 'bwrap',
     probe: () => probeBwrap({ paths, bwrap }),
     capabilities(): readonly Capability[] {
-      const caps: Capability[] = ['namespace-isolation', 'one-shot'];
+      const caps: Capability[] = ['namespace-isolation', 'one-shot', 'fs-snapshots'];
       if (detectCgroups().mode !== 'none') caps.push('cgroup-limits');
       return caps;
     },
@@ -48,6 +50,15 @@ export function createBwrapBackend(opts: BackendOptions & { bwrap?: string } = {
       // Loaded on first use: the one-shot path never needs the agent client.
       const { startBwrapSandbox } = await import('./bwrap-sandbox.js');
       return startBwrapSandbox(await context(spec), spec, createOpts?.signal);
+    },
+    async restore(snap, spec, restoreOpts) {
+      const { startBwrapSandbox } = await import('./bwrap-sandbox.js');
+      return restoreWritableFiles({
+        backend: 'bwrap',
+        snap,
+        signal: restoreOpts?.signal,
+        create: async () => startBwrapSandbox(await context(spec), spec, restoreOpts?.signal),
+      });
     },
     async runOnce(spec, req) {
       return bwrapRunOnce(await context(spec), spec, req);

@@ -81,7 +81,8 @@ export function createFirecrackerBackend(opts: BackendOptions = {}): SandboxBack
 
   return {
     name: 'firecracker',
-    capabilities: (): readonly Capability[] => ['vm-isolation', 'memory-snapshots'],
+    // No `memory-snapshots` until its sandboxes implement snapshot() (driver.ts has the API calls).
+    capabilities: (): readonly Capability[] => ['vm-isolation'],
     probe: async () => {
       const p = check();
       if (!p.usable || !p.details?.binary) return p;

@@ -4,7 +4,8 @@ import { type HearthPaths, hearthPaths } from '../../config/paths.js';
 import { MemoryLedger } from '../../host/ledger.js';
 import { findImage, requireImage } from '../../images/store.js';
 import { ensureTools } from '../../images/tools.js';
-import type { BackendOptions, Capability, Probe, SandboxBackend } from '../backend.js';
+import type { BackendOptions, Capability, Probe, Sandbox, SandboxBackend, SandboxSpec } from '../backend.js';
+import { restoreWritableFiles } from '../shared/fs-snapshot.js';
 import { runscBinary } from './runsc.js';
 
 const run = promisify(execFile);
@@ -43,33 +44,42 @@ async function probeGvisor(paths: HearthPaths, deadlineMs = 6000): Promise<Probe
 
 /**
  * The gVisor backend: runsc on an OCI bundle generated per sandbox (the image read-only, tmpfs
- * /work and /tmp, no network interfaces, memory and pids limits), the agent on its stdio.
+ * /work and /tmp, no network interfaces, memory and pids limits), the agent on its stdio. Snapshots
+ * are of /work and /tmp (shared/fs-snapshot.ts): the sentry's memory is not saved.
  */
 export function createGvisorBackend(opts: BackendOptions = {}): SandboxBackend {
   const paths = opts.paths ?? hearthPaths();
   const ledger = opts.ledger ?? new MemoryLedger();
+  async function create(spec: SandboxSpec, createOpts?: { signal?: AbortSignal }): Promise<Sandbox> {
+    const image = requireImage(spec.image, { paths });
+    const tools = await ensureTools({ paths });
+    const { startGvisorSandbox } = await import('./gvisor-sandbox.js');
+    return startGvisorSandbox(
+      {
+        run: paths.run,
+        ledger,
+        rootfs: image.rootfs,
+        toolsDir: tools.dir,
+        readableBin: tools.readableBin,
+        shim: tools.shim,
+      },
+      spec,
+      createOpts?.signal,
+    );
+  }
   return {
     name: 'gvisor',
     probe: () => probeGvisor(paths),
     capabilities(): readonly Capability[] {
-      return ['syscall-isolation', 'cgroup-limits'];
+      return ['syscall-isolation', 'cgroup-limits', 'fs-snapshots'];
     },
-    async create(spec, createOpts) {
-      const image = requireImage(spec.image, { paths });
-      const tools = await ensureTools({ paths });
-      const { startGvisorSandbox } = await import('./gvisor-sandbox.js');
-      return startGvisorSandbox(
-        {
-          run: paths.run,
-          ledger,
-          rootfs: image.rootfs,
-          toolsDir: tools.dir,
-          readableBin: tools.readableBin,
-          shim: tools.shim,
-        },
-        spec,
-        createOpts?.signal,
-      );
-    },
+    create,
+    restore: (snap, spec, restoreOpts) =>
+      restoreWritableFiles({
+        backend: 'gvisor',
+        snap,
+        signal: restoreOpts?.signal,
+        create: () => create(spec, restoreOpts),
+      }),
   };
 }

@@ -7,7 +7,7 @@ import { HearthError } from '../../errors/hearth-error.js';
 import type { SandboxLedger } from '../../host/ledger.js';
 import { newSandboxId } from '../../host/sandbox-id.js';
 import type { VmArtefacts } from '../../images/vm/artefacts.js';
-import type { AccelVerdict } from './accel.js';
+import { type AccelVerdict, getQemuVersion } from './accel.js';
 import type { QemuVmConfig } from './qemu-args.js';
 import { handToQemu } from './qemu-user.js';
 import { QemuVm } from './qemu-vm.js';
@@ -55,10 +55,37 @@ export function vmConfig(
   };
 }
 
+/** What a VM was started from: a snapshot of it restores only into a VM started the same way. */
+export interface VmBuild {
+  /** Kernel, initramfs, image and tools hash (VmArtefacts.key). */
+  artefactsKey: string;
+  accel: string;
+  /** The `-cpu` model ('' for the default). */
+  cpu: string;
+  qemuVersion: string;
+  vcpus: number;
+  memoryMb: number;
+  diskMb: number;
+  /** Guest RAM is the `mem` object (a template VM or its clone) rather than the machine's own. */
+  namedRam: boolean;
+}
+
 export interface LaunchedVm {
   id: string;
   vm: QemuVm;
   agent: AgentClient;
+  build: VmBuild;
+}
+
+async function vmBuild(ctx: LaunchContext, shape: VmShape, namedRam: boolean): Promise<VmBuild> {
+  return {
+    artefactsKey: ctx.artefacts.key,
+    accel: ctx.accel.accel,
+    cpu: ctx.accel.cpu ?? '',
+    qemuVersion: await getQemuVersion(),
+    ...shape,
+    namedRam,
+  };
 }
 
 /** Boots a VM from scratch and waits for its agent. */
@@ -86,7 +113,7 @@ export async function coldBoot(
   });
   return withVm(vm, opts.signal, async () => {
     const agent = await vm.connectAgent({ helloTimeoutMs: COLD_BOOT_TIMEOUT_MS });
-    return { id, vm, agent };
+    return { id, vm, agent, build: await vmBuild(ctx, shape, opts.memoryFile !== undefined) };
   });
 }
 
@@ -95,14 +122,18 @@ export interface RestoreOptions {
   stateFile: string;
   /** The template's RAM file, mapped privately: pages the clone only reads stay shared. */
   memoryFile?: string;
+  /** RAM in anonymous memory named `mem` (a snapshot of a template's clone; see QemuVmConfig). */
+  namedRam?: boolean;
   labels?: Record<string, string>;
   signal?: AbortSignal;
   /** QEMU's nice level (pool refills run below VMs in use). @default 0 */
   nice?: number;
+  /** The error for a state file QEMU cannot load (a damaged snapshot); @default QEMU's failure */
+  loadError?: (cause: Error) => HearthError;
 }
 
 /**
- * Starts a VM paused (`-incoming defer`), loads the template's state into it, resumes it, then
+ * Starts a VM paused (`-incoming defer`), loads a template's or a snapshot's state into it, resumes it, then
  * reconnects the agent and tells it who it is now: a new sandbox id, the wall clock, and fresh
  * entropy (every clone of a template starts with the same RNG state).
  */
@@ -120,6 +151,7 @@ export async function restore(ctx: LaunchContext, shape: VmShape, opts: RestoreO
         ...vmConfig(ctx, shape),
         incoming: true,
         ...(opts.memoryFile ? { memoryFile: { path: opts.memoryFile, shared: false } } : {}),
+        ...(opts.namedRam ? { namedRam: true } : {}),
       },
       ledger: ctx.ledger,
       shim: ctx.shim,
@@ -133,12 +165,20 @@ export async function restore(ctx: LaunchContext, shape: VmShape, opts: RestoreO
   return withVm(vm, opts.signal, async () => {
     // The stream carries no RAM for a file-backed template; both sides must agree on that.
     if (opts.memoryFile) await setIgnoreShared(vm);
-    await vm.qmp.execute('migrate-incoming', { uri: 'fd:3' });
-    const state = await waitForIncoming(vm, RESTORE_TIMEOUT_MS);
+    let state: string;
+    try {
+      await vm.qmp.execute('migrate-incoming', { uri: 'fd:3' });
+      state = await waitForIncoming(vm, RESTORE_TIMEOUT_MS);
+    } catch (err) {
+      // QEMU exits on a stream it cannot load; its stderr says why.
+      const why = vm.exited ? await vm.exitFailure('QEMU could not load the saved state') : (err as Error);
+      throw opts.loadError?.(why) ?? why;
+    }
     if (state === 'paused') await vm.qmp.execute('cont');
     const agent = await reconnectAgent(vm, RESTORE_TIMEOUT_MS);
     await agent.afterRestore({ sandboxId: id, nowMs: Date.now(), entropy: randomBytes(32) });
-    return { id, vm, agent };
+    const namedRam = opts.memoryFile !== undefined || opts.namedRam === true;
+    return { id, vm, agent, build: await vmBuild(ctx, shape, namedRam) };
   });
 }
 

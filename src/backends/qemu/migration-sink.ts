@@ -1,9 +1,10 @@
-import { chmodSync, createWriteStream } from 'node:fs';
+import { chmodSync, createWriteStream, rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { HearthError } from '../../errors/hearth-error.js';
 import { grant, type QemuUser } from './qemu-user.js';
+import type { QemuVm } from './qemu-vm.js';
 
 export interface MigrationSink {
   /** The `migrate` URI QEMU sends its state to. */
@@ -44,6 +45,8 @@ export async function receiveMigration(o: {
     done.catch(() => {});
     settle?.(done);
   });
+  // A socket left by an earlier save of this VM that ended abnormally.
+  rmSync(path, { force: true });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(path, () => resolve());
@@ -58,10 +61,7 @@ export async function receiveMigration(o: {
         timer = setTimeout(
           () =>
             reject(
-              new HearthError(
-                'SANDBOX_START_FAILED',
-                `the template's state did not arrive in ${timeoutMs} ms`,
-              ),
+              new HearthError('SANDBOX_START_FAILED', `the VM's state did not arrive in ${timeoutMs} ms`),
             ),
           timeoutMs,
         );
@@ -77,4 +77,31 @@ export async function receiveMigration(o: {
       conn?.destroy();
     },
   };
+}
+
+/**
+ * Sends a stopped VM's state (QMP `migrate`) into `file` and waits until all of it is there. The
+ * VM stays stopped; the caller resumes (`cont`) or ends it. `what` names the save in errors.
+ */
+export async function migrateToFile(
+  vm: QemuVm,
+  file: string,
+  o: { timeoutMs: number; what: string },
+): Promise<void> {
+  const sink = await receiveMigration({ dir: vm.dir, file, user: vm.user });
+  try {
+    await vm.qmp.execute('migrate', { uri: sink.uri });
+    const deadline = Date.now() + o.timeoutMs;
+    for (;;) {
+      const info = await vm.qmp.execute<{ status?: string; 'error-desc'?: string }>('query-migrate');
+      if (info.status === 'completed') break;
+      if (info.status === 'failed' || info.status === 'cancelled')
+        throw vm.failure(`${o.what} failed: ${info['error-desc'] ?? info.status}`);
+      if (Date.now() > deadline) throw vm.failure(`${o.what} took too long`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await sink.written(Math.max(1, deadline - Date.now()));
+  } finally {
+    sink.close();
+  }
 }

@@ -35,6 +35,12 @@ export interface QemuVmConfig {
    * guest's pages to the file; `shared: false` (a clone) maps it privately, copy-on-write.
    */
   memoryFile?: { path: string; shared: boolean };
+  /**
+   * Guest RAM in anonymous memory under the name a file-backed VM gives it (`mem`): a VM restored
+   * from a snapshot of a template's clone must name its RAM as the clone did, without mapping the
+   * template's file (which a later template build replaces). Ignored when `memoryFile` is set.
+   */
+  namedRam?: boolean;
 }
 
 let tscKhz: number | undefined;
@@ -84,7 +90,7 @@ export const QEMU_SANDBOX = 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,
 
 /** The full `qemu-system-x86_64` argument list for one microVM. */
 export function qemuArgs(cfg: QemuVmConfig): string[] {
-  const machine = `microvm,x-option-roms=off,isa-serial=on,rtc=on${cfg.memoryFile ? ',memory-backend=mem' : ''}`;
+  const machine = `microvm,x-option-roms=off,isa-serial=on,rtc=on${cfg.memoryFile || cfg.namedRam ? ',memory-backend=mem' : ''}`;
   const args = [
     '-M',
     machine,
@@ -138,6 +144,8 @@ export function qemuArgs(cfg: QemuVmConfig): string[] {
       '-object',
       `memory-backend-file,id=mem,size=${cfg.memoryMb}M,mem-path=${path.replace(/,/g, ',,')},share=${shared ? 'on' : 'off'}`,
     );
+  } else if (cfg.namedRam) {
+    args.push('-object', `memory-backend-ram,id=mem,size=${cfg.memoryMb}M`);
   }
   if (cfg.qmpSocket) args.push('-qmp', `unix:${cfg.qmpSocket},server=on,wait=off`);
   if (cfg.incoming) args.push('-incoming', 'defer');

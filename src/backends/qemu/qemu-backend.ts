@@ -7,12 +7,21 @@ import { ensureTools } from '../../images/tools.js';
 import { ensureVmArtefacts } from '../../images/vm/artefacts.js';
 import { ensureInitramfs } from '../../images/vm/initramfs.js';
 import { ensureKernel, findKernel } from '../../images/vm/kernel.js';
-import type { BackendOptions, Capability, Probe, Sandbox, SandboxBackend, SandboxSpec } from '../backend.js';
+import type {
+  BackendOptions,
+  Capability,
+  Probe,
+  Sandbox,
+  SandboxBackend,
+  SandboxSpec,
+  SnapshotInfo,
+} from '../backend.js';
 import { type AccelVerdict, chooseAccel, getQemuVersion } from './accel.js';
 import { coldBoot, type LaunchContext, type RestoreOptions, restore, type VmShape } from './launch.js';
 import { WarmPool } from './pool.js';
 import type { Accelerator } from './qemu-args.js';
 import { QemuSandbox } from './qemu-sandbox.js';
+import { vmToRestore } from './qemu-snapshot.js';
 import { chooseQemuUser } from './qemu-user.js';
 import { parseMemoryShapes, shapeFor } from './shapes.js';
 import { ensureTemplate, type Template } from './template.js';
@@ -206,6 +215,31 @@ export function createQemuBackend(opts: QemuBackendOptions = {}): QemuBackend {
             ...(signal ? { signal } : {}),
           })
         : await coldBoot(ctx, shape, { labels, ...(signal ? { signal } : {}) });
+      return track(new QemuSandbox(launched, spec));
+    },
+
+    /**
+     * A new VM started from a memory snapshot (`-incoming` from its state file) in the snapshot's
+     * shape, then told its new id, the clock and fresh entropy, as a template's clone is.
+     */
+    async restore(snap: SnapshotInfo, spec: SandboxSpec, restoreOpts: { signal?: AbortSignal } = {}) {
+      if (closed) throw new HearthError('SHUTTING_DOWN', 'the qemu backend is closed');
+      const ctx = await context(spec.image);
+      const { shape, stateFile, namedRam } = vmToRestore(snap, ctx, {
+        qemuVersion: await getQemuVersion(),
+        image: spec.image,
+      });
+      const signal = restoreOpts.signal;
+      const launched = await restore(ctx, shape, {
+        stateFile,
+        namedRam,
+        loadError: (cause) =>
+          new HearthError('SNAPSHOT_MISSING', `the snapshot in ${snap.dir} is damaged: ${cause.message}`, {
+            cause,
+          }),
+        labels: spec.labels ?? {},
+        ...(signal ? { signal } : {}),
+      });
       return track(new QemuSandbox(launched, spec));
     },
 

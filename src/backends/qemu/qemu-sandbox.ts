@@ -1,8 +1,11 @@
 import type { AgentClient, ExecHandlers, RunRequest } from '../../agent/client.js';
 import type { ExecRequest } from '../../agent/protocol.js';
-import type { BackendName, Sandbox, SandboxSpec } from '../backend.js';
+import { HearthError } from '../../errors/hearth-error.js';
+import type { BackendName, Sandbox, SandboxSpec, SnapshotInfo, SnapshotOptions } from '../backend.js';
 import { AgentWatchdog } from '../shared/agent-watchdog.js';
-import type { LaunchedVm } from './launch.js';
+import { kindUnsupported } from '../shared/snapshot-checks.js';
+import type { LaunchedVm, VmBuild } from './launch.js';
+import { saveVm } from './qemu-snapshot.js';
 import type { QemuVm } from './qemu-vm.js';
 
 /** A running microVM with its connected agent. */
@@ -12,12 +15,20 @@ export class QemuSandbox implements Sandbox {
   #spec: Readonly<SandboxSpec>;
   readonly agent: AgentClient;
   readonly vm: QemuVm;
+  /** What the VM was started from (a snapshot records it). */
+  readonly build: VmBuild;
+  /** The image the VM runs (a pooled VM's is known before its spec). */
+  readonly #image: string;
+  /** The save in progress: saves of one VM run one at a time. */
+  #saving: Promise<unknown> = Promise.resolve();
   #destroying: Promise<void> | undefined;
   readonly #watchdog: AgentWatchdog;
 
   constructor(launched: LaunchedVm, spec: SandboxSpec) {
     this.id = launched.id;
     this.vm = launched.vm;
+    this.build = launched.build;
+    this.#image = spec.image;
     this.#spec = Object.freeze({ ...spec });
     this.agent = withBaseEnv(launched.agent, () => this.#spec.env);
     // A VM that dies on its own (guest panic, OOM of QEMU) frees its host resources at once.
@@ -37,6 +48,20 @@ export class QemuSandbox implements Sandbox {
   withSpec(spec: SandboxSpec): this {
     this.#spec = Object.freeze({ ...spec });
     return this;
+  }
+
+  /**
+   * A memory snapshot (qemu-snapshot.ts); the VM runs on. The filesystem kind is refused: the
+   * guest's files live in its RAM, so a memory snapshot already holds them.
+   */
+  snapshot(opts: SnapshotOptions): Promise<SnapshotInfo> {
+    if (opts.kind !== 'memory') return Promise.reject(kindUnsupported('qemu', opts.kind, 'memory'));
+    const save = this.#saving.then(() => {
+      if (this.#destroying) throw new HearthError('SANDBOX_LOST', `sandbox ${this.id} is being destroyed`);
+      return saveVm({ vm: this.vm, agent: this.agent, build: this.build, image: this.#image, dir: opts.dir });
+    });
+    this.#saving = save.catch(() => {});
+    return save;
   }
 
   /** Closes the agent, stops QEMU, removes sockets, temp dir and ledger record. Never throws. */

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { HearthError } from '../../errors/hearth-error.js';
 import { isRunning } from '../../host/sandbox-id.js';
 import { coldBoot, type LaunchContext, setIgnoreShared, type VmShape } from './launch.js';
-import { type MigrationSink, receiveMigration } from './migration-sink.js';
+import { migrateToFile } from './migration-sink.js';
 import { chooseQemuUser, grant } from './qemu-user.js';
 import { warmUp } from './warm-up.js';
 
@@ -142,7 +142,6 @@ async function buildTemplate(
     labels: { template: image },
     ...(tmpMem ? { memoryFile: tmpMem } : {}),
   });
-  const sinks: MigrationSink[] = [];
   try {
     const bootMs = performance.now() - started;
     const warmMs = await warmUp(agent, opts.warm ?? []);
@@ -154,20 +153,7 @@ async function buildTemplate(
     const saveStarted = performance.now();
     await vm.qmp.execute('stop');
     if (shared) await setIgnoreShared(vm);
-    const sink = await receiveMigration({ dir: vm.dir, file: tmpState, user: vm.user });
-    sinks.push(sink);
-    await vm.qmp.execute('migrate', { uri: sink.uri });
-    const deadline = Date.now() + MIGRATE_TIMEOUT_MS;
-    for (;;) {
-      const info = await vm.qmp.execute<{ status?: string; 'error-desc'?: string }>('query-migrate');
-      if (info.status === 'completed') break;
-      if (info.status === 'failed' || info.status === 'cancelled') {
-        throw vm.failure(`saving the template failed: ${info['error-desc'] ?? info.status}`);
-      }
-      if (Date.now() > deadline) throw vm.failure('saving the template took too long');
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    await sink.written(Math.max(1, deadline - Date.now()));
+    await migrateToFile(vm, tmpState, { timeoutMs: MIGRATE_TIMEOUT_MS, what: 'saving the template' });
     // QEMU must be gone before the RAM file is published: nothing may write to it afterwards.
     await vm.destroy();
     if (tmpMem && memoryFile) {
@@ -186,7 +172,6 @@ async function buildTemplate(
       ? err
       : vm.failure(`building the template failed: ${(err as Error).message}`);
   } finally {
-    for (const s of sinks) s.close();
     await vm.destroy();
     rmSync(tmpState, { force: true });
     if (tmpMem) rmSync(tmpMem, { force: true });

@@ -1,0 +1,76 @@
+import { lstatSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { HearthError } from '../../errors/hearth-error.js';
+import type { BackendName, SnapshotInfo, SnapshotKind } from '../backend.js';
+
+/** The refusal of a kind `backend` does not keep; the hint names the kind it does keep. */
+export function kindUnsupported(backend: BackendName, asked: SnapshotKind, has: SnapshotKind): HearthError {
+  return new HearthError(
+    'SNAPSHOT_KIND_UNSUPPORTED',
+    `${backend} cannot make or restore ${asked} snapshots`,
+    {
+      hint: `${backend} keeps ${has} snapshots only: ask for kind "${has}"${has === 'memory' ? '' : ', or use a qemu sandbox for memory snapshots'}.`,
+    },
+  );
+}
+
+export interface SnapshotExpectations {
+  /** The backend restoring. */
+  backend: BackendName;
+  /** Backends whose snapshots it can restore (their files have the same format). */
+  from: readonly BackendName[];
+  /** The one kind it keeps. */
+  kind: SnapshotKind;
+  /** Files that must be in `snap.dir`. */
+  files: readonly string[];
+  /** Facts that must equal the snapshot's `meta` (format, build, shape). */
+  meta: Record<string, string | number | boolean>;
+}
+
+/**
+ * Checks a snapshot before a restore uses it: the kind, the backend and build it came from, and its
+ * files (regular files, not links, no smaller than recorded). The info comes back from the caller's
+ * store, so every field is checked, never trusted.
+ */
+export function checkSnapshot(snap: SnapshotInfo, want: SnapshotExpectations): void {
+  if (typeof snap !== 'object' || snap === null || typeof snap.dir !== 'string' || !snap.dir)
+    throw new HearthError('SNAPSHOT_MISSING', 'the snapshot record has no directory');
+  if (snap.kind !== want.kind) throw kindUnsupported(want.backend, snap.kind, want.kind);
+  if (!want.from.includes(snap.backend))
+    throw new HearthError(
+      'SNAPSHOT_INCOMPATIBLE',
+      `a ${String(snap.backend)} snapshot cannot be restored on ${want.backend}`,
+    );
+  const meta = typeof snap.meta === 'object' && snap.meta !== null ? snap.meta : {};
+  for (const [key, value] of Object.entries(want.meta)) {
+    if (meta[key] !== value)
+      throw new HearthError(
+        'SNAPSHOT_INCOMPATIBLE',
+        `the snapshot's ${key} is ${JSON.stringify(meta[key])}, this host's is ${JSON.stringify(value)}`,
+      );
+  }
+  let total = 0;
+  for (const f of want.files) {
+    const st = lstatSync(join(snap.dir, f), { throwIfNoEntry: false });
+    if (!st?.isFile())
+      throw new HearthError('SNAPSHOT_MISSING', `the snapshot file ${join(snap.dir, f)} is missing`);
+    total += st.size;
+  }
+  if (Number.isFinite(snap.sizeBytes) && total !== snap.sizeBytes)
+    throw new HearthError(
+      'SNAPSHOT_MISSING',
+      `the snapshot's files in ${snap.dir} hold ${total} bytes, ${snap.sizeBytes} were saved`,
+    );
+}
+
+/** The caller's directory, which must exist and be empty: nothing of another snapshot is overwritten. */
+export function checkTargetDir(dir: string): void {
+  const st = lstatSync(dir, { throwIfNoEntry: false });
+  if (!st?.isDirectory())
+    throw new HearthError(
+      'VALIDATION_FAILED',
+      `snapshot directory ${dir} does not exist or is not a directory`,
+    );
+  if (readdirSync(dir).length > 0)
+    throw new HearthError('VALIDATION_FAILED', `snapshot directory ${dir} is not empty`);
+}
