@@ -195,5 +195,8 @@ describe('SDK Sandbox', () => {
     const gone = await other.commands.run('true').catch((e) => e);
     expect(gone).toBeInstanceOf(HearthApiError);
     expect([404, 410]).toContain(gone.status);
+    const noSocket = await other.commands.spawn('true').catch((e) => e);
+    expect(noSocket).toBeInstanceOf(HearthApiError);
+    expect([404, 410]).toContain(noSocket.status);
   });
 });
