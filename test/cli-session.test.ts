@@ -61,6 +61,11 @@ describe('hearth session', () => {
     expect(argv).toMatchObject({ code: 0, stdout: 'a b|$HOME|' });
     const stdin = await hearth(['session', 'exec', id, '--stdin', '-', 'tr a-z A-Z'], 'shout');
     expect(stdin.stdout).toBe('SHOUT');
+    const live = await hearth(
+      ['session', 'exec', id, '-i', 'read a; read b; echo "$b $a"; exit 4'],
+      'one\ntwo\n',
+    );
+    expect(live).toMatchObject({ code: 4, stdout: 'two one\n' });
     const json = JSON.parse((await hearth(['session', 'exec', id, '--json', 'echo j'])).stdout);
     expect(json).toMatchObject({ exitCode: 0, stdout: 'j\n' });
   });

@@ -287,15 +287,21 @@ describe('sessions over HTTP on bwrap', () => {
     const memory = await call('POST', `/v1/sessions/${s.id}/snapshots`, { kind: 'memory' });
     expect(memory.status).toBe(409);
     expect(memory.body.error?.code).toBe('SNAPSHOT_KIND_UNSUPPORTED');
-    const snap = await call<{ id: string; kind: string; sizeBytes: number }>('POST', `/v1/sessions/${s.id}/snapshots`, {
-      name: 'base',
-    });
+    const snap = await call<{ id: string; kind: string; sizeBytes: number }>(
+      'POST',
+      `/v1/sessions/${s.id}/snapshots`,
+      {
+        name: 'base',
+      },
+    );
     expect(snap.status).toBe(201);
     expect(snap.body.kind).toBe('filesystem');
     expect(snap.body.sizeBytes).toBeGreaterThan(0);
     await command(s.id, { cmd: 'echo after > /tmp/later; echo changed > /tmp/kept' });
 
-    const restored = await call<Session>('POST', `/v1/sessions/${s.id}/restore`, { snapshotId: snap.body.id });
+    const restored = await call<Session>('POST', `/v1/sessions/${s.id}/restore`, {
+      snapshotId: snap.body.id,
+    });
     expect(restored.status).toBe(200);
     expect(restored.body.id).toBe(s.id);
     expect(restored.body.sandboxId).not.toBe(s.sandboxId);

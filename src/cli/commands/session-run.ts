@@ -3,9 +3,11 @@ import { constants } from 'node:os';
 import type { Command } from 'commander';
 import type { CodeLanguage, CodeResult, CommandRequest, CommandResult } from '../../api/sessions.js';
 import { HearthError } from '../../errors/hearth-error.js';
+import { InteractiveCommand } from '../../sdk/interactive.js';
 import { action, collectPairs, positiveInt, printJson, sessionsClient } from '../session-common.js';
 
 interface ExecFlags {
+  interactive?: boolean;
   cwd?: string;
   env: Record<string, string>;
   stdin?: string;
@@ -59,12 +61,35 @@ const stream = {
   onStderr: (d: string) => void process.stderr.write(d),
 };
 
+/** A command fed from this process's stdin over the session's WebSocket; Ctrl-C is its SIGINT. */
+async function interactive(id: string, req: CommandRequest): Promise<CommandResult> {
+  const cmd = await InteractiveCommand.open(sessionsClient().http, id, req, stream);
+  const onData = (chunk: Buffer) => cmd.sendStdin(chunk.toString('utf8'));
+  const onEnd = () => cmd.closeStdin();
+  const onSigint = () => cmd.kill('SIGINT');
+  process.stdin.on('data', onData);
+  process.stdin.once('end', onEnd);
+  process.on('SIGINT', onSigint);
+  try {
+    return await cmd.wait();
+  } finally {
+    process.stdin.off('data', onData);
+    process.stdin.off('end', onEnd);
+    process.off('SIGINT', onSigint);
+    process.stdin.pause();
+  }
+}
+
 /** `hearth session exec` and `hearth session code`: output streamed as it comes. */
 export function registerSessionRun(session: Command): void {
   session
     .command('exec <id> <command...>')
     .description(
       "Run a command in the session, output streamed; one word runs with /bin/sh -c, several as argv (exit code = the command's)",
+    )
+    .option(
+      '-i, --interactive',
+      "this process's stdin goes to the command as it comes; Ctrl-C sends it SIGINT",
     )
     .option('--cwd <dir>', 'working directory inside the sandbox')
     .option('--env <KEY=VALUE>', 'an environment variable (repeatable)', collectPairs, {})
@@ -84,6 +109,15 @@ export function registerSessionRun(session: Command): void {
           ...(timeoutMs ? { timeoutMs } : {}),
           ...(f.background ? { background: true } : {}),
         };
+        if (f.interactive) {
+          if (f.background || f.stdin !== undefined || f.json) {
+            throw new HearthError(
+              'VALIDATION_FAILED',
+              '--interactive goes without --background, --stdin and --json',
+            );
+          }
+          return exitCodeOf(await interactive(id, req));
+        }
         const r = await sessionsClient().runCommand(id, req, f.json || f.background ? undefined : stream);
         if (f.json) printJson(r);
         if (f.background) {
