@@ -189,7 +189,9 @@ describe('SDK Sandbox', () => {
     await sbx.setTimeout(3 * 60 * 60 * 1000);
     expect(Date.parse((await sbx.getInfo()).expiresAt)).toBeGreaterThan(before);
 
-    const other = await Sandbox.create({ ...conn(), language: 'python' });
+    // E2B's form: the image (template) first.
+    const other = await Sandbox.create('default', conn());
+    expect((await other.getInfo()).image).toBe('default');
     await other.kill();
     await other.kill();
     const gone = await other.commands.run('true').catch((e) => e);

@@ -102,8 +102,11 @@ export class Sandbox {
     };
   }
 
-  /** Starts a new session. */
-  static async create(opts: SandboxCreateOptions = {}): Promise<Sandbox> {
+  /** Starts a new session; as in E2B, the image (template) may come first. */
+  static async create(opts?: SandboxCreateOptions): Promise<Sandbox>;
+  static async create(template: string, opts?: SandboxCreateOptions): Promise<Sandbox>;
+  static async create(a: string | SandboxCreateOptions = {}, b: SandboxCreateOptions = {}): Promise<Sandbox> {
+    const opts = typeof a === 'string' ? { ...b, image: a } : a;
     const api = apiOf(opts);
     const session = await api.createSession(createRequest(opts));
     return new Sandbox(api, session.id);

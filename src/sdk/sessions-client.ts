@@ -42,12 +42,9 @@ export class SessionsClient implements SessionsApi {
 
   async listSessions(filter: SessionFilter = {}): Promise<Session[]> {
     const query: Record<string, string> = {};
-    // The route takes one state; several are filtered here.
-    if (filter.states?.length === 1) query.state = filter.states[0] as string;
+    if (filter.states?.length) query.state = filter.states.join(',');
     for (const [k, v] of Object.entries(filter.metadata ?? {})) query[`metadata.${k}`] = v;
-    const { sessions } = await this.http.json<SessionList>('GET', '/v1/sessions', { query });
-    const states = filter.states;
-    return states && states.length > 1 ? sessions.filter((s) => states.includes(s.state)) : sessions;
+    return (await this.http.json<SessionList>('GET', '/v1/sessions', { query })).sessions;
   }
 
   extendSession(id: string, ttlMs: number): Promise<Session> {

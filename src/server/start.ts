@@ -49,7 +49,9 @@ const list = (raw: string | undefined): string[] =>
 function positiveInt(name: string, raw: string): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1)
-    throw new HearthError('VALIDATION_FAILED', `${name}=${raw} must be a positive integer`, { hint: `Fix or unset ${name}.` });
+    throw new HearthError('VALIDATION_FAILED', `${name}=${raw} must be a positive integer`, {
+      hint: `Fix or unset ${name}.`,
+    });
   return n;
 }
 
@@ -102,7 +104,9 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     app = await buildApp({
       service,
       sessions,
-      ...(env.HEARTH_MAX_FILE_BYTES ? { maxFileBytes: positiveInt('HEARTH_MAX_FILE_BYTES', env.HEARTH_MAX_FILE_BYTES) } : {}),
+      ...(env.HEARTH_MAX_FILE_BYTES
+        ? { maxFileBytes: positiveInt('HEARTH_MAX_FILE_BYTES', env.HEARTH_MAX_FILE_BYTES) }
+        : {}),
       metrics,
       tokens,
       allowedHosts: opts.allowedHosts ?? list(env.HEARTH_ALLOWED_HOSTS),
