@@ -7,6 +7,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installAuth } from '../src/server/auth.js';
+import { installBrowserGuard } from '../src/server/browser-guard.js';
 import { installErrorHandling } from '../src/server/errors.js';
 import { mcpRoutes } from '../src/server/routes/mcp.js';
 import { CLI, ROOT } from './serve-fixture.js';
@@ -180,6 +181,42 @@ describe('MCP server', () => {
     await expect(httpClient('wrong')).rejects.toThrow(/401|UNAUTHORIZED/);
     const res = await fetch(mcpUrl, { headers: { authorization: `Bearer ${server.token}` } });
     expect(res.status).toBe(405);
+  });
+
+  it('a token-less server keeps web pages out of /mcp (Origin and Host checks), as every route', async () => {
+    const open = Fastify();
+    installErrorHandling(open);
+    installBrowserGuard(open);
+    await open.register(mcpRoutes, { api: server.client });
+    try {
+      const body = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} };
+      const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+      const page = await open.inject({
+        method: 'POST',
+        url: '/mcp',
+        headers: { ...headers, host: '127.0.0.1', origin: 'http://evil.example' },
+        payload: body,
+      });
+      expect(page.statusCode).toBe(403);
+      expect(page.json().error.code).toBe('FORBIDDEN_ORIGIN');
+      const rebound = await open.inject({
+        method: 'POST',
+        url: '/mcp',
+        headers: { ...headers, host: 'evil.example' },
+        payload: body,
+      });
+      expect(rebound.json().error.code).toBe('FORBIDDEN_HOST');
+      const local = await open.inject({
+        method: 'POST',
+        url: '/mcp',
+        headers: { ...headers, host: '127.0.0.1' },
+        payload: body,
+      });
+      expect(local.statusCode).toBe(200);
+      expect(local.json().result.tools.length).toBe(12);
+    } finally {
+      await open.close();
+    }
   });
 
   it('over stdio (`hearth mcp` against HEARTH_URL), with the SDK client', async () => {
