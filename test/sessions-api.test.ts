@@ -240,6 +240,22 @@ describe('sessions over HTTP on bwrap', () => {
     await call('DELETE', `/v1/sessions/${s.id}`);
   });
 
+  it('gives rich results on the data image: a DataFrame as HTML, a figure as PNG, an exception with its traceback', async () => {
+    const s = await create({ image: 'python-data' });
+    const df = await code(s.id, { code: 'import pandas as pd\ndf = pd.DataFrame({"a": [1, 2], "b": [3, 4]})\ndf' });
+    expect(df.body.error).toBeNull();
+    expect(df.body.result?.formats['text/html']).toContain('<table');
+    expect(df.body.result?.text).toContain('a  b');
+    const fig = await code(s.id, {
+      code: 'import matplotlib\nmatplotlib.use("Agg")\nimport matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.gcf()',
+      timeoutMs: 120_000,
+    });
+    expect(fig.body.result?.formats['image/png']?.startsWith('iVBORw0KGgo')).toBe(true);
+    const bad = await code(s.id, { code: 'df["missing"]' });
+    expect(bad.body.error).toMatchObject({ name: 'KeyError' });
+    expect(bad.body.error?.traceback).toContain('missing');
+  });
+
   it('reads, writes (streamed), lists, stats, renames and removes files', async () => {
     const s = await create();
     const big = Buffer.alloc(9 * 1024 * 1024 + 7, 'z');
