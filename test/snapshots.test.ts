@@ -130,6 +130,10 @@ for (const name of ['bwrap', 'gvisor', 'qemu'] as const) {
       if (!snap) throw new Error('no snapshot');
       expect(snap).toMatchObject({ kind, backend: name });
       expect(snap.sizeBytes).toBeGreaterThan(0);
+      // The backend wrote its files into the given directory and nothing else there.
+      expect(readdirSync(snap.dir).sort()).toEqual(
+        kind === 'memory' ? ['vm.state'] : ['tmp.tar', 'work.tar'],
+      );
       expect(Number.isNaN(Date.parse(snap.createdAt))).toBe(false);
       // The sandbox ran on: it takes new files after the snapshot.
       await sh(
