@@ -197,8 +197,8 @@ for (const name of ['bwrap', 'gvisor', 'qemu'] as const) {
         code: 'SNAPSHOT_MISSING',
         status: 410,
       });
-      // A file cut short, its record made to match: the content is checked (a hash, or QEMU loading
-      // the stream), and the restore fails with the same code, leaving nothing behind.
+      // A file cut short, its recorded size made to match: its SHA-256 no longer does, and the
+      // restore fails with the same code, leaving nothing behind.
       const cut = { ...snap, dir: snapshotDir() };
       cpSync(snap.dir, cut.dir, { recursive: true });
       const [largest] = readdirSync(cut.dir)
