@@ -94,6 +94,27 @@ describe('sessions over HTTP on bwrap', () => {
     expect(gone.body.error?.code).toBe('SESSION_NOT_FOUND');
   });
 
+  it('ends a session whose TTL passed, and reports every exec as manager events', async () => {
+    const events: Array<{ type: string; what: unknown; labels: Record<string, string>; exitCode?: number | null }> = [];
+    const offStart = server.manager.events.on('exec.started', (e) => events.push({ type: 'started', ...e }));
+    const offEnd = server.manager.events.on('exec.finished', (e) => events.push({ type: 'finished', ...e }));
+    const s = await create({ ttlMs: 1500 });
+    await command(s.id, { argv: ['sh', '-c', 'exit 5'] });
+    await code(s.id, { code: '6 * 7' });
+    offStart();
+    offEnd();
+    const mine = events.filter((e) => e.labels.session === s.id);
+    expect(mine.map((e) => e.type)).toEqual(['started', 'finished', 'started', 'finished']);
+    expect(mine[1]).toMatchObject({ what: { kind: 'command', argv: ['sh', '-c', 'exit 5'] }, exitCode: 5 });
+    expect(mine[3]).toMatchObject({ what: { kind: 'code', language: 'python', code: '6 * 7' }, exitCode: 0 });
+    let status = 200;
+    for (let i = 0; i < 100 && status === 200; i++) {
+      status = (await call('GET', `/v1/sessions/${s.id}`)).status;
+      if (status === 200) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(status).toBe(404);
+  });
+
   it('refuses bad creates with a code: unknown image, both image and language, too many sessions', async () => {
     expect((await call('POST', '/v1/sessions', { image: 'nope' })).body.error?.code).toBe('UNKNOWN_IMAGE');
     expect((await call('POST', '/v1/sessions', { image: 'default', language: 'python' })).status).toBe(400);

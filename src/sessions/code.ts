@@ -95,7 +95,8 @@ export class SessionCode {
     // A session restored from memory (a fork, a resume after a restart) already runs interpreters:
     // the first live one of the language becomes its default.
     const running = (await sandbox.repl.listContexts()).find(
-      (c) => c.state !== 'dead' && c.language === agentLanguage(language) && !this.#typescript.has(c.contextId),
+      (c) =>
+        c.state !== 'dead' && c.language === agentLanguage(language) && !this.#typescript.has(c.contextId),
     );
     if (running && language !== 'typescript') {
       this.#defaults.set(language, running.contextId);

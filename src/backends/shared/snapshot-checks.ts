@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { constants, lstatSync, readdirSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { HearthError } from '../../errors/hearth-error.js';
 import type { BackendName, SnapshotInfo, SnapshotKind } from '../backend.js';
 
