@@ -34,6 +34,9 @@ export interface ServeOptions {
 export interface RunningServer {
   app: FastifyInstance;
   service: JobService;
+  sessions: SessionService;
+  /** Where every sandbox comes from; its `events` report every exec. */
+  manager: SandboxManager;
   url: string;
   recovery: RecoveryReport;
   /** Stops accepting, lets running jobs finish (up to the grace period), closes everything. Idempotent. */
@@ -137,6 +140,8 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     return {
       app,
       service,
+      sessions,
+      manager,
       url,
       recovery,
       close: () =>
