@@ -88,6 +88,7 @@ describe('MCP server', () => {
           'run_command',
           'session_create',
           'session_end',
+          'session_extend',
           'session_status',
           'snapshot_create',
           'snapshot_delete',
@@ -213,7 +214,7 @@ describe('MCP server', () => {
         payload: body,
       });
       expect(local.statusCode).toBe(200);
-      expect(local.json().result.tools.length).toBe(12);
+      expect(local.json().result.tools.length).toBe(13);
     } finally {
       await open.close();
     }

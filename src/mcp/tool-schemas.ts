@@ -9,6 +9,7 @@ import {
   CommandRequest,
   FilePathQuery,
   SessionCreateRequest,
+  SessionExtendRequest,
   SnapshotCreateRequest,
 } from '../api/sessions.js';
 
@@ -31,6 +32,7 @@ const strict = { additionalProperties: false };
 export const TOOL_SCHEMAS = {
   session_create: Type.Object(SessionCreateRequest.properties, strict),
   session_end: Type.Object({ sessionId: SessionId }, strict),
+  session_extend: Type.Object({ sessionId: SessionId, ...SessionExtendRequest.properties }, strict),
   session_status: Type.Object(
     { sessionId: Type.Optional({ ...SessionId, description: 'Without it: every session.' }) },
     strict,
@@ -72,6 +74,7 @@ export const TOOL_DESCRIPTIONS: Record<ToolName, string> = {
   session_create:
     'Start a sandbox session (an isolated Linux machine with persistent interpreters). Returns its id, which every other tool takes.',
   session_end: 'End a session: its sandbox, files and snapshots are freed.',
+  session_extend: 'Keep a session longer: it now ends ttlMs milliseconds from now.',
   session_status: "A session's state, backend, capabilities and expiry; without sessionId, every session.",
   run_code:
     "Run code in a persistent interpreter of the session (python by default; javascript, typescript, bash). Variables survive between calls. Returns stdout, stderr, the last expression's value and any error.",

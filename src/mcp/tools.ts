@@ -62,6 +62,7 @@ export const TOOL_HANDLERS: Handlers = {
     await api.deleteSession(a.sessionId);
     return json({ ended: a.sessionId });
   },
+  session_extend: async (api, a) => json(await api.extendSession(a.sessionId, a.ttlMs)),
   session_status: async (api, a) =>
     json(a.sessionId ? await api.getSession(a.sessionId) : { sessions: await api.listSessions() }),
   run_code: async (api, { sessionId, ...req }) => codeAnswer(await api.runCode(sessionId, req)),
