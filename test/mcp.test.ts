@@ -151,6 +151,28 @@ describe('MCP server', () => {
     }
   });
 
+  it('run_code gives a figure as an MCP image', async () => {
+    const c = await httpClient();
+    const id = jsonOf(await call(c, 'session_create', { image: 'python-data' })).id as string;
+    try {
+      const code =
+        'import matplotlib\nmatplotlib.use("Agg")\nimport matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.gcf()';
+      const r = await call(c, 'run_code', { sessionId: id, code, timeoutMs: 120_000 });
+      const image = r.content.find((x) => x.type === 'image') as
+        | { data: string; mimeType: string }
+        | undefined;
+      expect(image?.mimeType).toBe('image/png');
+      expect(
+        Buffer.from(image?.data ?? '', 'base64')
+          .subarray(1, 4)
+          .toString(),
+      ).toBe('PNG');
+    } finally {
+      await call(c, 'session_end', { sessionId: id });
+      await c.close();
+    }
+  });
+
   it('snapshot tools: create, list, restore (files after it are gone), delete', async () => {
     const c = await httpClient();
     const id = jsonOf(await call(c, 'session_create', { language: 'python' })).id as string;

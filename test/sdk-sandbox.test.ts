@@ -123,6 +123,26 @@ describe('SDK Sandbox', () => {
     expect(bad.executionCount).toBeGreaterThan(e.executionCount);
   });
 
+  it('rich results on the data image: a DataFrame as html, a figure as png (E2B Result fields)', async () => {
+    const data = await Sandbox.create('python-data', conn());
+    try {
+      const df = await data.runCode('import pandas as pd\ndf = pd.DataFrame({"a": [1, 2]})\ndf');
+      expect(df.results[0]?.html).toContain('<table');
+      expect(df.results[0]?.formats()).toContain('html');
+      const fig = await data.runCode(
+        'import matplotlib\nmatplotlib.use("Agg")\nimport matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.gcf()',
+        { timeoutMs: 120_000 },
+      );
+      expect(
+        Buffer.from(fig.results[0]?.png ?? '', 'base64')
+          .subarray(1, 4)
+          .toString(),
+      ).toBe('PNG');
+    } finally {
+      await data.kill();
+    }
+  });
+
   it('code contexts have their own variables', async () => {
     const ctx = await sbx.createCodeContext({ language: 'python' });
     await sbx.runCode('y = "mine"', { context: ctx });
