@@ -66,6 +66,22 @@ describe('SDK Sandbox', () => {
     expect(slow.details.result).toMatchObject({ timedOut: true });
   });
 
+  it("the caller's AbortSignal stops a streamed command, and the server ends it", async () => {
+    const ctrl = new AbortController();
+    const run = sbx.commands.run('echo started; sleep 30', {
+      onStdout: () => ctrl.abort(new Error('enough')),
+      signal: ctrl.signal,
+    });
+    await expect(run).rejects.toThrow('enough');
+    // The server saw the stream go and killed the command: nothing of it is left running.
+    let running = true;
+    for (let i = 0; i < 100 && running; i++) {
+      running = (await sbx.commands.list()).some((c) => c.state === 'running');
+      if (running) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(running).toBe(false);
+  });
+
   it('a background command returns a handle: wait() gives its output, kill() ends it', async () => {
     const seen: string[] = [];
     const h = await sbx.commands.run('echo start; sleep 0.3; echo done', {

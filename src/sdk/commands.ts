@@ -169,6 +169,7 @@ export class Commands {
   /** Runs `cmd` with /bin/sh -c; a non-zero exit throws CommandExitError, a timeout TimeoutError. */
   run(cmd: string, opts: CommandRunOptions & { background: true }): Promise<CommandHandle>;
   run(cmd: string, opts?: CommandRunOptions & { background?: false }): Promise<CommandResult>;
+  run(cmd: string, opts?: CommandRunOptions): Promise<CommandResult | CommandHandle>;
   async run(cmd: string, opts: CommandRunOptions = {}): Promise<CommandResult | CommandHandle> {
     const req: CommandRequest = {
       cmd,

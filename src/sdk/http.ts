@@ -50,40 +50,49 @@ export class HttpCore {
   }
 
   /** A request whose answer is JSON (or empty, for 204). */
-  async json<T>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
-    const res = await this.send(method, path, o, 'application/json');
-    if (res.status === 204) return undefined as T;
-    return (await res.json()) as T;
+  json<T>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
+    return this.#request(method, path, o, 'application/json', async (res) =>
+      res.status === 204 ? (undefined as T) : ((await res.json()) as T),
+    );
   }
 
   /** A request whose answer is the bytes of a file. */
-  async bytes(method: string, path: string, o: RequestOptions = {}): Promise<Buffer> {
-    const res = await this.send(method, path, o, 'application/octet-stream');
-    return Buffer.from(await res.arrayBuffer());
+  bytes(method: string, path: string, o: RequestOptions = {}): Promise<Buffer> {
+    return this.#request(method, path, o, 'application/octet-stream', async (res) =>
+      Buffer.from(await res.arrayBuffer()),
+    );
   }
 
   /**
    * A request answered with server-sent events: `stdout` and `stderr` go to the handlers as they
    * come, `error` throws, and the `result` event's data is the answer.
    */
-  async events<T>(method: string, path: string, o: RequestOptions, h: OutputHandlers): Promise<T> {
-    const res = await this.send(method, path, o, 'text/event-stream');
-    if (!res.body) throw apiError(502, { code: 'SANDBOX_LOST', message: 'the answer had no body' });
-    if (!(res.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
-      return (await res.json()) as T;
-    }
-    for await (const m of parseSse(res.body)) {
-      const data = JSON.parse(m.data) as Record<string, unknown>;
-      if (m.event === 'result') return data as T;
-      if (m.event === 'error') throw errorFromEvent(data);
-      if (typeof data.data !== 'string') continue;
-      if (m.event === 'stdout') h.onStdout?.(data.data);
-      else if (m.event === 'stderr') h.onStderr?.(data.data);
-    }
-    throw apiError(502, { code: 'SANDBOX_LOST', message: 'the event stream ended without a result' });
+  events<T>(method: string, path: string, o: RequestOptions, h: OutputHandlers): Promise<T> {
+    return this.#request(method, path, o, 'text/event-stream', async (res) => {
+      if (!res.body) throw apiError(502, { code: 'SANDBOX_LOST', message: 'the answer had no body' });
+      if (!(res.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
+        return (await res.json()) as T;
+      }
+      for await (const m of parseSse(res.body)) {
+        const data = JSON.parse(m.data) as Record<string, unknown>;
+        if (m.event === 'result') return data as T;
+        if (m.event === 'error') throw errorFromEvent(data);
+        if (typeof data.data !== 'string') continue;
+        if (m.event === 'stdout') h.onStdout?.(data.data);
+        else if (m.event === 'stderr') h.onStderr?.(data.data);
+      }
+      throw apiError(502, { code: 'SANDBOX_LOST', message: 'the event stream ended without a result' });
+    });
   }
 
-  async send(method: string, path: string, o: RequestOptions, accept: string): Promise<Response> {
+  /** One request and the reading of its answer, under one deadline; failures become HearthApiErrors. */
+  async #request<T>(
+    method: string,
+    path: string,
+    o: RequestOptions,
+    accept: string,
+    read: (res: Response) => Promise<T>,
+  ): Promise<T> {
     const url = new URL(`${this.baseUrl}${path}`);
     for (const [k, v] of Object.entries(o.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
@@ -98,29 +107,44 @@ export class HttpCore {
     }
     const deadline = AbortSignal.timeout(this.#timeoutMs + (o.extraMs ?? 0));
     const signal = o.signal ? AbortSignal.any([o.signal, deadline]) : deadline;
-    let res: Response;
+    let answered = false;
     try {
-      res = await this.#fetch(url, { method, headers, signal, ...(body === undefined ? {} : { body }) });
+      const res = await this.#fetch(url, {
+        method,
+        headers,
+        signal,
+        ...(body === undefined ? {} : { body }),
+      });
+      answered = true;
+      if (!res.ok) throw await errorFromResponse(res);
+      return await read(res);
     } catch (err) {
-      throw this.#transportError(err, deadline);
+      if (err instanceof HearthApiError) throw err;
+      if (o.signal?.aborted) throw err; // the caller's own abort: its reason, as fetch gives it
+      throw this.#transportError(err, deadline, answered);
     }
-    if (!res.ok) throw await errorFromResponse(res);
-    return res;
   }
 
-  #transportError(err: unknown, deadline: AbortSignal): Error {
+  #transportError(err: unknown, deadline: AbortSignal, answered: boolean): Error {
     if (deadline.aborted) {
       return new TimeoutError(0, {
         code: 'REQUEST_TIMEOUT',
-        message: `no answer from ${this.baseUrl} in time`,
+        message: `no ${answered ? 'full ' : ''}answer from ${this.baseUrl} in time`,
+        hint: 'Raise requestTimeoutMs, or run long work in the background.',
       });
     }
-    if ((err as Error)?.name === 'AbortError') return err as Error;
+    if (err instanceof SyntaxError) {
+      return apiError(502, {
+        code: 'BAD_REQUEST',
+        message: `${this.baseUrl} answered with something not JSON`,
+      });
+    }
+    const what = answered ? 'lost the connection to' : 'cannot reach';
     return new HearthApiError(
       0,
       {
         code: 'BACKEND_UNAVAILABLE',
-        message: `cannot reach ${this.baseUrl}: ${(err as Error)?.message ?? String(err)}`,
+        message: `${what} ${this.baseUrl}: ${(err as Error)?.message ?? String(err)}`,
         hint: 'Start a server with `hearth serve`, or set HEARTH_URL to one.',
       },
       { cause: err },
