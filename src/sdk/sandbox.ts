@@ -32,8 +32,11 @@ export interface SandboxCreateOptions extends SandboxConnectOptions {
   backend?: string;
   /** How long the sandbox lives without `setTimeout` (E2B's name). @default 1800000 (30 minutes) */
   timeoutMs?: number;
+  /** @default the server's default for sessions (512) */
   memoryMb?: number;
+  /** @default 1 */
   vcpus?: number;
+  /** Writable disk. @default 256 */
   diskMb?: number;
   /** Environment variables of every command and context. @default {} */
   envs?: Record<string, string>;
