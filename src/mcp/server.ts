@@ -2,6 +2,8 @@
  * hearth's MCP server: the sessions API as MCP tools, over any SessionsApi (the service in this
  * process, or a server over HTTP). It keeps no state of its own — every tool names its session — so
  * one server per request (stateless Streamable HTTP) serves as well as one per process (stdio).
+ * It is built on the SDK's low-level `Server`, not `McpServer`: McpServer wants zod schemas, and the
+ * tools' schemas are the sessions API's own TypeBox (JSON Schema) ones, checked with TypeBox too.
  */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
