@@ -1,0 +1,97 @@
+/**
+ * A qemu session's memory snapshots: snapshot create, and restore → first command result, against
+ * the template restore → agent ready of the same shape measured alternately with them (as
+ * bench/qemu.ts measures it: the launch functions the backend restores its templates with).
+ */
+import { loadavg } from 'node:os';
+import { chooseAccel } from '../src/backends/qemu/accel.js';
+import { type LaunchContext, restore } from '../src/backends/qemu/launch.js';
+import { parseMemoryShapes, shapeFor } from '../src/backends/qemu/shapes.js';
+import { ensureTemplate } from '../src/backends/qemu/template.js';
+import { warmCommands } from '../src/backends/qemu/warm-up.js';
+import { MemoryLedger } from '../src/host/ledger.js';
+import { requireImage } from '../src/images/store.js';
+import { ensureTools } from '../src/images/tools.js';
+import { ensureVmArtefacts } from '../src/images/vm/artefacts.js';
+import { pct, ratio, report, stats } from './lib.js';
+import { COLD, IMAGE, type SessionHarness } from './session-harness.js';
+
+const G = 'sessions';
+const SAMPLES = 3;
+
+async function templateRestorer(h: SessionHarness): Promise<() => Promise<void>> {
+  const paths = h.paths;
+  const tools = await ensureTools({ paths });
+  const artefacts = await ensureVmArtefacts({ image: requireImage(IMAGE, { paths }), tools, paths });
+  const accel = await chooseAccel({
+    paths,
+    kernel: artefacts.kernel,
+    initrd: artefacts.initramfs.path,
+    shim: tools.shim,
+  });
+  const ctx: LaunchContext = { paths, ledger: new MemoryLedger(), artefacts, accel, shim: tools.shim };
+  // The shape the sessions' sandboxes get, so the template is the one their backend restores.
+  const shape = shapeFor({ image: IMAGE, ...COLD }, parseMemoryShapes(process.env.HEARTH_QEMU_MEMORY_MB));
+  const t = await ensureTemplate(ctx, IMAGE, shape, { warm: warmCommands(IMAGE) });
+  const files = { stateFile: t.stateFile, ...(t.memoryFile ? { memoryFile: t.memoryFile } : {}) };
+  return async () => {
+    const v = await restore(ctx, shape, files);
+    await v.agent.close();
+    await v.vm.destroy();
+  };
+}
+
+export async function qemuSnapshots(h: SessionHarness): Promise<void> {
+  const templateRestore = await templateRestorer(h);
+  const s = await h.service.createSession({ backend: 'qemu', ...COLD });
+  const create: number[] = [];
+  const restored: number[] = [];
+  const floor: number[] = [];
+  const sizes: number[] = [];
+  try {
+    // Snapshot, template restore and snapshot restore alternate, so all three see the same load.
+    for (let i = 0; i <= SAMPLES; i++) {
+      await h.service.runCommand(s.id, { argv: ['sh', '-c', `echo ${i} > /tmp/mark`] });
+      let t = performance.now();
+      const snap = await h.service.createSnapshot(s.id, { kind: 'memory' });
+      const createMs = performance.now() - t;
+      t = performance.now();
+      await templateRestore();
+      const floorMs = performance.now() - t;
+      t = performance.now();
+      await h.service.restoreSnapshot(s.id, snap.id);
+      const r = await h.service.runCommand(s.id, { argv: ['cat', '/tmp/mark'] });
+      const restoreMs = performance.now() - t;
+      if (r.stdout.trim() !== String(i)) throw new Error(`restored the wrong state: ${r.stdout}`);
+      await h.service.deleteSnapshot(snap.id);
+      // The first round warms the page cache and QEMU's code: not counted.
+      if (i === 0) continue;
+      create.push(createMs);
+      floor.push(floorMs);
+      restored.push(restoreMs);
+      sizes.push(snap.sizeBytes);
+    }
+  } finally {
+    await h.service.deleteSession(s.id);
+  }
+  const f = stats(floor);
+  const c = stats(create);
+  const r = stats(restored);
+  const load = `load ${loadavg()[0]?.toFixed(1)}`;
+  const mib = (stats(sizes).p50 / 1048576).toFixed(0);
+  report({ group: G, name: 'qemu: floor: template restore → agent ready', value: pct(f), ratio: load });
+  report({
+    group: G,
+    name: 'qemu: snapshot create (memory)',
+    value: pct(c),
+    ratio: `${ratio(c.p50, f.p50, 'template restore')}; ${mib} MiB on disk`,
+  });
+  report({
+    group: G,
+    name: 'qemu: snapshot restore → first command',
+    value: pct(r),
+    ratio: `${ratio(r.p50, f.p50, 'template restore (same run)')}; ${load}`,
+    target: '≤ 2.00x template restore',
+    met: r.p50 <= 2 * f.p50,
+  });
+}
