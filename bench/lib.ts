@@ -40,11 +40,14 @@ export async function paired(
   n: number,
   a: () => Promise<unknown>,
   b: () => Promise<unknown>,
+  warmup = 1,
 ): Promise<[Stats, Stats]> {
   const ta: number[] = [];
   const tb: number[] = [];
-  await a();
-  await b();
+  for (let i = 0; i < warmup; i++) {
+    await a();
+    await b();
+  }
   // A function that returns a number reports its own figure (e.g. without its cleanup).
   const time = async (fn: () => Promise<unknown>) => {
     const t = performance.now();
