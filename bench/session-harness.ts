@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Sandbox, SandboxBackend } from '../src/backends/backend.js';
+import type { Sandbox, SandboxBackend, SandboxSpec } from '../src/backends/backend.js';
 import { type HearthPaths, hearthPaths } from '../src/config/paths.js';
 import { loadCatalog } from '../src/images/catalog.js';
 import { jobsConfig } from '../src/jobs/config.js';
@@ -27,8 +27,10 @@ export interface SessionHarness {
   backend: SandboxBackend;
   /** Resolves once the pool holds a ready sandbox for pooled sessions on this backend. */
   poolReady(): Promise<void>;
-  /** A sandbox straight from the backend (no manager, no session), for the floors. */
-  rawSandbox(): Promise<Sandbox>;
+  /** The spec pooled sandboxes are made with (the manager's pool spec). */
+  poolSpec: SandboxSpec;
+  /** A sandbox straight from the backend (no manager, no session), for the floors. @default COLD */
+  rawSandbox(spec?: SandboxSpec): Promise<Sandbox>;
   /** Deletes every session, closes the service, the manager and the store, removes the temp dir. */
   close(): Promise<void>;
 }
@@ -80,7 +82,7 @@ export async function sessionHarness(
   }
   await service.start();
   manager.start();
-  const poolSpec = { ...managerConfig.poolSpec, image: IMAGE };
+  const poolSpec: SandboxSpec = { ...managerConfig.poolSpec, image: IMAGE };
   const ownPool = backend as SandboxBackend & { poolReady?: (image: string, spec: object) => Promise<void> };
   let primed = false;
   return {
@@ -102,7 +104,8 @@ export async function sessionHarness(
         await new Promise((r) => setTimeout(r, 5));
       }
     },
-    rawSandbox: () => backend.create({ image: IMAGE, ...COLD }),
+    poolSpec,
+    rawSandbox: (spec = { image: IMAGE, ...COLD }) => backend.create(spec),
     close,
   };
 }

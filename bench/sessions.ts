@@ -11,8 +11,9 @@ import { execFile } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
 import { ReplClient } from '../src/agent/client-repl.js';
+import type { SandboxSpec } from '../src/backends/backend.js';
 import { requireImage } from '../src/images/store.js';
-import { bareBwrap, ms, paired, pct, ratio, report, type Stats, sample, stats } from './lib.js';
+import { bareBwrap, ms, paired, pct, ratio, report, type Stats, sample } from './lib.js';
 import { COLD, type SessionHarness, sessionHarness } from './session-harness.js';
 import sessionsHttp from './sessions-http.js';
 import { qemuSnapshots } from './sessions-qemu.js';
@@ -52,9 +53,9 @@ async function createToFirst(h: SessionHarness, name: Name, req: object): Promis
 }
 
 /** The floor: the backend's own create → `true`'s result, no manager, store or session. */
-async function rawCreateToFirst(h: SessionHarness): Promise<number> {
+async function rawCreateToFirst(h: SessionHarness, spec?: SandboxSpec): Promise<number> {
   const started = performance.now();
-  const sb = await h.rawSandbox();
+  const sb = await h.rawSandbox(spec);
   try {
     await sb.agent.run(TRUE);
     return performance.now() - started;
@@ -186,22 +187,28 @@ async function benchBackend(name: Name, bareTrue: Stats | undefined): Promise<vo
   if (name === 'qemu') await qemuWarm();
 }
 
-/** qemu with its own pool on: a pooled session takes a restored, warmed VM. */
+/**
+ * qemu with its own pool on: a pooled session takes a restored, warmed VM. The floor is the same
+ * checkout straight from the backend, alternated with it; each sample waits for the refill first.
+ */
 async function qemuWarm(): Promise<void> {
   const h = await sessionHarness('qemu', { qemuPool: 1 });
   try {
-    const samples: number[] = [];
-    for (let i = 0; i < N.qemu.create + 1; i++) {
+    const checkout = async () => {
       await h.poolReady();
-      const took = await createToFirst(h, 'qemu', {});
-      if (i > 0) samples.push(took);
-    }
-    const warm = stats(samples);
+      return rawCreateToFirst(h, h.poolSpec);
+    };
+    const session = async () => {
+      await h.poolReady();
+      return createToFirst(h, 'qemu', {});
+    };
+    const [floor, warm] = await paired(N.qemu.create, checkout, session);
+    report({ group: G, name: 'qemu: floor: pool checkout → true (no session)', value: pct(floor) });
     report({
       group: G,
       name: 'qemu: create → first command, pool warm',
       value: pct(warm),
-      ratio: load(),
+      ratio: `${ratio(warm.p50, floor.p50, 'floor (pool checkout, paired)')}; ${load()}`,
       ...verdict(warm.p50, TARGET.qemu.create),
     });
   } finally {
