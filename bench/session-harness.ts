@@ -35,6 +35,29 @@ export interface SessionHarness {
   close(): Promise<void>;
 }
 
+/** Session create → `true`'s result, in ms; the delete that follows is not counted. */
+export async function createToFirst(h: SessionHarness, name: string, req: object): Promise<number> {
+  const started = performance.now();
+  const s = await h.service.createSession({ backend: name, ...req });
+  const r = await h.service.runCommand(s.id, { argv: ['true'] });
+  const took = performance.now() - started;
+  if (r.exitCode !== 0) throw new Error(`true exited ${r.exitCode}: ${r.stderr}`);
+  await h.service.deleteSession(s.id);
+  return took;
+}
+
+/** The floor: the backend's own create → `true`'s result, no manager, store or session. */
+export async function rawCreateToFirst(h: SessionHarness, spec?: SandboxSpec): Promise<number> {
+  const started = performance.now();
+  const sb = await h.rawSandbox(spec);
+  try {
+    await sb.agent.run({ argv: ['true'] });
+    return performance.now() - started;
+  } finally {
+    await sb.destroy();
+  }
+}
+
 /**
  * One stack for one backend. `qemuPool` sets the qemu backend's own warm pool (read when the
  * backend loads): 0 makes every create a template restore.

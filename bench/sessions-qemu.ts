@@ -1,7 +1,8 @@
 /**
  * A qemu session's memory snapshots: snapshot create, and restore → first command result, against
  * the template restore → agent ready of the same shape measured alternately with them (as
- * bench/qemu.ts measures it: the launch functions the backend restores its templates with).
+ * bench/qemu.ts measures it: the launch functions the backend restores its templates with); and
+ * pooled sessions against a pool checkout from the backend.
  */
 import { loadavg } from 'node:os';
 import { chooseAccel } from '../src/backends/qemu/accel.js';
@@ -13,8 +14,15 @@ import { MemoryLedger } from '../src/host/ledger.js';
 import { requireImage } from '../src/images/store.js';
 import { ensureTools } from '../src/images/tools.js';
 import { ensureVmArtefacts } from '../src/images/vm/artefacts.js';
-import { pct, ratio, report, stats } from './lib.js';
-import { COLD, IMAGE, type SessionHarness } from './session-harness.js';
+import { ms, paired, pct, ratio, report, stats } from './lib.js';
+import {
+  COLD,
+  createToFirst,
+  IMAGE,
+  rawCreateToFirst,
+  type SessionHarness,
+  sessionHarness,
+} from './session-harness.js';
 
 const G = 'sessions';
 const SAMPLES = 3;
@@ -94,4 +102,34 @@ export async function qemuSnapshots(h: SessionHarness): Promise<void> {
     target: '≤ 2.00x template restore',
     met: r.p50 <= 2 * f.p50,
   });
+}
+
+/**
+ * Pooled sessions with qemu's own pool on: each takes a restored, warmed VM. The floor is the same
+ * checkout straight from the backend, alternated with it; each sample waits for the refill first.
+ */
+export async function qemuPooled(n: number, targetMs: number): Promise<void> {
+  const h = await sessionHarness('qemu', { qemuPool: 1 });
+  try {
+    const checkout = async () => {
+      await h.poolReady();
+      return rawCreateToFirst(h, h.poolSpec);
+    };
+    const session = async () => {
+      await h.poolReady();
+      return createToFirst(h, 'qemu', {});
+    };
+    const [floor, warm] = await paired(n, checkout, session);
+    report({ group: G, name: 'qemu: floor: pool checkout → true (no session)', value: pct(floor) });
+    report({
+      group: G,
+      name: 'qemu: create → first command, pool warm',
+      value: pct(warm),
+      ratio: `${ratio(warm.p50, floor.p50, 'floor (pool checkout, paired)')}; load ${loadavg()[0]?.toFixed(1)}`,
+      target: `≤ ${ms(targetMs)}`,
+      met: warm.p50 <= targetMs,
+    });
+  } finally {
+    await h.close();
+  }
 }

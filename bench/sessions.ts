@@ -11,12 +11,17 @@ import { execFile } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
 import { ReplClient } from '../src/agent/client-repl.js';
-import type { SandboxSpec } from '../src/backends/backend.js';
 import { requireImage } from '../src/images/store.js';
-import { bareBwrap, ms, paired, pct, ratio, report, type Stats, sample } from './lib.js';
-import { COLD, type SessionHarness, sessionHarness } from './session-harness.js';
+import { bareBwrap, ms, paired, pct, ratio, report, sample } from './lib.js';
+import {
+  COLD,
+  createToFirst,
+  rawCreateToFirst,
+  type SessionHarness,
+  sessionHarness,
+} from './session-harness.js';
 import sessionsHttp from './sessions-http.js';
-import { qemuSnapshots } from './sessions-qemu.js';
+import { qemuPooled, qemuSnapshots } from './sessions-qemu.js';
 
 const G = 'sessions';
 const TRUE = { argv: ['true'] };
@@ -41,56 +46,35 @@ function verdict(value: number, targetMs: number | undefined) {
   return targetMs === undefined ? {} : { target: `≤ ${ms(targetMs)}`, met: value <= targetMs };
 }
 
-/** Session create → `true`'s result, in ms; the delete that follows is not counted. */
-async function createToFirst(h: SessionHarness, name: Name, req: object): Promise<number> {
-  const started = performance.now();
-  const s = await h.service.createSession({ backend: name, ...req });
-  const r = await h.service.runCommand(s.id, TRUE);
-  const took = performance.now() - started;
-  if (r.exitCode !== 0) throw new Error(`true exited ${r.exitCode}: ${r.stderr}`);
-  await h.service.deleteSession(s.id);
-  return took;
-}
-
-/** The floor: the backend's own create → `true`'s result, no manager, store or session. */
-async function rawCreateToFirst(h: SessionHarness, spec?: SandboxSpec): Promise<number> {
-  const started = performance.now();
-  const sb = await h.rawSandbox(spec);
-  try {
-    await sb.agent.run(TRUE);
-    return performance.now() - started;
-  } finally {
-    await sb.destroy();
-  }
-}
-
-async function createFigures(h: SessionHarness, name: Name, bareTrue: Stats | undefined): Promise<void> {
+async function createFigures(h: SessionHarness, name: Name, bareTrue: () => Promise<unknown>): Promise<void> {
   const n = N[name].create;
   const [floor, cold] = await paired(
     n,
     () => rawCreateToFirst(h),
     () => createToFirst(h, name, COLD),
   );
-  report({ group: G, name: `${name}: floor: backend create → true (no session)`, value: pct(floor) });
+  const how = name === 'qemu' ? 'template restore' : 'backend create';
+  report({ group: G, name: `${name}: floor: ${how} → true (no session)`, value: pct(floor) });
   report({
     group: G,
     name: `${name}: create → first command, no pooled sandbox`,
     value: pct(cold),
-    ratio: `${ratio(cold.p50, floor.p50, 'floor (backend create, paired)')}; ${load()}`,
+    ratio: `${ratio(cold.p50, floor.p50, `floor (${how}, paired)`)}; ${load()}`,
     ...verdict(cold.p50, TARGET[name].create),
   });
+  if (name === 'qemu') return;
   // The pool refills in the background: each sample waits for it first, untimed.
   const warmOnce = async () => {
     await h.poolReady();
     return createToFirst(h, name, {});
   };
-  const [floorW, warm] = await paired(n, () => rawCreateToFirst(h), warmOnce);
-  const vsBare = bareTrue ? `, ${ratio(warm.p50, bareTrue.p50, 'bare bwrap true')}` : '';
+  // Floor: a whole bare bwrap running `true`, what a sandbox that is ready has to beat.
+  const [floorW, warm] = await paired(n, bareTrue, warmOnce);
   report({
     group: G,
     name: `${name}: create → first command, pool warm`,
     value: pct(warm),
-    ratio: `${ratio(warm.p50, floorW.p50, 'floor (backend create, paired)')}${vsBare}; ${load()}`,
+    ratio: `${ratio(warm.p50, floorW.p50, 'floor (bare bwrap true, paired)')}; ${load()}`,
     ...verdict(warm.p50, TARGET[name].create),
   });
 }
@@ -150,78 +134,31 @@ async function roundTrips(h: SessionHarness, name: Name): Promise<void> {
   }
 }
 
-async function benchBackend(name: Name, bareTrue: Stats | undefined): Promise<void> {
+async function benchBackend(name: Name, bareTrue: () => Promise<unknown>): Promise<void> {
   let h: SessionHarness;
   try {
-    // qemu's own pool stays empty for the cold figures: every create is a template restore.
+    // qemu's own pool stays empty here, so every create is a template restore (its pooled
+    // sessions are measured on a second stack, with the pool on).
     h = await sessionHarness(name, name === 'qemu' ? { qemuPool: 0 } : {});
   } catch (err) {
     report({ group: G, name: `${name}: skipped`, value: err instanceof Error ? err.message : String(err) });
     return;
   }
   try {
-    if (name === 'qemu') {
-      // The cold figure needs qemu's pool off, the warm one on: two stacks.
-      const [floor, cold] = await paired(
-        N.qemu.create,
-        () => rawCreateToFirst(h),
-        () => createToFirst(h, name, COLD),
-      );
-      report({ group: G, name: 'qemu: floor: template restore → true (no session)', value: pct(floor) });
-      report({
-        group: G,
-        name: 'qemu: create → first command, no pooled sandbox',
-        value: pct(cold),
-        ratio: `${ratio(cold.p50, floor.p50, 'floor (backend create, paired)')}; ${load()}`,
-        ...verdict(cold.p50, TARGET.qemu.create),
-      });
-      await roundTrips(h, name);
-      await qemuSnapshots(h);
-    } else {
-      await createFigures(h, name, bareTrue);
-      await roundTrips(h, name);
-    }
+    await createFigures(h, name, bareTrue);
+    await roundTrips(h, name);
+    if (name === 'qemu') await qemuSnapshots(h);
   } finally {
     await h.close();
   }
-  if (name === 'qemu') await qemuWarm();
-}
-
-/**
- * qemu with its own pool on: a pooled session takes a restored, warmed VM. The floor is the same
- * checkout straight from the backend, alternated with it; each sample waits for the refill first.
- */
-async function qemuWarm(): Promise<void> {
-  const h = await sessionHarness('qemu', { qemuPool: 1 });
-  try {
-    const checkout = async () => {
-      await h.poolReady();
-      return rawCreateToFirst(h, h.poolSpec);
-    };
-    const session = async () => {
-      await h.poolReady();
-      return createToFirst(h, 'qemu', {});
-    };
-    const [floor, warm] = await paired(N.qemu.create, checkout, session);
-    report({ group: G, name: 'qemu: floor: pool checkout → true (no session)', value: pct(floor) });
-    report({
-      group: G,
-      name: 'qemu: create → first command, pool warm',
-      value: pct(warm),
-      ratio: `${ratio(warm.p50, floor.p50, 'floor (pool checkout, paired)')}; ${load()}`,
-      ...verdict(warm.p50, TARGET.qemu.create),
-    });
-  } finally {
-    await h.close();
-  }
+  if (name === 'qemu') await qemuPooled(N.qemu.create, TARGET.qemu.create ?? 500);
 }
 
 export default async function sessionsBench(): Promise<void> {
-  const rootfs = requireImage('default').rootfs;
-  const bareTrue = await sample(30, () => run('bwrap', bareBwrap(rootfs, ['true'])), 3).catch(
-    () => undefined,
-  );
-  if (bareTrue) report({ group: G, name: 'floor: bare bwrap true', value: pct(bareTrue) });
+  const argv = bareBwrap(requireImage('default').rootfs, ['true']);
+  const bareTrue = () => run('bwrap', argv);
+  report({ group: G, name: 'floor: bare bwrap true', value: pct(await sample(30, bareTrue, 3)) });
+  // HEARTH_BENCH_BACKENDS=bwrap,qemu narrows the group to those backends.
   const only = process.env.HEARTH_BENCH_BACKENDS?.split(',');
   for (const name of ['bwrap', 'gvisor', 'qemu'] as const) {
     if (only && !only.includes(name)) continue;
