@@ -94,6 +94,27 @@ describe('sessions over HTTP on bwrap', () => {
     expect(gone.body.error?.code).toBe('SESSION_NOT_FOUND');
   });
 
+  it('ends a session whose TTL passed, and reports every exec as manager events', async () => {
+    const events: Array<{ type: string; what: unknown; labels: Record<string, string>; exitCode?: number | null }> = [];
+    const offStart = server.manager.events.on('exec.started', (e) => events.push({ type: 'started', ...e }));
+    const offEnd = server.manager.events.on('exec.finished', (e) => events.push({ type: 'finished', ...e }));
+    const s = await create({ ttlMs: 1500 });
+    await command(s.id, { argv: ['sh', '-c', 'exit 5'] });
+    await code(s.id, { code: '6 * 7' });
+    offStart();
+    offEnd();
+    const mine = events.filter((e) => e.labels.session === s.id);
+    expect(mine.map((e) => e.type)).toEqual(['started', 'finished', 'started', 'finished']);
+    expect(mine[1]).toMatchObject({ what: { kind: 'command', argv: ['sh', '-c', 'exit 5'] }, exitCode: 5 });
+    expect(mine[3]).toMatchObject({ what: { kind: 'code', language: 'python', code: '6 * 7' }, exitCode: 0 });
+    let status = 200;
+    for (let i = 0; i < 100 && status === 200; i++) {
+      status = (await call('GET', `/v1/sessions/${s.id}`)).status;
+      if (status === 200) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(status).toBe(404);
+  });
+
   it('refuses bad creates with a code: unknown image, both image and language, too many sessions', async () => {
     expect((await call('POST', '/v1/sessions', { image: 'nope' })).body.error?.code).toBe('UNKNOWN_IMAGE');
     expect((await call('POST', '/v1/sessions', { image: 'default', language: 'python' })).status).toBe(400);
@@ -238,6 +259,22 @@ describe('sessions over HTTP on bwrap', () => {
     const unknown = await code(s.id, { context: 'ctx-ffff', code: '1' });
     expect(unknown.body.error).toMatchObject({ code: 'REPL_CONTEXT_NOT_FOUND' });
     await call('DELETE', `/v1/sessions/${s.id}`);
+  });
+
+  it('gives rich results on the data image: a DataFrame as HTML, a figure as PNG, an exception with its traceback', async () => {
+    const s = await create({ image: 'python-data' });
+    const df = await code(s.id, { code: 'import pandas as pd\ndf = pd.DataFrame({"a": [1, 2], "b": [3, 4]})\ndf' });
+    expect(df.body.error).toBeNull();
+    expect(df.body.result?.formats['text/html']).toContain('<table');
+    expect(df.body.result?.text).toContain('a  b');
+    const fig = await code(s.id, {
+      code: 'import matplotlib\nmatplotlib.use("Agg")\nimport matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.gcf()',
+      timeoutMs: 120_000,
+    });
+    expect(fig.body.result?.formats['image/png']?.startsWith('iVBORw0KGgo')).toBe(true);
+    const bad = await code(s.id, { code: 'df["missing"]' });
+    expect(bad.body.error).toMatchObject({ name: 'KeyError' });
+    expect(bad.body.error?.traceback).toContain('missing');
   });
 
   it('reads, writes (streamed), lists, stats, renames and removes files', async () => {

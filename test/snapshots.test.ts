@@ -130,6 +130,10 @@ for (const name of ['bwrap', 'gvisor', 'qemu'] as const) {
       if (!snap) throw new Error('no snapshot');
       expect(snap).toMatchObject({ kind, backend: name });
       expect(snap.sizeBytes).toBeGreaterThan(0);
+      // The backend wrote its files into the given directory and nothing else there.
+      expect(readdirSync(snap.dir).sort()).toEqual(
+        kind === 'memory' ? ['vm.state'] : ['tmp.tar', 'work.tar'],
+      );
       expect(Number.isNaN(Date.parse(snap.createdAt))).toBe(false);
       // The sandbox ran on: it takes new files after the snapshot.
       await sh(
@@ -193,8 +197,8 @@ for (const name of ['bwrap', 'gvisor', 'qemu'] as const) {
         code: 'SNAPSHOT_MISSING',
         status: 410,
       });
-      // A file cut short, its record made to match: the content is checked (a hash, or QEMU loading
-      // the stream), and the restore fails with the same code, leaving nothing behind.
+      // A file cut short, its recorded size made to match: its SHA-256 no longer does, and the
+      // restore fails with the same code, leaving nothing behind.
       const cut = { ...snap, dir: snapshotDir() };
       cpSync(snap.dir, cut.dir, { recursive: true });
       const [largest] = readdirSync(cut.dir)

@@ -1,7 +1,7 @@
 import type { HearthPaths } from '../config/paths.js';
 import type { Catalog, LanguageDef } from '../images/catalog.js';
 import { findImage } from '../images/store.js';
-import type { BackendSet } from '../sandboxes/backend-set.js';
+import type { SandboxManager } from '../sandboxes/manager.js';
 
 export interface LanguageInfo {
   name: string;
@@ -25,16 +25,16 @@ export function parseVersion(output: string): string | null {
  */
 export class LanguageCatalog {
   readonly #catalog: Catalog;
-  readonly #backends: BackendSet;
+  readonly #manager: SandboxManager;
   readonly #paths: HearthPaths | undefined;
   readonly #versions = new Map<string, string | null>();
   readonly #probed = new Map<string, Promise<void>>();
   readonly #stop = new AbortController();
   #closing: Promise<void> | undefined;
 
-  constructor(opts: { catalog: Catalog; backends: BackendSet; paths?: HearthPaths | undefined }) {
+  constructor(opts: { catalog: Catalog; manager: SandboxManager; paths?: HearthPaths | undefined }) {
     this.#catalog = opts.catalog;
-    this.#backends = opts.backends;
+    this.#manager = opts.manager;
     this.#paths = opts.paths;
   }
 
@@ -76,9 +76,10 @@ export class LanguageCatalog {
   }
 
   async #run(image: string, langs: LanguageDef[]): Promise<void> {
-    const { backend } = await this.#backends.default();
-    if (!backend.runOnce || this.#stop.signal.aborted) return;
-    const results = await backend.runOnce(
+    const ready = await this.#manager.backends.default();
+    if (!ready.backend.runOnce || this.#stop.signal.aborted) return;
+    const results = await this.#manager.runOnce(
+      ready,
       { image, memoryMb: 1024, labels: { probe: 'versions' } },
       {
         // A file, so the work dir is set up as for any job.

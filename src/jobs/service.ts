@@ -137,7 +137,7 @@ export class JobService {
     });
     this.languages = new LanguageCatalog({
       catalog: this.catalog,
-      backends: this.backends,
+      manager: this.manager,
       paths: this.paths,
     });
     this.#scheduler = new Scheduler({

@@ -123,7 +123,7 @@ export class ManagedSandbox {
     return runToEnd((r, h) => this.exec(r, h, labels), req, handlers);
   }
 
-  createContext(opts: { language: ReplLanguage; cwd?: string }): Promise<ReplContextInfo> {
+  async createContext(opts: { language: ReplLanguage; cwd?: string }): Promise<ReplContextInfo> {
     this.#assertAlive();
     return this.repl.createContext(opts);
   }
@@ -153,13 +153,13 @@ export class ManagedSandbox {
     }
   }
 
-  readFile(path: string, opts: { maxBytes?: number } = {}): Promise<Buffer> {
+  async readFile(path: string, opts: { maxBytes?: number } = {}): Promise<Buffer> {
     this.#assertAlive();
     const maxBytes = Math.min(opts.maxBytes ?? this.#host.maxReadBytes, this.#host.maxReadBytes);
     return this.#sandbox.agent.readFile(path, { maxBytes });
   }
 
-  writeFile(
+  async writeFile(
     path: string,
     data: Buffer | string,
     opts: { mode?: number; append?: boolean } = {},
@@ -168,28 +168,28 @@ export class ManagedSandbox {
     return this.#sandbox.agent.writeFile(path, data, opts);
   }
 
-  list(path: string): Promise<FileStat[]> {
+  async list(path: string): Promise<FileStat[]> {
     this.#assertAlive();
     return this.#sandbox.agent.list(path);
   }
 
-  stat(path: string): Promise<FileStat> {
+  async stat(path: string): Promise<FileStat> {
     this.#assertAlive();
     return this.#sandbox.agent.stat(path);
   }
 
-  mkdir(path: string, opts: { recursive?: boolean } = {}): Promise<void> {
+  async mkdir(path: string, opts: { recursive?: boolean } = {}): Promise<void> {
     this.#assertAlive();
     return this.#sandbox.agent.mkdir(path, opts);
   }
 
-  remove(path: string, opts: { recursive?: boolean } = {}): Promise<void> {
+  async remove(path: string, opts: { recursive?: boolean } = {}): Promise<void> {
     this.#assertAlive();
     return this.#sandbox.agent.remove(path, opts);
   }
 
   /** Round trip to the agent, in ms. */
-  ping(): Promise<number> {
+  async ping(): Promise<number> {
     this.#assertAlive();
     return this.#sandbox.agent.ping();
   }
@@ -205,7 +205,14 @@ export class ManagedSandbox {
   }
 
   #end(reason: 'released' | 'expired' | 'died', err?: HearthError): Promise<void> {
-    this.#ended ??= (async () => {
+    if (this.#ended) return this.#ended;
+    // Set before anything runs: destroy() closes the agent synchronously, and its close handler
+    // must see a sandbox that is already ending, not one that died on its own.
+    let done!: () => void;
+    this.#ended = new Promise<void>((r) => {
+      done = r;
+    });
+    void (async () => {
       for (const l of this.#onEnd) {
         try {
           l(reason, err);
@@ -215,7 +222,9 @@ export class ManagedSandbox {
       }
       await this.#sandbox.destroy();
       await this.#host.ended(this, reason, err);
-    })();
+    })()
+      .catch(() => {})
+      .finally(() => done());
     return this.#ended;
   }
 

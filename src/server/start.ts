@@ -34,6 +34,9 @@ export interface ServeOptions {
 export interface RunningServer {
   app: FastifyInstance;
   service: JobService;
+  sessions: SessionService;
+  /** Where every sandbox comes from; its `events` report every exec. */
+  manager: SandboxManager;
   url: string;
   recovery: RecoveryReport;
   /** Stops accepting, lets running jobs finish (up to the grace period), closes everything. Idempotent. */
@@ -49,7 +52,9 @@ const list = (raw: string | undefined): string[] =>
 function positiveInt(name: string, raw: string): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1)
-    throw new HearthError('VALIDATION_FAILED', `${name}=${raw} must be a positive integer`, { hint: `Fix or unset ${name}.` });
+    throw new HearthError('VALIDATION_FAILED', `${name}=${raw} must be a positive integer`, {
+      hint: `Fix or unset ${name}.`,
+    });
   return n;
 }
 
@@ -102,7 +107,9 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     app = await buildApp({
       service,
       sessions,
-      ...(env.HEARTH_MAX_FILE_BYTES ? { maxFileBytes: positiveInt('HEARTH_MAX_FILE_BYTES', env.HEARTH_MAX_FILE_BYTES) } : {}),
+      ...(env.HEARTH_MAX_FILE_BYTES
+        ? { maxFileBytes: positiveInt('HEARTH_MAX_FILE_BYTES', env.HEARTH_MAX_FILE_BYTES) }
+        : {}),
       metrics,
       tokens,
       allowedHosts: opts.allowedHosts ?? list(env.HEARTH_ALLOWED_HOSTS),
@@ -133,6 +140,8 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     return {
       app,
       service,
+      sessions,
+      manager,
       url,
       recovery,
       close: () =>

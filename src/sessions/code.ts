@@ -92,6 +92,16 @@ export class SessionCode {
       if (alive && alive.state !== 'dead') return known;
       if (alive) return (await sandbox.repl.restartContext(known)).contextId;
     }
+    // A session restored from memory (a fork, a resume after a restart) already runs interpreters:
+    // the first live one of the language becomes its default.
+    const running = (await sandbox.repl.listContexts()).find(
+      (c) =>
+        c.state !== 'dead' && c.language === agentLanguage(language) && !this.#typescript.has(c.contextId),
+    );
+    if (running && language !== 'typescript') {
+      this.#defaults.set(language, running.contextId);
+      return running.contextId;
+    }
     const made = await this.create(sandbox, language);
     this.#defaults.set(language, made.id);
     return made.id;

@@ -225,7 +225,7 @@ export function createQemuBackend(opts: QemuBackendOptions = {}): QemuBackend {
     async restore(snap: SnapshotInfo, spec: SandboxSpec, restoreOpts: { signal?: AbortSignal } = {}) {
       if (closed) throw new HearthError('SHUTTING_DOWN', 'the qemu backend is closed');
       const ctx = await context(spec.image);
-      const { shape, stateFile, namedRam } = vmToRestore(snap, ctx, {
+      const { shape, stateFile, namedRam } = await vmToRestore(snap, ctx, {
         qemuVersion: await getQemuVersion(),
         image: spec.image,
       });

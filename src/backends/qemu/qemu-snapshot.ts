@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { AgentClient } from '../../agent/client.js';
 import { HearthError } from '../../errors/hearth-error.js';
 import type { SnapshotInfo } from '../backend.js';
-import { checkSnapshot, checkTargetDir } from '../shared/snapshot-checks.js';
+import { checkSnapshot, checkTargetDir, sha256OfFile } from '../shared/snapshot-checks.js';
 import type { LaunchContext, VmBuild, VmShape } from './launch.js';
 import { migrateToFile } from './migration-sink.js';
 import type { QemuVm } from './qemu-vm.js';
@@ -28,8 +28,8 @@ export const VM_STATE_FILE = 'vm.state';
 const SAVE_TIMEOUT_MS = 120_000;
 
 /** `meta` of a VM snapshot: everything a restore must match or reproduce. */
-function metaOf(build: VmBuild, image: string): SnapshotInfo['meta'] {
-  return { format: VM_SNAPSHOT_FORMAT, image, ...build };
+function metaOf(build: VmBuild, image: string, sha256: string): SnapshotInfo['meta'] {
+  return { format: VM_SNAPSHOT_FORMAT, image, ...build, [`sha256:${VM_STATE_FILE}`]: sha256 };
 }
 
 /**
@@ -75,7 +75,8 @@ export async function saveVm(o: {
     backend: 'qemu',
     sizeBytes: statSync(file).size,
     createdAt,
-    meta: metaOf(o.build, o.image),
+    // Read back once it is all on disk (from the page cache): a restore checks it before use.
+    meta: metaOf(o.build, o.image, await sha256OfFile(file)),
   };
 }
 
@@ -84,12 +85,12 @@ export async function saveVm(o: {
  * shape and RAM layout to start its VM with. The shape is the snapshot's: a VM restores only into
  * the machine it was saved from.
  */
-export function vmToRestore(
+export async function vmToRestore(
   snap: SnapshotInfo,
   ctx: LaunchContext,
   host: { qemuVersion: string; image: string },
-): { shape: VmShape; stateFile: string; namedRam: boolean } {
-  checkSnapshot(snap, {
+): Promise<{ shape: VmShape; stateFile: string; namedRam: boolean }> {
+  await checkSnapshot(snap, {
     backend: 'qemu',
     from: ['qemu'],
     kind: 'memory',

@@ -121,19 +121,6 @@ async function packMount(
   return { bytes: written, sha256: hash.digest('hex') };
 }
 
-/** The SHA-256 of a file, read in chunks. */
-function sha256Of(path: string): string {
-  const hash = createHash('sha256');
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    const buf = Buffer.alloc(FEED_CHUNK_BYTES);
-    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) hash.update(buf.subarray(0, n));
-  } finally {
-    closeSync(fd);
-  }
-  return hash.digest('hex');
-}
-
 /**
  * Unpacks `<dir>/<file>` into each writable mount of a fresh sandbox, before it is handed out. The
  * mount points' own modes are kept: /tmp stays sticky whatever the archive says.
@@ -208,17 +195,13 @@ export async function restoreWritableFiles(o: {
   create: () => Promise<Sandbox>;
   signal?: AbortSignal | undefined;
 }): Promise<Sandbox> {
-  checkSnapshot(o.snap, {
+  await checkSnapshot(o.snap, {
     backend: o.backend,
     from: ['bwrap', 'gvisor'],
     kind: 'filesystem',
     files: WRITABLE_MOUNTS.map((m) => m.file),
     meta: { format: FS_SNAPSHOT_FORMAT },
   });
-  for (const m of WRITABLE_MOUNTS) {
-    if (sha256Of(join(o.snap.dir, m.file)) !== o.snap.meta[`sha256:${m.file}`])
-      throw new HearthError('SNAPSHOT_MISSING', `the snapshot file ${join(o.snap.dir, m.file)} is damaged`);
-  }
   const sandbox = await o.create();
   try {
     await loadWritableFiles(sandbox.agent, o.snap.dir);

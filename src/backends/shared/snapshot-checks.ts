@@ -1,5 +1,8 @@
-import { lstatSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { constants, lstatSync, readdirSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { HearthError } from '../../errors/hearth-error.js';
 import type { BackendName, SnapshotInfo, SnapshotKind } from '../backend.js';
 
@@ -21,7 +24,7 @@ export interface SnapshotExpectations {
   from: readonly BackendName[];
   /** The one kind it keeps. */
   kind: SnapshotKind;
-  /** Files that must be in `snap.dir`. */
+  /** Files that must be in `snap.dir`, each with its SHA-256 in `meta['sha256:<file>']`. */
   files: readonly string[];
   /** Facts that must equal the snapshot's `meta` (format, build, shape). */
   meta: Record<string, string | number | boolean>;
@@ -29,10 +32,10 @@ export interface SnapshotExpectations {
 
 /**
  * Checks a snapshot before a restore uses it: the kind, the backend and build it came from, and its
- * files (regular files, not links, no smaller than recorded). The info comes back from the caller's
- * store, so every field is checked, never trusted.
+ * files (regular files, not links, of the recorded size and SHA-256). The info comes back from the
+ * caller's store, so every field is checked, never trusted.
  */
-export function checkSnapshot(snap: SnapshotInfo, want: SnapshotExpectations): void {
+export async function checkSnapshot(snap: SnapshotInfo, want: SnapshotExpectations): Promise<void> {
   if (typeof snap !== 'object' || snap === null || typeof snap.dir !== 'string' || !snap.dir)
     throw new HearthError('SNAPSHOT_MISSING', 'the snapshot record has no directory');
   if (snap.kind !== want.kind) throw kindUnsupported(want.backend, snap.kind, want.kind);
@@ -61,6 +64,18 @@ export function checkSnapshot(snap: SnapshotInfo, want: SnapshotExpectations): v
       'SNAPSHOT_MISSING',
       `the snapshot's files in ${snap.dir} hold ${total} bytes, ${snap.sizeBytes} were saved`,
     );
+  for (const f of want.files) {
+    if ((await sha256OfFile(join(snap.dir, f))) !== meta[`sha256:${f}`])
+      throw new HearthError('SNAPSHOT_MISSING', `the snapshot file ${join(snap.dir, f)} is damaged`);
+  }
+}
+
+/** The SHA-256 of a file (hex), streamed: a VM's state is hundreds of MiB. */
+export async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  const file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  await pipeline(file.createReadStream(), hash);
+  return hash.digest('hex');
 }
 
 /** The caller's directory, which must exist and be empty: nothing of another snapshot is overwritten. */

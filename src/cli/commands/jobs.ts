@@ -2,10 +2,12 @@ import type { Command } from 'commander';
 import { hearthPaths } from '../../config/paths.js';
 import { HearthError } from '../../errors/hearth-error.js';
 import { loadCatalog } from '../../images/catalog.js';
+import { jobsConfig } from '../../jobs/config.js';
 import { LanguageCatalog, type LanguageInfo } from '../../jobs/languages.js';
+import { managerConfigFor } from '../../jobs/service.js';
 import type { JobSummary } from '../../jobs/summary.js';
 import { JOB_STATUSES, type JobStatus } from '../../jobs/types.js';
-import { BackendSet } from '../../sandboxes/backend-set.js';
+import { SandboxManager } from '../../sandboxes/manager.js';
 import { SqliteStore } from '../../store/sqlite-store.js';
 import { clientFromEnv } from '../job-events.js';
 import { printError } from '../report.js';
@@ -40,8 +42,11 @@ async function languages(): Promise<LanguageInfo[]> {
   const client = clientFromEnv();
   if (client) return client.languages();
   const catalog = loadCatalog();
-  const backends = new BackendSet({ defaultBackend: process.env.HEARTH_BACKEND });
-  const langs = new LanguageCatalog({ catalog, backends, paths: hearthPaths() });
+  const manager = new SandboxManager({
+    config: { ...managerConfigFor(jobsConfig()), poolSize: 0 },
+    paths: hearthPaths(),
+  });
+  const langs = new LanguageCatalog({ catalog, manager, paths: hearthPaths() });
   try {
     const first = langs.list();
     await Promise.all(
@@ -50,7 +55,7 @@ async function languages(): Promise<LanguageInfo[]> {
     return langs.list();
   } finally {
     await langs.close();
-    await backends.close();
+    await manager.close();
   }
 }
 

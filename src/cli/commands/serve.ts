@@ -25,7 +25,10 @@ export function registerServe(program: Command): void {
         server.app.log.info({ signal }, 'shutting down');
         server.close().then(
           () => process.exit(0),
-          () => process.exit(1),
+          (err: unknown) => {
+            server.app.log.error({ err }, 'the shutdown failed; sandboxes left are reaped at the next start');
+            process.exit(1);
+          },
         );
       };
       process.once('SIGTERM', () => stop('SIGTERM'));
