@@ -95,7 +95,12 @@ describe('sessions over HTTP on bwrap', () => {
   });
 
   it('ends a session whose TTL passed, and reports every exec as manager events', async () => {
-    const events: Array<{ type: string; what: unknown; labels: Record<string, string>; exitCode?: number | null }> = [];
+    const events: Array<{
+      type: string;
+      what: unknown;
+      labels: Record<string, string>;
+      exitCode?: number | null;
+    }> = [];
     const offStart = server.manager.events.on('exec.started', (e) => events.push({ type: 'started', ...e }));
     const offEnd = server.manager.events.on('exec.finished', (e) => events.push({ type: 'finished', ...e }));
     const s = await create({ ttlMs: 1500 });
@@ -263,7 +268,9 @@ describe('sessions over HTTP on bwrap', () => {
 
   it('gives rich results on the data image: a DataFrame as HTML, a figure as PNG, an exception with its traceback', async () => {
     const s = await create({ image: 'python-data' });
-    const df = await code(s.id, { code: 'import pandas as pd\ndf = pd.DataFrame({"a": [1, 2], "b": [3, 4]})\ndf' });
+    const df = await code(s.id, {
+      code: 'import pandas as pd\ndf = pd.DataFrame({"a": [1, 2], "b": [3, 4]})\ndf',
+    });
     expect(df.body.error).toBeNull();
     expect(df.body.result?.formats['text/html']).toContain('<table');
     expect(df.body.result?.text).toContain('a  b');
@@ -324,15 +331,21 @@ describe('sessions over HTTP on bwrap', () => {
     const memory = await call('POST', `/v1/sessions/${s.id}/snapshots`, { kind: 'memory' });
     expect(memory.status).toBe(409);
     expect(memory.body.error?.code).toBe('SNAPSHOT_KIND_UNSUPPORTED');
-    const snap = await call<{ id: string; kind: string; sizeBytes: number }>('POST', `/v1/sessions/${s.id}/snapshots`, {
-      name: 'base',
-    });
+    const snap = await call<{ id: string; kind: string; sizeBytes: number }>(
+      'POST',
+      `/v1/sessions/${s.id}/snapshots`,
+      {
+        name: 'base',
+      },
+    );
     expect(snap.status).toBe(201);
     expect(snap.body.kind).toBe('filesystem');
     expect(snap.body.sizeBytes).toBeGreaterThan(0);
     await command(s.id, { cmd: 'echo after > /tmp/later; echo changed > /tmp/kept' });
 
-    const restored = await call<Session>('POST', `/v1/sessions/${s.id}/restore`, { snapshotId: snap.body.id });
+    const restored = await call<Session>('POST', `/v1/sessions/${s.id}/restore`, {
+      snapshotId: snap.body.id,
+    });
     expect(restored.status).toBe(200);
     expect(restored.body.id).toBe(s.id);
     expect(restored.body.sandboxId).not.toBe(s.sandboxId);

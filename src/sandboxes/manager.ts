@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import type { ExecLimits } from '../agent/protocol.js';
 import type {
   BackendName,
@@ -13,12 +12,12 @@ import type { HearthPaths } from '../config/paths.js';
 import { HearthError } from '../errors/hearth-error.js';
 import type { SandboxLedger } from '../host/ledger.js';
 import { Limiter } from '../host/limiter.js';
-import { ownStartTime } from '../host/sandbox-id.js';
 import { BackendSet, type ReadyBackend } from './backend-set.js';
 import { type ExecFinishedEvent, ManagerEventBus } from './events.js';
 import { ManagedSandbox, type ManagedSandboxHost } from './managed-sandbox.js';
 import { SandboxPool } from './pool.js';
 import type { SandboxRowsPort } from './rows.js';
+import { ownWorkerId } from './worker-id.js';
 
 export interface SandboxManagerConfig {
   /** The backend used when a caller names none. @default the first usable of bwrap, gvisor, qemu, firecracker */
@@ -99,7 +98,7 @@ export class SandboxManager {
     this.#rows = opts.rows;
     this.#warn = opts.onWarning ?? (() => {});
     this.#onAllocated = opts.onSandboxAllocated;
-    this.workerId = opts.workerId ?? `${hostname()}:${process.pid}:${ownStartTime() ?? '0'}`;
+    this.workerId = opts.workerId ?? ownWorkerId();
     this.events = new ManagerEventBus((err) => this.#warn({ err }, 'an exec event listener failed'));
     this.backends = new BackendSet({
       ...(opts.ledger ? { ledger: opts.ledger } : {}),

@@ -5,6 +5,7 @@ import { type JobsConfig, jobsConfig } from '../jobs/config.js';
 import { type RecoveryReport, recoverJobs } from '../jobs/recovery.js';
 import { JobService, managerConfigFor } from '../jobs/service.js';
 import { SandboxManager } from '../sandboxes/manager.js';
+import { endDeadLocalLeases } from '../sandboxes/worker-id.js';
 import { sessionsConfig } from '../sessions/config.js';
 import { SessionService } from '../sessions/service.js';
 import { reaperLeases } from '../store/reaper-leases.js';
@@ -116,6 +117,8 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
       logger: opts.logger ?? { level: env.HEARTH_LOG_LEVEL ?? 'info' },
     });
     Object.assign(service, { log: app.log });
+    // A crashed server's sandboxes are freed now, not once their leases would have passed.
+    await endDeadLocalLeases(store.sandboxes);
     const recovery = await recoverJobs(service, {
       leases: reaperLeases(store.sandboxes, { workerId: manager.workerId }),
     });
