@@ -447,7 +447,13 @@ export class SessionService implements SessionsApi {
         else await this.#o.store.sessions.deleteSession(row.id);
         throw err;
       }
-      const live = new LiveSession({ ...row, state: 'running', sandboxId: sandbox.id }, sandbox, this.config);
+      // A pooled sandbox has the pool's shape: the session reports what it really got.
+      const spec = { ...row.spec, memoryMb: sandbox.spec.memoryMb ?? row.spec.memoryMb };
+      const live = new LiveSession(
+        { ...row, spec, state: 'running', sandboxId: sandbox.id },
+        sandbox,
+        this.config,
+      );
       this.#live.set(row.id, live);
       this.#watch(live);
       await this.#update(row.id, { state: 'running', sandboxId: sandbox.id, backend: sandbox.backend });
