@@ -10,6 +10,7 @@ const groups: Record<string, () => Promise<{ default: () => Promise<void> }>> = 
   sandbox: () => import('./sandbox.js'),
   jobs: () => import('./jobs.js'),
   qemu: () => import('./qemu.js'),
+  sessions: () => import('./sessions.js'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -32,6 +32,35 @@ export async function sample(n: number, fn: () => Promise<unknown> | unknown, wa
   return stats(out);
 }
 
+/**
+ * Times `a` and `b` alternately, so both see the same host load (this machine is shared): the
+ * ratio of their p50s is then far steadier than that of two runs taken one after the other.
+ */
+export async function paired(
+  n: number,
+  a: () => Promise<unknown>,
+  b: () => Promise<unknown>,
+  warmup = 1,
+): Promise<[Stats, Stats]> {
+  const ta: number[] = [];
+  const tb: number[] = [];
+  for (let i = 0; i < warmup; i++) {
+    await a();
+    await b();
+  }
+  // A function that returns a number reports its own figure (e.g. without its cleanup).
+  const time = async (fn: () => Promise<unknown>) => {
+    const t = performance.now();
+    const r = await fn();
+    return typeof r === 'number' ? r : performance.now() - t;
+  };
+  for (let i = 0; i < n; i++) {
+    ta.push(await time(a));
+    tb.push(await time(b));
+  }
+  return [stats(ta), stats(tb)];
+}
+
 export interface Row {
   group: string;
   name: string;

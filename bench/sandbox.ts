@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import type { SandboxBackend } from '../src/backends/backend.js';
 import { loadBackend } from '../src/backends/registry.js';
 import { requireImage } from '../src/images/store.js';
-import { bareBwrap, ms, pct, ratio, report, type Stats, sample, stats } from './lib.js';
+import { bareBwrap, ms, paired, pct, ratio, report, type Stats, sample, stats } from './lib.js';
 
 const run = promisify(execFile);
 const PY = 'print(1)';
@@ -45,32 +45,6 @@ async function floors(rootfs: string, withRunsc: boolean): Promise<Floors> {
   report({ group: 'sandbox', name: 'floor: host python3 -c pass', value: pct(f.hostPython) });
   if (f.runscTrue) report({ group: 'sandbox', name: 'floor: runsc do true', value: pct(f.runscTrue) });
   return f;
-}
-
-/**
- * Times `a` and `b` alternately, so both see the same host load (this machine is shared): the
- * ratio of their p50s is then far steadier than that of two runs taken one after the other.
- */
-async function paired(
-  n: number,
-  a: () => Promise<unknown>,
-  b: () => Promise<unknown>,
-): Promise<[Stats, Stats]> {
-  const ta: number[] = [];
-  const tb: number[] = [];
-  await a();
-  await b();
-  // A function that returns a number reports its own figure (e.g. without its cleanup).
-  const time = async (fn: () => Promise<unknown>) => {
-    const t = performance.now();
-    const r = await fn();
-    return typeof r === 'number' ? r : performance.now() - t;
-  };
-  for (let i = 0; i < n; i++) {
-    ta.push(await time(a));
-    tb.push(await time(b));
-  }
-  return [stats(ta), stats(tb)];
 }
 
 /** One create → first result, in ms; the destroy that follows is awaited but not counted. */

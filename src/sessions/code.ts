@@ -1,3 +1,4 @@
+import type { RunCodeOutcome } from '../agent/client-repl.js';
 import type { ReplContextInfo, ReplLanguage } from '../agent/repl-schema.js';
 import type { CodeContext, CodeLanguage, CodeRequest, CodeResult } from '../api/sessions.js';
 import type { OutputHandlers } from '../api/sessions-api.js';
@@ -56,21 +57,39 @@ export class SessionCode {
     const language =
       req.language ?? (req.context && this.#typescript.has(req.context) ? 'typescript' : 'python');
     if (language === 'bash' && !req.context) return this.#bash(sandbox, req, handlers);
-    const contextId = req.context ?? (await this.#default(sandbox, language as ContextLanguage));
-    const ts = this.#typescript.has(contextId);
-    const code = ts
-      ? (await typeStripper().strip(Buffer.from(req.code), 'cell.ts')).toString('utf8')
-      : req.code;
-    const out = await sandbox.runCode(
-      { id: contextId, language: ts ? 'typescript' : language },
-      code,
-      {
-        timeoutMs: req.timeoutMs,
-        onStdout: (c) => handlers.onStdout?.(c.toString('utf8')),
-        onStderr: (c) => handlers.onStderr?.(c.toString('utf8')),
-      },
-      { session: this.o.sessionId },
-    );
+    const lang = language as ContextLanguage;
+    const exec = async (id: string) => {
+      const ts = this.#typescript.has(id);
+      const code = ts
+        ? (await typeStripper().strip(Buffer.from(req.code), 'cell.ts')).toString('utf8')
+        : req.code;
+      return sandbox.runCode(
+        { id, language: ts ? 'typescript' : language },
+        code,
+        {
+          timeoutMs: req.timeoutMs,
+          onStdout: (c) => handlers.onStdout?.(c.toString('utf8')),
+          onStderr: (c) => handlers.onStderr?.(c.toString('utf8')),
+        },
+        { session: this.o.sessionId },
+      );
+    };
+    // A known default context is run in without asking the agent first whether it lives (that
+    // was a round trip per run); the agent refuses a dead or unknown one before running any code,
+    // and then the default is made live again and the code sent once more.
+    let contextId = req.context ?? this.#defaults.get(lang) ?? (await this.#default(sandbox, lang));
+    let out: RunCodeOutcome;
+    try {
+      out = await exec(contextId);
+    } catch (err) {
+      const gone =
+        err instanceof HearthError &&
+        (err.code === 'REPL_CONTEXT_DEAD' || err.code === 'REPL_CONTEXT_NOT_FOUND');
+      if (req.context || !gone) throw err;
+      if (err.code === 'REPL_CONTEXT_NOT_FOUND') this.#defaults.delete(lang);
+      contextId = await this.#default(sandbox, lang);
+      out = await exec(contextId);
+    }
     return {
       context: contextId,
       executionCount: out.executionCount,

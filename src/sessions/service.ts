@@ -449,7 +449,11 @@ export class SessionService implements SessionsApi {
       }
       // A pooled sandbox has the pool's shape: the session reports what it really got.
       const spec = { ...row.spec, memoryMb: sandbox.spec.memoryMb ?? row.spec.memoryMb };
-      const live = new LiveSession({ ...row, spec, state: 'running', sandboxId: sandbox.id }, sandbox, this.config);
+      const live = new LiveSession(
+        { ...row, spec, state: 'running', sandboxId: sandbox.id },
+        sandbox,
+        this.config,
+      );
       this.#live.set(row.id, live);
       this.#watch(live);
       await this.#update(row.id, { state: 'running', sandboxId: sandbox.id, backend: sandbox.backend });

@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import type { AgentClient } from '../../agent/client.js';
 import { HearthError } from '../../errors/hearth-error.js';
 import type { SnapshotInfo } from '../backend.js';
-import { checkSnapshot, checkTargetDir, sha256OfFile } from '../shared/snapshot-checks.js';
+import { checkSnapshot, checkTargetDir, rememberVerified, sha256OfFile } from '../shared/snapshot-checks.js';
+
+async function hashAndRemember(file: string): Promise<string> {
+  const sha256 = await sha256OfFile(file);
+  rememberVerified(file, sha256);
+  return sha256;
+}
+
 import type { LaunchContext, VmBuild, VmShape } from './launch.js';
 import { migrateToFile } from './migration-sink.js';
 import type { QemuVm } from './qemu-vm.js';
@@ -76,7 +83,7 @@ export async function saveVm(o: {
     sizeBytes: statSync(file).size,
     createdAt,
     // Read back once it is all on disk (from the page cache): a restore checks it before use.
-    meta: metaOf(o.build, o.image, await sha256OfFile(file)),
+    meta: metaOf(o.build, o.image, await hashAndRemember(file)),
   };
 }
 

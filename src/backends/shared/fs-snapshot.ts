@@ -6,7 +6,7 @@ import type { ExecExit } from '../../agent/protocol.js';
 import { HearthError } from '../../errors/hearth-error.js';
 import { TailBuffer } from '../../host/tail-buffer.js';
 import type { BackendName, Sandbox, SnapshotInfo } from '../backend.js';
-import { checkSnapshot } from './snapshot-checks.js';
+import { checkSnapshot, rememberVerified } from './snapshot-checks.js';
 
 /**
  * Filesystem snapshots of a sandbox whose writable files are tmpfs mounts (bwrap, gVisor): one tar
@@ -56,6 +56,7 @@ export async function saveWritableFiles(
       const packed = await packMount(agent, m, o);
       sizeBytes += packed.bytes;
       meta[`sha256:${m.file}`] = packed.sha256;
+      rememberVerified(join(o.dir, m.file), packed.sha256);
     }
   } catch (err) {
     for (const m of WRITABLE_MOUNTS) rmSync(join(o.dir, m.file), { force: true });
