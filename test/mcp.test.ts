@@ -44,22 +44,14 @@ function inspector(args: string[], env: NodeJS.ProcessEnv = {}, owners: number[]
 
 describe('MCP server', () => {
   let server: SessionServer;
-  let http: FastifyInstance;
   let mcpUrl: string;
 
   beforeAll(async () => {
     server = await startSessionServer();
-    // The MCP route as the server mounts it (auth and error handling as in buildApp), its tools
-    // acting on the real server's sessions through the SDK client.
-    http = Fastify();
-    installErrorHandling(http);
-    installAuth(http, [server.token]);
-    await http.register(mcpRoutes, { api: server.client });
-    const address = await http.listen({ host: '127.0.0.1', port: 0 });
-    mcpUrl = `${address}/mcp`;
+    // `hearth serve` mounts the MCP endpoint at /mcp; its tools act on the server's own sessions.
+    mcpUrl = `${server.url}/mcp`;
   });
   afterAll(async () => {
-    await http?.close();
     expect(await server.close()).toEqual([]);
   });
 

@@ -11,6 +11,7 @@ import type { ServerMetrics } from './metrics.js';
 import { classicRoutes } from './routes/classic.js';
 import { interactiveRoute } from './routes/interactive.js';
 import { jobRoutes } from './routes/jobs.js';
+import { mcpRoutes } from './routes/mcp.js';
 import { sessionFileRoutes } from './routes/session-files.js';
 import { snapshotRoutes } from './routes/session-snapshots.js';
 import { sessionSocketRoute } from './routes/session-socket.js';
@@ -76,6 +77,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       maxFileBytes: o.maxFileBytes ?? 256 * 1024 * 1024,
     });
     await app.register(snapshotRoutes, { api: o.sessions });
+    await app.register(mcpRoutes, { api: o.sessions });
     const sessions = o.sessions;
     await app.register(async (scope) => sessionSocketRoute(scope, sessions));
   }
