@@ -298,6 +298,19 @@ describe('sessions over HTTP on bwrap', () => {
       await (await fetch(`${server.url}/v1/sessions/${s.id}/files?path=/tmp/d/big.bin`)).arrayBuffer(),
     );
     expect(back.equals(big)).toBe(true);
+    const absent = await fetch(`${server.url}/v1/sessions/${s.id}/files?path=/tmp/d/none.bin`);
+    expect(absent.status).toBe(404);
+    expect(((await absent.json()) as { error: { code: string } }).error.code).toBe('FILE_NOT_FOUND');
+    const empty = await fetch(`${server.url}/v1/sessions/${s.id}/files?path=/tmp/d/empty`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: Buffer.alloc(0),
+    });
+    expect(empty.status).toBe(200);
+    expect(
+      (await (await fetch(`${server.url}/v1/sessions/${s.id}/files?path=/tmp/d/empty`)).arrayBuffer())
+        .byteLength,
+    ).toBe(0);
 
     expect((await call('POST', `/v1/sessions/${s.id}/files/mkdir?path=/tmp/d/sub/deeper`)).status).toBe(200);
     const list = await call<{ entries: Array<{ path: string; type: string }> }>(
@@ -306,6 +319,7 @@ describe('sessions over HTTP on bwrap', () => {
     );
     expect(list.body.entries.map((e) => e.path).sort()).toEqual([
       '/tmp/d/big.bin',
+      '/tmp/d/empty',
       '/tmp/d/sub',
       '/tmp/d/sub/deeper',
     ]);

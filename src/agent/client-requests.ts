@@ -15,6 +15,8 @@ const MAX_RETIRED_IDS = 1024;
 export interface ReadSink {
   chunks: Buffer[];
   maxBytes: number;
+  /** Takes each piece as it comes instead of `chunks` (a streamed read). */
+  onChunk?: (bytes: Buffer) => void;
 }
 
 /** Output of a request that streams it (repl-run) on its channel before its result. */
@@ -67,8 +69,9 @@ export class RequestTable {
     if (read) {
       read.received += bytes.length;
       // Past the limit the content is dropped as it comes; the result is then refused.
-      if (read.received <= read.maxBytes) read.chunks.push(bytes);
-      else read.chunks.length = 0;
+      if (read.received > read.maxBytes) read.chunks.length = 0;
+      else if (read.onChunk) read.onChunk(bytes);
+      else read.chunks.push(bytes);
       return;
     }
     if (this.#retired.has(channel)) return;

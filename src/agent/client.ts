@@ -178,6 +178,27 @@ export class AgentClient {
     return Buffer.concat(chunks);
   }
 
+  /**
+   * Reads a file a piece at a time: `onChunk` gets each as it arrives (a file larger than
+   * `maxBytes` ends with FILE_TOO_LARGE once that many bytes have passed). Resolves with the size.
+   */
+  async readFileStream(
+    path: string,
+    opts: { maxBytes?: number; onChunk: (bytes: Buffer) => void },
+  ): Promise<number> {
+    let size = 0;
+    const maxBytes = opts.maxBytes ?? DEFAULT_MAX_READ_BYTES;
+    await this.#request('file-read', { type: 'file-read', path }, this.#requestTimeoutMs, {
+      chunks: [],
+      maxBytes,
+      onChunk: (bytes) => {
+        size += bytes.length;
+        opts.onChunk(bytes);
+      },
+    });
+    return size;
+  }
+
   async writeFile(
     path: string,
     data: Buffer | string,

@@ -159,6 +159,12 @@ export class ManagedSandbox {
     return this.#sandbox.agent.readFile(path, { maxBytes });
   }
 
+  /** Reads a file a piece at a time (capped like readFile); resolves with its size. */
+  async readFileStream(path: string, onChunk: (bytes: Buffer) => void): Promise<number> {
+    this.#assertAlive();
+    return this.#sandbox.agent.readFileStream(path, { maxBytes: this.#host.maxReadBytes, onChunk });
+  }
+
   async writeFile(
     path: string,
     data: Buffer | string,

@@ -225,6 +225,11 @@ export class SessionService implements SessionsApi {
     return (await this.#use(id)).live().readFile(path);
   }
 
+  /** A file's bytes as they come from the sandbox (the route streams them on); resolves with its size. */
+  async readFileStream(id: string, path: string, onChunk: (bytes: Buffer) => void): Promise<number> {
+    return (await this.#use(id)).live().readFileStream(path, onChunk);
+  }
+
   async writeFile(id: string, path: string, content: Buffer | string): Promise<FileEntry> {
     const sandbox = (await this.#use(id)).live();
     const dir = path.split('/').slice(0, -1).join('/');

@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { FileEntry, FileList, FilePathQuery, FileRenameRequest } from '../../api/sessions.js';
@@ -33,8 +34,23 @@ export const sessionFileRoutes: FastifyPluginAsyncTypebox<SessionFileRoutesOptio
       },
     },
     async (req, reply) => {
-      const bytes = await api.readFile(req.params.id, req.query.path);
-      return reply.type('application/octet-stream').send(bytes);
+      // The answer starts with the first piece: a missing file is still a plain error answer, and
+      // a read that fails later cuts the body short (the client sees an incomplete response).
+      const body = new PassThrough();
+      let started: () => void = () => {};
+      const first = new Promise<void>((r) => {
+        started = r;
+      });
+      const done = api.readFileStream(req.params.id, req.query.path, (bytes) => {
+        started();
+        body.write(bytes);
+      });
+      await Promise.race([first, done]);
+      done.then(
+        () => body.end(),
+        (err: unknown) => body.destroy(err instanceof Error ? err : new Error(String(err))),
+      );
+      return reply.type('application/octet-stream').send(body);
     },
   );
 
