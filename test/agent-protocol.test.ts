@@ -178,7 +178,8 @@ describe('agent protocol robustness (local process)', () => {
     expect(await lost).toMatchObject({ code: 'SANDBOX_LOST' });
     const err = await pending;
     // The read may have been answered (the file is not there) before the kill landed; if not, it was lost.
-    if (err instanceof Error) expect(['SANDBOX_LOST', 'FILE_NOT_FOUND']).toContain((err as { code?: string }).code);
+    if (err instanceof Error)
+      expect(['SANDBOX_LOST', 'FILE_NOT_FOUND']).toContain((err as { code?: string }).code);
     expect(client.closed).toBe(true);
     await expect(client.ping()).rejects.toMatchObject({ code: 'SANDBOX_LOST' });
     await expect(client.exec({ argv: ['true'] }).exit).rejects.toMatchObject({ code: 'SANDBOX_LOST' });
