@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { envInt } from '../config/env-int.js';
 import { HearthError } from '../errors/hearth-error.js';
 import type { JobLimits } from './types.js';
 
@@ -40,46 +41,34 @@ export interface JobsConfig {
   retentionIntervalMs: number;
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) {
-    throw new HearthError('VALIDATION_FAILED', `${name}=${raw} must be an integer ≥ ${min}`, {
-      hint: `Fix or unset ${name}.`,
-    });
-  }
-  return n;
-}
-
 export function jobsConfig(env: NodeJS.ProcessEnv = process.env): JobsConfig {
   return {
-    concurrency: int(env, 'HEARTH_CONCURRENCY', 4 * availableParallelism(), 1),
-    sandboxConcurrency: int(env, 'HEARTH_SANDBOX_CONCURRENCY', availableParallelism(), 1),
-    maxQueue: int(env, 'HEARTH_MAX_QUEUE', 1000),
-    maxCodeBytes: int(env, 'HEARTH_MAX_CODE_BYTES', 1024 * 1024, 1),
-    maxBatch: int(env, 'HEARTH_MAX_BATCH', 20, 1),
+    concurrency: envInt(env, 'HEARTH_CONCURRENCY', 4 * availableParallelism(), 1),
+    sandboxConcurrency: envInt(env, 'HEARTH_SANDBOX_CONCURRENCY', availableParallelism(), 1),
+    maxQueue: envInt(env, 'HEARTH_MAX_QUEUE', 1000),
+    maxCodeBytes: envInt(env, 'HEARTH_MAX_CODE_BYTES', 1024 * 1024, 1),
+    maxBatch: envInt(env, 'HEARTH_MAX_BATCH', 20, 1),
     defaultBackend: env.HEARTH_BACKEND || undefined,
     defaultLimits: {
-      timeoutMs: int(env, 'HEARTH_DEFAULT_TIMEOUT_MS', 10_000, 1),
-      cpuTimeMs: int(env, 'HEARTH_DEFAULT_CPU_TIME_MS', 10_000, 1),
-      memoryMb: int(env, 'HEARTH_DEFAULT_MEMORY_MB', 256, 1),
-      maxOutputBytes: int(env, 'HEARTH_DEFAULT_MAX_OUTPUT_BYTES', 1024 * 1024, 1),
-      maxProcesses: int(env, 'HEARTH_DEFAULT_MAX_PROCESSES', 64, 1),
+      timeoutMs: envInt(env, 'HEARTH_DEFAULT_TIMEOUT_MS', 10_000, 1),
+      cpuTimeMs: envInt(env, 'HEARTH_DEFAULT_CPU_TIME_MS', 10_000, 1),
+      memoryMb: envInt(env, 'HEARTH_DEFAULT_MEMORY_MB', 256, 1),
+      maxOutputBytes: envInt(env, 'HEARTH_DEFAULT_MAX_OUTPUT_BYTES', 1024 * 1024, 1),
+      maxProcesses: envInt(env, 'HEARTH_DEFAULT_MAX_PROCESSES', 64, 1),
     },
     maxLimits: {
-      timeoutMs: int(env, 'HEARTH_MAX_TIMEOUT_MS', 60_000, 1),
-      cpuTimeMs: int(env, 'HEARTH_MAX_CPU_TIME_MS', 60_000, 1),
-      memoryMb: int(env, 'HEARTH_MAX_MEMORY_MB', 2048, 1),
-      maxOutputBytes: int(env, 'HEARTH_MAX_OUTPUT_BYTES', 16 * 1024 * 1024, 1),
-      maxProcesses: int(env, 'HEARTH_MAX_PROCESSES', 512, 1),
+      timeoutMs: envInt(env, 'HEARTH_MAX_TIMEOUT_MS', 60_000, 1),
+      cpuTimeMs: envInt(env, 'HEARTH_MAX_CPU_TIME_MS', 60_000, 1),
+      memoryMb: envInt(env, 'HEARTH_MAX_MEMORY_MB', 2048, 1),
+      maxOutputBytes: envInt(env, 'HEARTH_MAX_OUTPUT_BYTES', 16 * 1024 * 1024, 1),
+      maxProcesses: envInt(env, 'HEARTH_MAX_PROCESSES', 512, 1),
     },
-    compileTimeoutMs: int(env, 'HEARTH_COMPILE_TIMEOUT_MS', 30_000, 1),
-    compileMemoryMb: int(env, 'HEARTH_COMPILE_MEMORY_MB', 1024, 1),
-    poolSize: int(env, 'HEARTH_POOL_SIZE', 1),
-    retentionMs: int(env, 'HEARTH_RETENTION_MS', 7 * 24 * 3600_000),
-    retentionJobs: int(env, 'HEARTH_RETENTION_JOBS', 10_000),
-    retentionIntervalMs: int(env, 'HEARTH_RETENTION_INTERVAL_MS', 10 * 60_000, 1000),
+    compileTimeoutMs: envInt(env, 'HEARTH_COMPILE_TIMEOUT_MS', 30_000, 1),
+    compileMemoryMb: envInt(env, 'HEARTH_COMPILE_MEMORY_MB', 1024, 1),
+    poolSize: envInt(env, 'HEARTH_POOL_SIZE', 1),
+    retentionMs: envInt(env, 'HEARTH_RETENTION_MS', 7 * 24 * 3600_000),
+    retentionJobs: envInt(env, 'HEARTH_RETENTION_JOBS', 10_000),
+    retentionIntervalMs: envInt(env, 'HEARTH_RETENTION_INTERVAL_MS', 10 * 60_000, 1000),
   };
 }
 

@@ -1,4 +1,4 @@
-import { HearthError } from '../errors/hearth-error.js';
+import { envInt } from '../config/env-int.js';
 
 /** The session service's settings; `sessionsConfig(process.env)` reads them from HEARTH_* variables. */
 export interface SessionsConfig {
@@ -30,31 +30,19 @@ export interface SessionsConfig {
   maxCommandsKept: number;
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) {
-    throw new HearthError('VALIDATION_FAILED', `${name}=${raw} must be an integer ≥ ${min}`, {
-      hint: `Fix or unset ${name}.`,
-    });
-  }
-  return n;
-}
-
 export function sessionsConfig(env: NodeJS.ProcessEnv = process.env): SessionsConfig {
   return {
-    maxSessions: int(env, 'HEARTH_MAX_SESSIONS', 16),
-    defaultTtlMs: int(env, 'HEARTH_SESSION_TTL_MS', 30 * 60_000),
-    maxTtlMs: int(env, 'HEARTH_SESSION_MAX_TTL_MS', 24 * 3600_000),
-    maxSnapshotsPerSession: int(env, 'HEARTH_MAX_SNAPSHOTS', 10),
-    maxSnapshotBytes: int(env, 'HEARTH_SNAPSHOT_MAX_BYTES', 20 * 1024 ** 3),
-    maxMemoryMb: int(env, 'HEARTH_SESSION_MAX_MEMORY_MB', 4096),
+    maxSessions: envInt(env, 'HEARTH_MAX_SESSIONS', 16, 1),
+    defaultTtlMs: envInt(env, 'HEARTH_SESSION_TTL_MS', 30 * 60_000, 1),
+    maxTtlMs: envInt(env, 'HEARTH_SESSION_MAX_TTL_MS', 24 * 3600_000, 1),
+    maxSnapshotsPerSession: envInt(env, 'HEARTH_MAX_SNAPSHOTS', 10, 1),
+    maxSnapshotBytes: envInt(env, 'HEARTH_SNAPSHOT_MAX_BYTES', 20 * 1024 ** 3, 1),
+    maxMemoryMb: envInt(env, 'HEARTH_SESSION_MAX_MEMORY_MB', 4096, 1),
     defaultMemoryMb: 512,
-    maxVcpus: int(env, 'HEARTH_SESSION_MAX_VCPUS', 4),
-    maxDiskMb: int(env, 'HEARTH_SESSION_MAX_DISK_MB', 8192),
+    maxVcpus: envInt(env, 'HEARTH_SESSION_MAX_VCPUS', 4, 1),
+    maxDiskMb: envInt(env, 'HEARTH_SESSION_MAX_DISK_MB', 8192, 1),
     defaultTimeoutMs: 60_000,
-    maxTimeoutMs: int(env, 'HEARTH_SESSION_MAX_TIMEOUT_MS', 3600_000),
+    maxTimeoutMs: envInt(env, 'HEARTH_SESSION_MAX_TIMEOUT_MS', 3600_000, 1),
     maxOutputBytes: 16 * 1024 * 1024,
     maxCommandsKept: 100,
   };
