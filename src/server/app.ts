@@ -12,6 +12,7 @@ import { classicRoutes } from './routes/classic.js';
 import { interactiveRoute } from './routes/interactive.js';
 import { jobRoutes } from './routes/jobs.js';
 import { mcpRoutes } from './routes/mcp.js';
+import { pistonRoutes } from './routes/piston.js';
 import { sessionFileRoutes } from './routes/session-files.js';
 import { snapshotRoutes } from './routes/session-snapshots.js';
 import { sessionSocketRoute } from './routes/session-socket.js';
@@ -64,6 +65,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   await app.register(websocket, { options: { maxPayload: bodyLimit } });
   await app.register(jobRoutes, { service: o.service, bodyLimit });
   await app.register(classicRoutes, { service: o.service, bodyLimit });
+  await app.register(pistonRoutes, { service: o.service, bodyLimit });
   await app.register(systemRoutes, {
     service: o.service,
     languages: o.service.languages,
