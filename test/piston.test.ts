@@ -149,6 +149,24 @@ describe("Piston's v2 API on jobs", () => {
     expect(body.run).toMatchObject({ stdout: 'started\n', code: null, signal: 'SIGKILL', status: 'TO' });
   });
 
+  it('applies run_memory_limit (bytes): 128 MiB fits the default, not 64 MiB', async () => {
+    const { body } = await execute({
+      language: 'python',
+      version: '*',
+      files: [{ content: 'x = bytearray(128 * 1024 * 1024)\nprint("allocated")' }],
+      run_memory_limit: 64 * 1024 * 1024,
+    });
+    expect(body.run.stdout).toBe('');
+    expect(body.run.message).toBe('Memory limit exceeded');
+    expect(['RE', 'SG']).toContain(body.run.status);
+    const fits = await execute({
+      language: 'python',
+      version: '*',
+      files: [{ content: 'x = bytearray(128 * 1024 * 1024)\nprint("allocated")' }],
+    });
+    expect(fits.body.run).toMatchObject({ stdout: 'allocated\n', code: 0, status: null });
+  });
+
   it('refuses an unknown language or version with 400 {message}', async () => {
     const unknown = (await client.execute('brainfuck', '+.', { version: '*' })) as Answer;
     expect(unknown).toEqual({ message: 'brainfuck-* runtime is unknown' });

@@ -75,8 +75,8 @@ function exitFields(step: Omit<StepResult, 'cpuTimeMs' | 'wallTimeMs' | 'peakMem
     return { code: null, signal: 'SIGKILL', status: 'TO', message: 'Time limit exceeded' };
   }
   if (step.truncated) {
-    const signal = step.signal ?? 'SIGKILL';
-    return { code: null, signal, status: 'OL', message: 'output length exceeded' };
+    // Piston kills the program at its output limit; hearth cuts the output and says how it ended.
+    return { code: step.exitCode, signal: step.signal, status: 'OL', message: 'output length exceeded' };
   }
   if (step.signal) {
     const n = (constants.signals as Record<string, number | undefined>)[step.signal];
