@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import piston from 'piston-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hearthPaths } from '../src/config/paths.js';
+import { buildApp } from '../src/server/app.js';
+import { ServerMetrics } from '../src/server/metrics.js';
 import { type RunningServer, startServer } from '../src/server/start.js';
 import { settledLeftovers } from './leak-check.js';
 
@@ -200,6 +202,14 @@ describe("Piston's v2 API on jobs", () => {
         'run_memory_limit must be non-negative',
       ],
     ];
+    const nul = await execute({
+      language: 'python',
+      version: '*',
+      files: [{ content: 'print(1)' }],
+      args: ['a\u0000b'],
+    });
+    expect(nul.status).toBe(400);
+    expect(nul.body.message).toMatch(/^execute: \/args\/0 /);
     for (const [body, message] of cases)
       expect(await execute(body)).toEqual({ status: 400, body: { message } });
     const bad = await execute('{"language": ', 'application/json');
@@ -241,5 +251,25 @@ describe("Piston's v2 API on jobs", () => {
       ].sort(),
     );
     expect(body.run.stdout).toBe("42 b'hi'\n");
+  });
+
+  it('needs the bearer token when the server has tokens, as every route does', async () => {
+    const app = await buildApp({ service: server.service, metrics: new ServerMetrics(), tokens: ['s3cret'] });
+    try {
+      const body = { language: 'python', version: '*', files: [{ content: 'print(6 * 7)' }] };
+      const refused = await app.inject({ method: 'POST', url: '/api/v2/execute', payload: body });
+      expect(refused.statusCode).toBe(401);
+      expect(refused.json()).toEqual({ message: 'a valid bearer token is required' });
+      const ok = await app.inject({
+        method: 'POST',
+        url: '/api/v2/execute',
+        payload: body,
+        headers: { authorization: 'Bearer s3cret' },
+      });
+      expect(ok.statusCode).toBe(200);
+      expect(ok.json().run.stdout).toBe('42\n');
+    } finally {
+      await app.close();
+    }
   });
 });

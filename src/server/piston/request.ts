@@ -2,6 +2,7 @@ import semver from 'semver';
 import type { JobsConfig } from '../../jobs/config.js';
 import type { LanguageInfo } from '../../jobs/languages.js';
 import type { JobFile, JobLimits, JobRequest } from '../../jobs/types.js';
+import { toJobRequest } from '../validate.js';
 
 /**
  * Piston's v2 execute request mapped onto a hearth job. Piston checks its body by hand and answers
@@ -76,7 +77,7 @@ export interface MappedRequest {
  * stdin gets the trailing newline Piston adds; run limits become job limits. A limit of -1
  * (Piston's "no limit", piston-client's default) or 0 means the server default.
  */
-export function toJobRequest(
+export function toPistonJob(
   body: unknown,
   o: { languages: LanguageInfo[]; limits: PistonLimits },
 ): MappedRequest {
@@ -116,7 +117,8 @@ export function toJobRequest(
     ...(Array.isArray(args) && args.length ? { args: args as string[] } : {}),
     ...(Object.keys(limits).length ? { limits } : {}),
   };
-  return { job, lang };
+  // The same schema POST /v1/jobs is checked with (file count, name lengths, no NUL in argv).
+  return { job: toJobRequest(job, 'execute'), lang };
 }
 
 /** Piston's limit checks in its order; returns the run limits asked for (positive, within the maximum). */

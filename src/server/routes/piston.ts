@@ -4,7 +4,7 @@ import type { LanguageInfo } from '../../jobs/languages.js';
 import type { JobService } from '../../jobs/service.js';
 import type { Job } from '../../jobs/types.js';
 import { toApiError } from '../errors.js';
-import { PistonRequestError, pistonLimits, toJobRequest, UNKNOWN_VERSION } from '../piston/request.js';
+import { PistonRequestError, pistonLimits, toPistonJob, UNKNOWN_VERSION } from '../piston/request.js';
 import { OutputOrder, toPistonResult } from '../piston/result.js';
 
 export interface PistonRoutesOptions {
@@ -127,7 +127,7 @@ export const pistonRoutes: FastifyPluginAsyncTypebox<PistonRoutesOptions> = asyn
       },
     },
     async (req, reply) => {
-      const { job: request, lang } = toJobRequest(req.body, {
+      const { job: request, lang } = toPistonJob(req.body, {
         languages: service.languages.list(),
         limits: pistonLimits(service.config),
       });
