@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { HearthError } from '../../errors/hearth-error.js';
 import type { LanguageInfo } from '../../jobs/languages.js';
 import type { JobService } from '../../jobs/service.js';
 import type { Job } from '../../jobs/types.js';
@@ -42,7 +43,8 @@ function follow(service: JobService, id: string, order: OutputOrder, gone: Abort
     let done = false;
     const onGone = () => {
       off?.();
-      reject(new Error('the client went away'));
+      // Nobody hears the answer; the job runs on, as a job whose waiter left does.
+      reject(new HearthError('CANCELLED', 'stopped waiting: the client went away'));
     };
     gone.addEventListener('abort', onGone, { once: true });
     service
