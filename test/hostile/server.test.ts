@@ -240,7 +240,9 @@ describe('hostile input to the server (bwrap)', () => {
     await new Promise((r) => ws.once('open', r));
     // The limit is 2 × HEARTH_MAX_CODE_BYTES (1 MiB) + 1 MiB: one job request.
     ws.send(JSON.stringify({ type: 'init', language: 'python', code: 'x'.repeat(4 * 1024 * 1024) }));
-    expect(await closed).toBe(1009);
+    // 1009 when the client reads the close frame before the server drops the connection; 1006 when
+    // the drop reaches it first, while it is still sending the rest of the oversized message.
+    expect([1009, 1006]).toContain(await closed);
     await healthy();
   });
 

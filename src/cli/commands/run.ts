@@ -3,7 +3,7 @@ import { basename, extname } from 'node:path';
 import type { Command } from 'commander';
 import { HearthError } from '../../errors/hearth-error.js';
 import { loadCatalog } from '../../images/catalog.js';
-import type { JobRequest } from '../../jobs/types.js';
+import type { Job, JobRequest } from '../../jobs/types.js';
 import { jobEvents } from '../job-events.js';
 import { jobExitCode, printError, timingLine } from '../report.js';
 
@@ -61,12 +61,16 @@ function buildRequest(file: string | undefined, f: RunFlags): JobRequest {
 
 async function runCommand(file: string | undefined, flags: RunFlags): Promise<number> {
   const request = buildRequest(file, flags);
+  let streamed = false;
   for await (const e of jobEvents(request)) {
     if (e.type === 'output' && !flags.json) {
+      streamed = true;
       const out = e.stream === 'stdout' && e.stage === 'run' ? process.stdout : process.stderr;
       out.write(e.data);
     } else if (e.type === 'result') {
       if (flags.json) process.stdout.write(`${JSON.stringify(e.job, null, 2)}\n`);
+      // A job that finished before the stream was joined comes as its result alone: print its output from there.
+      else if (!streamed) writeOutputOf(e.job);
       const code = jobExitCode(e.job);
       const timing = flags.timing ? timingLine(e.job) : undefined;
       if (timing) process.stderr.write(`${timing}\n`);
@@ -74,6 +78,17 @@ async function runCommand(file: string | undefined, flags: RunFlags): Promise<nu
     }
   }
   throw new HearthError('SANDBOX_LOST', 'the job stream ended without a result');
+}
+
+/** A finished job's output, as the events would have printed it: the program's stdout on stdout, the rest on stderr. */
+function writeOutputOf(job: Job): void {
+  const r = job.result;
+  if (!r) return;
+  if (r.compile && r.stage === 'run') process.stderr.write(r.compile.stdout + r.compile.stderr);
+  if (r.stage === 'run') {
+    process.stdout.write(r.stdout);
+    process.stderr.write(r.stderr);
+  } else process.stderr.write(r.stdout + r.stderr);
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
