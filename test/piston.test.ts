@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hearthPaths } from '../src/config/paths.js';
 import { buildApp } from '../src/server/app.js';
 import { ServerMetrics } from '../src/server/metrics.js';
+import type { PistonStage } from '../src/server/piston/result.js';
 import { type RunningServer, startServer } from '../src/server/start.js';
 import { settledLeftovers } from './leak-check.js';
 
@@ -15,18 +16,7 @@ let server: RunningServer;
 let dir: string;
 let client: ReturnType<typeof piston>;
 
-interface Stage {
-  stdout: string;
-  stderr: string;
-  output: string;
-  code: number | null;
-  signal: string | null;
-  message: string | null;
-  status: string | null;
-  cpu_time: number;
-  wall_time: number;
-  memory: number;
-}
+type Stage = PistonStage;
 interface Answer {
   language: string;
   version: string;

@@ -328,6 +328,27 @@ describe('sessions over HTTP on bwrap', () => {
       to: '/tmp/d/sub/moved.bin',
     });
     expect(moved.body.path).toBe('/tmp/d/sub/moved.bin');
+    const onto = await call('POST', `/v1/sessions/${s.id}/files/rename`, {
+      from: '/tmp/d/empty',
+      to: '/tmp/d/sub/moved.bin',
+    });
+    expect(onto.body.error?.code).toBe('FILE_EXISTS');
+    const none = await call('POST', `/v1/sessions/${s.id}/files/rename`, {
+      from: '/tmp/d/none',
+      to: '/tmp/d/x',
+    });
+    expect(none.body.error?.code).toBe('FILE_NOT_FOUND');
+    const under = await call('POST', `/v1/sessions/${s.id}/files/rename`, {
+      from: '/tmp/d/empty',
+      to: '/tmp/d/sub/moved.bin/x',
+    });
+    expect(under.body.error?.code).toBe('NOT_A_DIRECTORY');
+    await command(s.id, { cmd: 'echo r > /work/rel.txt' });
+    const relative = await call<{ path: string }>('POST', `/v1/sessions/${s.id}/files/rename`, {
+      from: 'rel.txt',
+      to: 'rel2.txt',
+    });
+    expect(relative.status).toBe(200);
     const stat = await call<{ size: number; type: string }>(
       'GET',
       `/v1/sessions/${s.id}/files/stat?path=/tmp/d/sub/moved.bin`,

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OutputHandlers } from '../api/sessions-api.js';
 import { toApiError } from './errors.js';
+import { SSE_HEADERS } from './sse.js';
 
 /** Output a reader may fall behind by before it is cut (the command or code run is stopped too). */
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
@@ -21,12 +22,7 @@ export async function streamRun<T>(
 ): Promise<void> {
   reply.hijack();
   const res = reply.raw;
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
+  res.writeHead(200, SSE_HEADERS);
   const ctrl = new AbortController();
   const onClose = () => ctrl.abort();
   req.raw.socket.once('close', onClose);

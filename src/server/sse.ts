@@ -2,6 +2,14 @@ import type { ServerResponse } from 'node:http';
 import type { JobEvent } from '../jobs/events.js';
 import type { Job } from '../jobs/types.js';
 
+/** The response head of every server-sent event stream. */
+export const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+} as const;
+
 /** Bounds of one event stream. */
 export interface SseLimits {
   /**

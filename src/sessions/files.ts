@@ -41,20 +41,28 @@ export async function listTree(sandbox: ManagedSandbox, path: string, depth = 1)
 
 /**
  * Renames inside the sandbox. The agent resolves both paths first (refusing escapes as for every
- * file call); the move itself is `mv` run in the sandbox, so it can do nothing the sandbox's own
- * programs cannot.
+ * file call) and says what is wrong with them in its own codes: the source must exist, the target
+ * must not, and its parent must be a directory. The move itself is `mv` run in the sandbox, so it
+ * can do nothing the sandbox's own programs cannot; its stderr is only quoted, never interpreted.
  */
 export async function rename(sandbox: ManagedSandbox, from: string, to: string): Promise<FileEntry> {
   await sandbox.stat(from);
+  const taken = await sandbox.stat(to).then(
+    () => true,
+    (err: unknown) => {
+      if (err instanceof HearthError && err.code === 'FILE_NOT_FOUND') return false;
+      throw err;
+    },
+  );
+  if (taken) throw new HearthError('FILE_EXISTS', `cannot move ${from} to ${to}: ${to} exists`);
+  const trimmed = to.replace(/\/+$/, '');
+  const cut = trimmed.lastIndexOf('/');
+  const parent = cut < 0 ? '.' : cut === 0 ? '/' : trimmed.slice(0, cut);
+  if ((await sandbox.stat(parent)).type !== 'dir')
+    throw new HearthError('NOT_A_DIRECTORY', `cannot move ${from} to ${to}: ${parent} is not a directory`);
   const r = await sandbox.run({ argv: ['mv', '-T', '--', from, to], limits: { timeoutMs: 30_000 } });
   if (r.exitCode !== 0) {
     const why = r.stderr.toString('utf8').trim().slice(0, 500);
-    if (/no such file/i.test(why))
-      throw new HearthError('FILE_NOT_FOUND', `cannot move ${from} to ${to}: ${why}`);
-    if (/not a directory/i.test(why))
-      throw new HearthError('NOT_A_DIRECTORY', `cannot move ${from} to ${to}: ${why}`);
-    if (/directory not empty|cannot overwrite/i.test(why))
-      throw new HearthError('FILE_EXISTS', `cannot move ${from} to ${to}: ${why}`);
     throw new HearthError(
       'VALIDATION_FAILED',
       `cannot move ${from} to ${to}: ${why || `mv exited ${r.exitCode}`}`,

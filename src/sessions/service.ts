@@ -127,11 +127,24 @@ export class SessionService implements SessionsApi {
   }
 
   async listSessions(filter: SessionFilter = {}): Promise<Session[]> {
+    // Ended sessions answer 404 one by one, so a list leaves them out unless asked for by state.
     const rows = await this.#o.store.sessions.listSessions({
       ...(filter.metadata ? { metadata: filter.metadata } : {}),
-      ...(filter.states ? { states: filter.states } : {}),
+      states: filter.states ?? ['starting', 'running', 'paused', 'dead'],
     });
-    return Promise.all(rows.map((r) => this.getSession(r.id).catch(() => toSession(r, []))));
+    // One capability lookup per backend, not a store read and a lookup per session.
+    const caps = new Map<string, Promise<string[]>>();
+    const capsOf = (backend: string) => {
+      let c = caps.get(backend);
+      if (!c) caps.set(backend, (c = this.#capabilities(backend)));
+      return c;
+    };
+    return Promise.all(
+      rows.map(async (r) => {
+        const live = this.#live.get(r.id);
+        return live ? toSession(live.row, live.capabilities) : toSession(r, await capsOf(r.backend));
+      }),
+    );
   }
 
   async extendSession(id: string, ttlMs: number): Promise<Session> {
@@ -330,8 +343,13 @@ export class SessionService implements SessionsApi {
       live.sandbox = next;
       this.#watch(live);
       if (snap.kind === 'filesystem') live.code.forgetContexts();
-      await this.#update(id, { sandboxId: next.id, state: 'running', error: null });
-      await old.release();
+      try {
+        await this.#update(id, { sandboxId: next.id, state: 'running', error: null });
+      } finally {
+        // The session runs on the restored sandbox from here on, even if the store missed the
+        // change: the old one is freed on every path.
+        await old.release();
+      }
     });
     return this.getSession(id);
   }

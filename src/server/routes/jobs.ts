@@ -13,7 +13,7 @@ import {
   ListQuery,
   WaitQuery,
 } from '../schemas.js';
-import { SseStream } from '../sse.js';
+import { SSE_HEADERS, SseStream } from '../sse.js';
 import { toJobRequest } from '../validate.js';
 
 export interface JobRoutesOptions {
@@ -133,12 +133,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
       await service.get(req.params.id);
       reply.hijack();
       const res = reply.raw;
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
+      res.writeHead(200, SSE_HEADERS);
       res.write(': hearth job events\n\n');
       let off: (() => void) | undefined;
       const stream = new SseStream(res, () => off?.());
