@@ -135,9 +135,11 @@ export class SessionService implements SessionsApi {
     // One capability lookup per backend, not a store read and a lookup per session.
     const caps = new Map<string, Promise<string[]>>();
     const capsOf = (backend: string) => {
-      let c = caps.get(backend);
-      if (!c) caps.set(backend, (c = this.#capabilities(backend)));
-      return c;
+      const known = caps.get(backend);
+      if (known) return known;
+      const looked = this.#capabilities(backend);
+      caps.set(backend, looked);
+      return looked;
     };
     return Promise.all(
       rows.map(async (r) => {
