@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { SandboxTokens } from '../e2b/tokens.js';
 import type { JobService } from '../jobs/service.js';
 import type { SessionService } from '../sessions/service.js';
 import { installAuth } from './auth.js';
@@ -9,6 +10,8 @@ import { installBrowserGuard } from './browser-guard.js';
 import { installErrorHandling } from './errors.js';
 import type { ServerMetrics } from './metrics.js';
 import { classicRoutes } from './routes/classic.js';
+import { e2bRoutes } from './routes/e2b/index.js';
+import { installE2bPlane } from './routes/e2b/plane.js';
 import { interactiveRoute } from './routes/interactive.js';
 import { jobRoutes } from './routes/jobs.js';
 import { mcpRoutes } from './routes/mcp.js';
@@ -30,6 +33,8 @@ export interface AppOptions {
   allowedHosts?: readonly string[];
   /** The largest file a session upload may send. `HEARTH_MAX_FILE_BYTES`; @default 256 MiB */
   maxFileBytes?: number;
+  /** The secret behind E2B sandboxes' access tokens. @default one made for this process */
+  sandboxTokens?: SandboxTokens;
   /** pino options, or false for none. @default false */
   logger?: boolean | object;
 }
@@ -49,6 +54,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   installErrorHandling(app);
   installAuth(app, o.tokens ?? []);
   if (!o.tokens?.length) installBrowserGuard(app, { allowedHosts: o.allowedHosts ?? [] });
+  const sandboxTokens = o.sandboxTokens ?? SandboxTokens.ephemeral();
+  if (o.sessions) installE2bPlane(app, { sessions: o.sessions, tokens: sandboxTokens });
   await app.register(swagger, {
     openapi: {
       info: {
@@ -82,6 +89,11 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     await app.register(mcpRoutes, { api: o.sessions });
     const sessions = o.sessions;
     await app.register(async (scope) => sessionSocketRoute(scope, sessions));
+    await app.register(e2bRoutes, {
+      sessions,
+      tokens: sandboxTokens,
+      maxFileBytes: o.maxFileBytes ?? 256 * 1024 * 1024,
+    });
   }
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

@@ -1,5 +1,7 @@
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type HearthPaths, hearthPaths } from '../config/paths.js';
+import { SandboxTokens } from '../e2b/tokens.js';
 import { HearthError } from '../errors/hearth-error.js';
 import { type JobsConfig, jobsConfig } from '../jobs/config.js';
 import { type RecoveryReport, recoverJobs } from '../jobs/recovery.js';
@@ -113,6 +115,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
         : {}),
       metrics,
       tokens,
+      sandboxTokens: await SandboxTokens.open(join(paths.state, 'e2b-secret')),
       allowedHosts: opts.allowedHosts ?? list(env.HEARTH_ALLOWED_HOSTS),
       logger: opts.logger ?? { level: env.HEARTH_LOG_LEVEL ?? 'info' },
     });
