@@ -1,35 +1,18 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Sandbox } from 'e2b';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hearthPaths } from '../src/config/paths.js';
-import { type RunningServer, startServer } from '../src/server/start.js';
+import { startE2bServer } from './e2b-fixture.js';
 import { settledLeftovers } from './leak-check.js';
 
 // The published `e2b` SDK, unmodified, configured only by E2B_API_URL, E2B_SANDBOX_URL and
 // E2B_API_KEY, against a real server on port 0 with real bwrap sandboxes.
-let server: RunningServer;
-let dir: string;
+let e2b: Awaited<ReturnType<typeof startE2bServer>>;
 
 describe('E2B control plane', () => {
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'hearth-e2b-'));
-    process.env.HEARTH_BACKEND = 'bwrap';
-    server = await startServer({
-      port: 0,
-      paths: { ...hearthPaths(), state: dir, db: join(dir, 'hearth.db'), snapshots: join(dir, 'snapshots') },
-      logger: false,
-      shutdownGraceMs: 0,
-    });
-    process.env.E2B_API_URL = server.url;
-    process.env.E2B_SANDBOX_URL = server.url;
-    process.env.E2B_API_KEY = 'e2b_local';
+    e2b = await startE2bServer();
   });
   afterAll(async () => {
-    await server?.close();
-    delete process.env.HEARTH_BACKEND;
-    rmSync(dir, { recursive: true, force: true });
+    await e2b?.close();
     expect(await settledLeftovers()).toEqual([]);
   });
 
