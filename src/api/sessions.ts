@@ -160,6 +160,8 @@ export const CodeRequest = Type.Object(
     context: Type.Optional(Type.String({ maxLength: 64 })),
     /** @default 60000 */
     timeoutMs: Type.Optional(PositiveInt),
+    /** Environment variables for this execution only; the context's own are back after it. */
+    env: Type.Optional(Env),
   },
   { additionalProperties: false, $id: 'CodeRequest' },
 );
@@ -182,6 +184,8 @@ export const CodeResult = Type.Object(
     stderr: Type.String(),
     /** The last expression's value: `text` is its repr (Python) or util.inspect (JavaScript). */
     result: Type.Union([Type.Object({ text: Type.String(), formats: CodeFormats }), Type.Null()]),
+    /** What the code displayed as it ran (Python's `plt.show()`, `display(x)`), in order. */
+    displays: Type.Optional(Type.Array(Type.Object({ text: Type.String(), formats: CodeFormats }))),
     error: Type.Union([
       Type.Object({ name: Type.String(), value: Type.String(), traceback: Type.String() }),
       Type.Null(),

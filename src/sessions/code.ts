@@ -7,7 +7,7 @@ import { typeStripper } from '../images/type-strip.js';
 import type { ManagedSandbox } from '../sandboxes/managed-sandbox.js';
 import type { SessionCommands } from './commands.js';
 
-type ContextLanguage = Exclude<CodeLanguage, 'bash'>;
+export type ContextLanguage = Exclude<CodeLanguage, 'bash'>;
 
 /**
  * A session's interpreter contexts. Python and JavaScript contexts are the agent's persistent
@@ -70,6 +70,8 @@ export class SessionCode {
           timeoutMs: req.timeoutMs,
           onStdout: (c) => handlers.onStdout?.(c.toString('utf8')),
           onStderr: (c) => handlers.onStderr?.(c.toString('utf8')),
+          ...(req.env ? { env: req.env } : {}),
+          ...(handlers.signal ? { signal: handlers.signal } : {}),
         },
         { session: this.o.sessionId },
       );
@@ -96,12 +98,28 @@ export class SessionCode {
       stdout: out.stdout.toString('utf8'),
       stderr: out.stderr.toString('utf8'),
       result: out.result ? { text: out.result.text, formats: { ...out.result.formats } } : null,
+      ...(out.displays?.length
+        ? { displays: out.displays.map((d) => ({ text: d.text, formats: { ...d.formats } })) }
+        : {}),
       error: out.error ? { ...out.error } : null,
       timedOut: out.timedOut,
       contextLost: out.contextLost,
       outputTruncated: out.outputTruncated,
       wallTimeMs: Math.round(performance.now() - started),
     };
+  }
+
+  /** The language's default context, made (or restarted, if its interpreter died) now if need be. */
+  async defaultContext(sandbox: ManagedSandbox, language: ContextLanguage): Promise<CodeContext> {
+    const id = await this.#default(sandbox, language);
+    const info = (await sandbox.repl.listContexts()).find((c) => c.contextId === id);
+    if (!info) throw new HearthError('REPL_CONTEXT_NOT_FOUND', `context ${id} is gone`);
+    return this.#view(info);
+  }
+
+  /** The ids of the default contexts made so far, by language. */
+  defaultIds(): ReadonlyMap<ContextLanguage, string> {
+    return this.#defaults;
   }
 
   async #default(sandbox: ManagedSandbox, language: ContextLanguage): Promise<string> {
@@ -132,11 +150,13 @@ export class SessionCode {
     handlers: OutputHandlers,
   ): Promise<CodeResult> {
     const started = performance.now();
-    const { id, done } = this.o.commands.start(
+    const { id, done, handle } = this.o.commands.start(
       sandbox,
-      { argv: ['bash', '-c', req.code], timeoutMs: req.timeoutMs },
+      { argv: ['bash', '-c', req.code], timeoutMs: req.timeoutMs, ...(req.env ? { env: req.env } : {}) },
       handlers,
     );
+    const onAbort = () => void handle.kill('SIGKILL');
+    handlers.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const r = await done;
       const failed = r.exitCode !== 0;
@@ -159,6 +179,7 @@ export class SessionCode {
         wallTimeMs: Math.round(performance.now() - started),
       };
     } finally {
+      handlers.signal?.removeEventListener('abort', onAbort);
       this.o.commands.forget(id);
     }
   }

@@ -24,6 +24,7 @@ import type { ManagedSandbox } from '../sandboxes/managed-sandbox.js';
 import type { SandboxManager } from '../sandboxes/manager.js';
 import type { SessionPatch, SessionRow, SessionStore } from '../store/session-store.js';
 import type { SnapshotStore } from '../store/snapshot-store.js';
+import type { ContextLanguage } from './code.js';
 import { type SessionsConfig, sessionsConfig } from './config.js';
 import { listTree, rename, toEntry } from './files.js';
 import { LiveSession, sessionCapabilities, toSession } from './live-session.js';
@@ -219,6 +220,17 @@ export class SessionService implements SessionsApi {
   async createContext(id: string, req: ContextCreateRequest): Promise<CodeContext> {
     const live = await this.#use(id);
     return live.code.create(live.live(), req.language ?? 'python', req.cwd);
+  }
+
+  /** The language's default context (the one a run without `context` uses), made now if need be. */
+  async defaultContext(id: string, language: ContextLanguage): Promise<CodeContext> {
+    const live = await this.#use(id);
+    return live.code.defaultContext(live.live(), language);
+  }
+
+  /** The ids of the default contexts the session has made so far, by language. */
+  async defaultContextIds(id: string): Promise<ReadonlyMap<ContextLanguage, string>> {
+    return (await this.#use(id)).code.defaultIds();
   }
 
   async listContexts(id: string): Promise<CodeContext[]> {

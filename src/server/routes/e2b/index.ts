@@ -3,6 +3,7 @@ import type { SandboxTokens } from '../../../e2b/tokens.js';
 import type { SessionService } from '../../../sessions/service.js';
 import { e2bControlRoutes } from './control.js';
 import { useE2bRestShape } from './errors.js';
+import { e2bInterpreterRoutes } from './interpreter.js';
 
 export interface E2bRouteOptions {
   sessions: SessionService;
@@ -20,5 +21,9 @@ export async function e2bRoutes(app: FastifyInstance, o: E2bRouteOptions): Promi
   await app.register(async (scope) => {
     useE2bRestShape(scope);
     await e2bControlRoutes(scope, o);
+  });
+  await app.register(async (scope) => {
+    useE2bRestShape(scope);
+    await e2bInterpreterRoutes(scope, o);
   });
 }
