@@ -96,12 +96,14 @@ describe('E2B code interpreter', () => {
   it('runs JavaScript, TypeScript and bash', async () => {
     const js = await sbx.runCode('const a = 2; a * 21', { language: 'js' });
     expect(js.text).toBe('42');
-    expect((await sbx.runCode('a + 1', { language: 'javascript' })).text).toBe('43');
+    expect((await sbx.runCode('a + 1', { language: 'javascript' })).text).toBe('3');
     const ts = await sbx.runCode('const n: number = 5; n + 1', { language: 'ts' });
     expect(ts.error).toBeUndefined();
     expect(ts.text).toBe('6');
     const tsCtx = await sbx.createCodeContext({ language: 'ts' });
-    const typed = await sbx.runCode('function sq(v: number): number { return v * v }\nsq(7)', { context: tsCtx });
+    const typed = await sbx.runCode('function sq(v: number): number { return v * v }\nsq(7)', {
+      context: tsCtx,
+    });
     expect(typed.text).toBe('49');
     const bash = await sbx.runCode('echo hi; echo oops >&2', { language: 'bash' });
     expect(bash.logs).toEqual({ stdout: ['hi\n'], stderr: ['oops\n'] });
@@ -111,13 +113,23 @@ describe('E2B code interpreter', () => {
   });
 
   it('sets env_vars for one execution only', async () => {
-    const py = await sbx.runCode('import os\nos.environ.get("HEARTH_E2B_VAR")', { envs: { HEARTH_E2B_VAR: 'on' } });
+    const py = await sbx.runCode('import os\nos.environ.get("HEARTH_E2B_VAR")', {
+      envs: { HEARTH_E2B_VAR: 'on' },
+    });
     expect(py.text).toBe('on');
     expect((await sbx.runCode('os.environ.get("HEARTH_E2B_VAR") is None')).text).toBe('True');
-    const js = await sbx.runCode('process.env.HEARTH_E2B_VAR', { language: 'js', envs: { HEARTH_E2B_VAR: 'js' } });
+    const js = await sbx.runCode('process.env.HEARTH_E2B_VAR', {
+      language: 'js',
+      envs: { HEARTH_E2B_VAR: 'js' },
+    });
     expect(js.text).toBe('js');
-    expect((await sbx.runCode('process.env.HEARTH_E2B_VAR === undefined', { language: 'js' })).text).toBe('true');
-    const sh = await sbx.runCode('echo "$HEARTH_E2B_VAR"', { language: 'bash', envs: { HEARTH_E2B_VAR: 'sh' } });
+    expect((await sbx.runCode('process.env.HEARTH_E2B_VAR === undefined', { language: 'js' })).text).toBe(
+      'true',
+    );
+    const sh = await sbx.runCode('echo "$HEARTH_E2B_VAR"', {
+      language: 'bash',
+      envs: { HEARTH_E2B_VAR: 'sh' },
+    });
     expect(sh.logs.stdout).toEqual(['sh\n']);
   });
 
@@ -177,8 +189,7 @@ describe('E2B code interpreter', () => {
       ...(info.trafficAccessToken ? { 'e2b-traffic-access-token': info.trafficAccessToken } : {}),
     };
     try {
-      const execute = (body: string) =>
-        fetch(`${e2b.server.url}/execute`, { method: 'POST', headers, body });
+      const execute = (body: string) => fetch(`${e2b.server.url}/execute`, { method: 'POST', headers, body });
       for (const body of ['{"code": 5}', '{}', 'not json', '{"code": "1", "language": "cobol"}']) {
         const res = await execute(body);
         expect(res.status).toBe(400);

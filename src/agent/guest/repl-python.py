@@ -41,6 +41,14 @@ _displays = []
 _display_chars = 0
 _display_lost = False
 
+# Whole lines, as a notebook sends them: `print("hi")` is one chunk of output, not "hi" then "\n".
+# A partial line waits for its newline, a flush, or the end of the run.
+for _stream in (sys.stdout, sys.stderr):
+    try:
+        _stream.reconfigure(line_buffering=True, write_through=False)
+    except (AttributeError, ValueError):
+        pass
+
 _main = types.ModuleType("__main__")
 _main.__dict__["__builtins__"] = builtins
 sys.modules["__main__"] = _main
