@@ -93,6 +93,25 @@ describe('E2B code interpreter', () => {
     expect(displayed.results.map((r) => [r.isMainResult, r.text])).toEqual([[false, '42']]);
   });
 
+  it("gives hearth's own code route the displays and the run's env too", async () => {
+    const res = await fetch(`${e2b.server.url}/v1/sessions/${sbx.sandboxId}/code`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        code: 'import os\nimport matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()\nos.environ["ONE_RUN"]',
+        env: { ONE_RUN: 'yes' },
+      }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as {
+      result: { text: string } | null;
+      displays?: { formats: Record<string, string> }[];
+    };
+    expect(body.result?.text).toBe("'yes'");
+    expect(body.displays).toHaveLength(1);
+    expect(isPng(body.displays?.[0]?.formats['image/png'])).toBe(true);
+  });
+
   it('runs JavaScript, TypeScript and bash', async () => {
     const js = await sbx.runCode('const a = 2; a * 21', { language: 'js' });
     expect(js.text).toBe('42');
