@@ -15,6 +15,17 @@ function isPng(base64: string | undefined): boolean {
   return base64 !== undefined && Buffer.from(base64, 'base64').subarray(0, 8).equals(PNG_SIGNATURE);
 }
 
+/** Polls hearth's own context list until the context reaches `state`. */
+async function waitForState(contextId: string, state: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const res = await fetch(`${e2b.server.url}/v1/sessions/${sbx.sandboxId}/contexts`);
+    const { contexts } = (await res.json()) as { contexts: { id: string; state: string }[] };
+    if (contexts.find((c) => c.id === contextId)?.state === state) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`context ${contextId} never became ${state}`);
+}
+
 describe('E2B code interpreter', () => {
   beforeAll(async () => {
     e2b = await startE2bServer();
@@ -190,6 +201,35 @@ describe('E2B code interpreter', () => {
     const next = await sbx.runCode('kept * 6', { context: ctx });
     expect(next.error).toBeUndefined();
     expect(next.text).toBe('42');
+    await sbx.removeCodeContext(ctx);
+  });
+
+  it('answers for an interpreter that died, then runs in a fresh one', async () => {
+    const ctx = await sbx.createCodeContext();
+    const during = await sbx.runCode('import os\nos._exit(3)', { context: ctx });
+    expect(during.error?.name).toBe('ContextLost');
+    expect((await sbx.runCode('1 + 1', { context: ctx })).text).toBe('2');
+
+    // Dead between two runs: the next run says so, restarts it, and the one after runs.
+    await sbx.runCode('import os, threading\nthreading.Timer(0.2, lambda: os._exit(3)).start()', {
+      context: ctx,
+    });
+    await waitForState(ctx.id, 'dead');
+    const told = await sbx.runCode('1', { context: ctx });
+    expect(told.error?.name).toBe('ContextRestarting');
+    expect(told.results).toEqual([]);
+    expect((await sbx.runCode('3 * 3', { context: ctx })).text).toBe('9');
+    await sbx.removeCodeContext(ctx);
+  });
+
+  it('restarts an interpreter that ignores the interrupt once its client has gone', async () => {
+    const ctx = await sbx.createCodeContext();
+    await sbx.runCode('lost = 1', { context: ctx });
+    const stubborn = 'import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass';
+    await expect(sbx.runCode(stubborn, { context: ctx, timeoutMs: 1000 })).rejects.toThrow(/timeout/i);
+    const next = await sbx.runCode('lost', { context: ctx });
+    expect(next.error?.name).toBe('NameError');
+    expect((await sbx.runCode('2 + 2', { context: ctx })).text).toBe('4');
     await sbx.removeCodeContext(ctx);
   });
 

@@ -14,8 +14,11 @@ const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 type Value = NonNullable<CodeResult['result']>;
 
 export interface FinishOptions {
-  /** Called when the client has been gone this long and the run has not ended (it ignored the interrupt). */
-  onAbandoned?: () => void;
+  /**
+   * Called when the client has been gone `abandonedGraceMs` and the run has not ended (it ignored
+   * the interrupt). The answer ends only once what it returns has settled.
+   */
+  onAbandoned?: () => Promise<unknown>;
   /** @default 5000 */
   abandonedGraceMs?: number;
 }
@@ -72,8 +75,13 @@ export class NdjsonRun {
   /** Runs the code, sends its results and error, then `end_of_execution`, and ends the body. */
   async finish(run: () => Promise<CodeResult>, o: FinishOptions = {}): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
+    let abandoned: Promise<unknown> | undefined;
     const onAbort = () => {
-      if (o.onAbandoned) timer = setTimeout(o.onAbandoned, o.abandonedGraceMs ?? 5000);
+      const { onAbandoned } = o;
+      if (onAbandoned)
+        timer = setTimeout(() => {
+          abandoned = onAbandoned().catch(() => {});
+        }, o.abandonedGraceMs ?? 5000);
     };
     this.#ctrl.signal.addEventListener('abort', onAbort, { once: true });
     try {
@@ -86,6 +94,8 @@ export class NdjsonRun {
     } finally {
       clearTimeout(timer);
       this.#ctrl.signal.removeEventListener('abort', onAbort);
+      // The next run in the context waits for the restart, not only for the killed run.
+      await abandoned;
       this.send({ type: 'end_of_execution' });
       this.close();
     }

@@ -88,7 +88,7 @@ export async function e2bInterpreterRoutes(
         out.start();
         if (ctx.state === 'dead') return restarting(out, ctx);
         out.send({ type: 'number_of_executions', execution_count: ctx.executionCount + 1 });
-        const abandoned = () => void sessions.restartContext(sandboxId, ctx.id).catch(() => {});
+        const abandoned = () => sessions.restartContext(sandboxId, ctx.id);
         return out.finish(
           async () => {
             const result = await sessions.runCode(
