@@ -71,6 +71,10 @@ describe('E2B code interpreter', () => {
     expect(chunks).toEqual(['first\n', 'second\n']);
     expect(run.logs.stdout).toEqual(['first\n', 'second\n']);
     await sbx.removeCodeContext(other);
+    // Long lines of multi-byte characters cross every chunk boundary intact.
+    const wide = await sbx.runCode("print('é' * 300_000)\nprint('🦊' * 100_000)\n'ok ✓'");
+    expect(wide.logs.stdout.join('')).toBe(`${'é'.repeat(300_000)}\n${'🦊'.repeat(100_000)}\n`);
+    expect(wide.text).toBe('ok ✓');
   });
 
   it('reports an exception as the execution error', async () => {

@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import type { RunCodeOutcome } from '../agent/client-repl.js';
 import type { ReplContextInfo, ReplLanguage } from '../agent/repl-schema.js';
 import type { CodeContext, CodeLanguage, CodeRequest, CodeResult } from '../api/sessions.js';
@@ -20,10 +21,18 @@ export class SessionCode {
   readonly #defaults = new Map<ContextLanguage, string>();
   /** Context ids whose code is TypeScript. */
   readonly #typescript = new Set<string>();
+  /** Contexts a caller made: never taken as a language's default. */
+  readonly #explicit = new Set<string>();
 
   constructor(private readonly o: { sessionId: string; commands: SessionCommands }) {}
 
   async create(sandbox: ManagedSandbox, language: ContextLanguage, cwd?: string): Promise<CodeContext> {
+    const made = await this.#make(sandbox, language, cwd);
+    this.#explicit.add(made.id);
+    return made;
+  }
+
+  async #make(sandbox: ManagedSandbox, language: ContextLanguage, cwd?: string): Promise<CodeContext> {
     const info = await sandbox.createContext({ language: agentLanguage(language), ...(cwd ? { cwd } : {}) });
     if (language === 'typescript') this.#typescript.add(info.contextId);
     return this.#view(info);
@@ -40,6 +49,7 @@ export class SessionCode {
   async remove(sandbox: ManagedSandbox, contextId: string): Promise<void> {
     await sandbox.repl.deleteContext(contextId);
     this.#typescript.delete(contextId);
+    this.#explicit.delete(contextId);
     for (const [lang, id] of this.#defaults) if (id === contextId) this.#defaults.delete(lang);
   }
 
@@ -58,6 +68,11 @@ export class SessionCode {
       req.language ?? (req.context && this.#typescript.has(req.context) ? 'typescript' : 'python');
     if (language === 'bash' && !req.context) return this.#bash(sandbox, req, handlers);
     const lang = language as ContextLanguage;
+    // A character split between two chunks of output reaches the handlers whole.
+    const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+    const tell = (stream: 'stdout' | 'stderr', text: string) => {
+      if (text) (stream === 'stdout' ? handlers.onStdout : handlers.onStderr)?.(text);
+    };
     const exec = async (id: string) => {
       const ts = this.#typescript.has(id);
       const code = ts
@@ -68,8 +83,8 @@ export class SessionCode {
         code,
         {
           timeoutMs: req.timeoutMs,
-          onStdout: (c) => handlers.onStdout?.(c.toString('utf8')),
-          onStderr: (c) => handlers.onStderr?.(c.toString('utf8')),
+          onStdout: (c) => tell('stdout', decoders.stdout.write(c)),
+          onStderr: (c) => tell('stderr', decoders.stderr.write(c)),
           ...(req.env ? { env: req.env } : {}),
           ...(handlers.signal ? { signal: handlers.signal } : {}),
         },
@@ -92,6 +107,8 @@ export class SessionCode {
       contextId = await this.#default(sandbox, lang);
       out = await exec(contextId);
     }
+    tell('stdout', decoders.stdout.end());
+    tell('stderr', decoders.stderr.end());
     return {
       context: contextId,
       executionCount: out.executionCount,
@@ -130,16 +147,19 @@ export class SessionCode {
       if (alive) return (await sandbox.repl.restartContext(known)).contextId;
     }
     // A session restored from memory (a fork, a resume after a restart) already runs interpreters:
-    // the first live one of the language becomes its default.
+    // the first live one of the language becomes its default, unless a caller made it for itself.
     const running = (await sandbox.repl.listContexts()).find(
       (c) =>
-        c.state !== 'dead' && c.language === agentLanguage(language) && !this.#typescript.has(c.contextId),
+        c.state !== 'dead' &&
+        c.language === agentLanguage(language) &&
+        !this.#typescript.has(c.contextId) &&
+        !this.#explicit.has(c.contextId),
     );
     if (running && language !== 'typescript') {
       this.#defaults.set(language, running.contextId);
       return running.contextId;
     }
-    const made = await this.create(sandbox, language);
+    const made = await this.#make(sandbox, language);
     this.#defaults.set(language, made.id);
     return made.id;
   }

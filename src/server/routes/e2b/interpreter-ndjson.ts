@@ -1,7 +1,7 @@
 /**
  * One `/execute` answer in E2B's NDJSON: a line per event, each written whole as it happens (the
- * SDK parses every network chunk on its own and every line with JSON.parse, so no blank line and no
- * line split across writes). A client that goes away aborts the run.
+ * SDK parses every line with JSON.parse, so no blank line, and decodes every network chunk on its
+ * own, so the lines are ASCII). A client that goes away aborts the run.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CodeResult } from '../../../api/sessions.js';
@@ -58,7 +58,7 @@ export class NdjsonRun {
   send(line: Record<string, unknown>): void {
     const res = this.#reply.raw;
     if (!this.#reply.sent || res.writableEnded || res.destroyed) return;
-    res.write(`${JSON.stringify(line)}\n`);
+    res.write(`${asciiJson(line)}\n`);
     if (res.writableLength > MAX_PENDING_BYTES) {
       this.#ctrl.abort();
       res.destroy();
@@ -100,6 +100,17 @@ export class NdjsonRun {
       this.close();
     }
   }
+}
+
+/**
+ * JSON with every non-ASCII character escaped: the SDK decodes each network chunk on its own, so a
+ * character whose UTF-8 bytes a chunk boundary splits would be garbled; an escape is plain ASCII.
+ */
+export function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[\u007f-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** A value as E2B's `result` line: `text/plain` as `text` (one pair of enclosing quotes off). */
