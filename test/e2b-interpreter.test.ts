@@ -168,10 +168,19 @@ describe('E2B code interpreter', () => {
   });
 
   it('creates, lists, restarts and removes contexts; a fresh sandbox lists its defaults', async () => {
-    const fresh = await Sandbox.create({ metadata: { suite: 'e2b-interpreter' } });
+    const fresh = await Sandbox.create({
+      metadata: { suite: 'e2b-interpreter' },
+      envs: { SANDBOX_WIDE: 'all' },
+    });
     try {
       const listed = await fresh.listCodeContexts();
       expect(listed.map((c) => c.language).slice(0, 2)).toEqual(['python', 'javascript']);
+      // The sandbox's envVars reach every context, and a run's own env_vars override them for that run.
+      expect((await fresh.runCode('import os\nos.environ["SANDBOX_WIDE"]')).text).toBe('all');
+      expect((await fresh.runCode('process.env.SANDBOX_WIDE', { language: 'js' })).text).toBe('all');
+      const over = await fresh.runCode('os.environ["SANDBOX_WIDE"]', { envs: { SANDBOX_WIDE: 'one' } });
+      expect(over.text).toBe('one');
+      expect((await fresh.runCode('os.environ["SANDBOX_WIDE"]')).text).toBe('all');
       // A default listed before any code ran is the one a run without a context uses.
       const python = listed[0];
       if (!python) throw new Error('no python default');

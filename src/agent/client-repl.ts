@@ -32,11 +32,17 @@ const START_TIMEOUT_MS = REPL_LIMITS.startTimeoutMs + HOST_SLACK_MS;
 export class ReplClient {
   constructor(readonly agent: AgentClient) {}
 
-  createContext(opts: { language: ReplLanguage; cwd?: string }): Promise<ReplContextInfo> {
+  createContext(opts: {
+    language: ReplLanguage;
+    cwd?: string;
+    env?: Record<string, string>;
+  }): Promise<ReplContextInfo> {
+    checkEnv(opts.env);
     const msg = {
       type: 'repl-create' as const,
       language: opts.language,
       ...(opts.cwd ? { cwd: opts.cwd } : {}),
+      ...(opts.env && Object.keys(opts.env).length ? { env: opts.env } : {}),
     };
     return this.#call('repl-create', msg, { timeoutMs: START_TIMEOUT_MS });
   }

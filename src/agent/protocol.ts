@@ -134,7 +134,14 @@ export type HostMessage =
   | { type: 'prepare-snapshot'; id: number }
   | { type: 'after-restore'; id: number; sandboxId: string; nowMs: number; entropy: string }
   | { type: 'shutdown'; id: number }
-  | { type: 'repl-create'; id: number; language: ReplLanguage; cwd?: string }
+  | {
+      type: 'repl-create';
+      id: number;
+      language: ReplLanguage;
+      cwd?: string;
+      /** Environment variables of the interpreter, on top of the sandbox's own (kept on restart). */
+      env?: Record<string, string>;
+    }
   | {
       type: 'repl-run';
       id: number;

@@ -24,7 +24,14 @@ export class SessionCode {
   /** Contexts a caller made: never taken as a language's default. */
   readonly #explicit = new Set<string>();
 
-  constructor(private readonly o: { sessionId: string; commands: SessionCommands }) {}
+  constructor(
+    private readonly o: {
+      sessionId: string;
+      commands: SessionCommands;
+      /** The session's environment variables, which every interpreter it starts gets. */
+      env?: Record<string, string>;
+    },
+  ) {}
 
   async create(sandbox: ManagedSandbox, language: ContextLanguage, cwd?: string): Promise<CodeContext> {
     const made = await this.#make(sandbox, language, cwd);
@@ -33,7 +40,12 @@ export class SessionCode {
   }
 
   async #make(sandbox: ManagedSandbox, language: ContextLanguage, cwd?: string): Promise<CodeContext> {
-    const info = await sandbox.createContext({ language: agentLanguage(language), ...(cwd ? { cwd } : {}) });
+    const env = this.o.env && Object.keys(this.o.env).length ? this.o.env : undefined;
+    const info = await sandbox.createContext({
+      language: agentLanguage(language),
+      ...(cwd ? { cwd } : {}),
+      ...(env ? { env } : {}),
+    });
     if (language === 'typescript') this.#typescript.add(info.contextId);
     return this.#view(info);
   }

@@ -70,12 +70,15 @@ export class GuestRepl {
       throw new GuestError('FILE_NOT_FOUND', `working directory ${msg.cwd} does not exist`);
     if (this.#contexts.size >= L.maxContexts)
       throw new GuestError('REPL_CONTEXT_LIMIT', `a sandbox holds at most ${L.maxContexts} contexts`);
-    const ctx = new ReplContext(
-      `ctx-${randomBytes(8).toString('hex')}`,
-      language as ReplLanguage,
-      cwd,
-      this.#deps,
-    );
+    const env = checkEnv(msg.env);
+    // The context's own variables over the sandbox's; the driver's caps stay the agent's.
+    const deps = env
+      ? {
+          ...this.#deps,
+          env: { ...this.#deps.env, ...env, HEARTH_REPL_CAPS: this.#deps.env.HEARTH_REPL_CAPS ?? '{}' },
+        }
+      : this.#deps;
+    const ctx = new ReplContext(`ctx-${randomBytes(8).toString('hex')}`, language as ReplLanguage, cwd, deps);
     this.#contexts.set(ctx.id, ctx);
     try {
       await ctx.start();
