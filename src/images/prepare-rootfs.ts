@@ -6,7 +6,6 @@ import { SANDBOX_USER } from '../agent/sandbox-user.js';
 
 const run = promisify(execFile);
 
-
 /** Paths removed from every rootfs: package indexes and caches, docs, manuals, translations. */
 const SHRINK = [
   'var/lib/apt/lists',
