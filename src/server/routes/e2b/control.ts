@@ -150,7 +150,9 @@ export async function e2bControlRoutes(
   });
 
   app.delete<{ Params: { id: string } }>('/sandboxes/:id', async (req, reply) => {
-    await find(req.params.id);
+    // A dead session (its sandbox died) is not listed, but killing it frees what it still holds.
+    const s = await sessions.getSession(req.params.id).catch(() => undefined);
+    if (!s || s.state === 'ended') throw e2bError(404, `sandbox ${req.params.id} not found`);
     await sessions.deleteSession(req.params.id);
     return reply.code(204).send();
   });
