@@ -186,6 +186,7 @@ describe('E2B code interpreter', () => {
       if (!python) throw new Error('no python default');
       await fresh.runCode('z = 3');
       expect((await fresh.runCode('z', { context: python })).text).toBe('3');
+      expect((await fresh.runCode('os.getcwd()', { context: python })).text).toBe(python.cwd);
 
       const ctx = await fresh.createCodeContext({ language: 'python', cwd: '/tmp' });
       expect(ctx).toMatchObject({ language: 'python', cwd: '/tmp' });

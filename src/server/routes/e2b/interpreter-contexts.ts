@@ -5,8 +5,9 @@
  * an interpreter only at its first use, so the name stands for the context before it exists and
  * keeps standing for it after. Any other context is shown under its hearth id.
  */
+
+import { SANDBOX_USER } from '../../../agent/sandbox-user.js';
 import type { CodeContext, CodeLanguage } from '../../../api/sessions.js';
-import { SANDBOX_USER } from '../../../images/prepare-rootfs.js';
 import type { ContextLanguage } from '../../../sessions/code.js';
 import type { SessionService } from '../../../sessions/service.js';
 import { e2bError } from './errors.js';
@@ -59,7 +60,7 @@ export async function listE2bContexts(sessions: SessionService, sandboxId: strin
   ]);
   const nameOf = new Map([...defaults].map(([language, id]) => [id, language]));
   // An interpreter not started yet will start in the sandbox's work directory.
-  const cwd = SANDBOX_USER.home;
+  const cwd = SANDBOX_USER.workDir;
   const shown: E2bContext[] = [];
   for (const language of new Set<ContextLanguage>([...LISTED_DEFAULTS, ...defaults.keys()])) {
     const made = contexts.find((c) => c.id === defaults.get(language));
