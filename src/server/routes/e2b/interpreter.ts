@@ -93,7 +93,13 @@ export async function e2bInterpreterRoutes(
           async () => {
             const result = await sessions.runCode(
               sandboxId,
-              { code: body.code, context: ctx.id, timeoutMs, ...(env ? { env } : {}) },
+              {
+                code: body.code,
+                context: ctx.id,
+                language: ctx.language as CodeLanguage,
+                timeoutMs,
+                ...(env ? { env } : {}),
+              },
               out.handlers,
             );
             // A run that cost the interpreter its life leaves a fresh one for the next run.
