@@ -190,15 +190,24 @@ export class SessionService implements SessionsApi {
     id: string,
     req: CommandRequest,
     handlers: CommandListener,
-    o: { stdin?: boolean } = {},
+    o: {
+      /** Its stdin stays open for the caller; without, it reads /dev/null. @default true */
+      stdin?: boolean;
+      /** It leaves the list once it ends (E2B's processes do); its `done` still tells how. @default false */
+      forgetOnExit?: boolean;
+    } = {},
   ): Promise<{ id: string; handle: ExecHandle; done: Promise<CommandResult> }> {
     if ((req.cmd === undefined) === (req.argv === undefined))
       throw new HearthError('VALIDATION_FAILED', 'give exactly one of `cmd` and `argv`');
     const live = await this.#use(id);
     const timeoutMs = this.#timeout(req.timeoutMs);
-    // Without stdin the command reads /dev/null (E2B's `stdin: false`); it is kept all the same.
     const interactive = o.stdin ?? true;
-    return live.commands.start(live.live(), { ...req, timeoutMs, interactive }, handlers);
+    const started = live.commands.start(live.live(), { ...req, timeoutMs, interactive }, handlers);
+    if (o.forgetOnExit) {
+      const forget = () => live.commands.forget(started.id);
+      started.done.then(forget, forget);
+    }
+    return started;
   }
 
   /** Hears a running command's output from now on (a client attaching again); see `SessionCommands.attach`. */

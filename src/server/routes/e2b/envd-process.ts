@@ -11,6 +11,7 @@ import { fastifyConnectPlugin } from '@connectrpc/connect-fastify';
 import type { FastifyInstance } from 'fastify';
 import type { CommandResult } from '../../../api/sessions.js';
 import { Process } from '../../../e2b/gen/process_pb.js';
+import { HearthError } from '../../../errors/hearth-error.js';
 import type { CommandListener } from '../../../sessions/commands.js';
 import type { SessionService } from '../../../sessions/service.js';
 import { commandIdOf, commandRequest, pidOf, processConfig, signalName } from './envd-process-config.js';
@@ -20,6 +21,8 @@ import type { E2bTarget } from './plane.js';
 
 /** The largest request body (a SendInput's stdin is the big one); past it `resource_exhausted`. */
 const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
+/** The longest deadline Node's timers can wait for; the session's command maximum is lower still. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Keepalive intervals a client may ask for, in seconds. */
 const KEEPALIVE_S = { min: 1, max: 3600 };
 const NO_PTY =
@@ -45,6 +48,15 @@ function pidFor(commandId: string): number {
   return pid;
 }
 
+/** COMMAND_NOT_FOUND in envd's words (hearth's hint names its own REST routes). */
+function notFound(commandId: string): (err: unknown) => never {
+  return (err) => {
+    if (err instanceof HearthError && err.code === 'COMMAND_NOT_FOUND')
+      throw new ConnectError(`no process with pid ${pidOf(commandId) ?? commandId}`, Code.NotFound);
+    throw err;
+  };
+}
+
 /** Output as `data` events: the bytes as the program wrote them, one event per chunk. */
 function dataEvents(queue: EventQueue): CommandListener {
   return {
@@ -66,9 +78,9 @@ function endWith(done: Promise<CommandResult>, queue: EventQueue): void {
 }
 
 /**
- * envd's `process.Process` on a session's commands. A process is a hearth command kept in the
- * session's list (its pid is N of `cmd-N`); it outlives its stream, so a client that goes away
- * leaves it running, and the stream's deadline (`Connect-Timeout-Ms`, else the session's longest
+ * envd's `process.Process` on a session's commands. A process is a hearth command, in the
+ * session's list while it runs (its pid is N of `cmd-N`); it outlives its stream, so a client that
+ * goes away leaves it running, and the stream's deadline (`Connect-Timeout-Ms`, else the session's longest
  * command timeout) is the command's own timeout, as envd kills a process at its deadline.
  */
 function processService(
@@ -80,7 +92,7 @@ function processService(
   /** The id of a command that is still running; an unknown or finished one is `not_found`. */
   const runningCommand = async (sandboxId: string, selector: Parameters<typeof commandIdOf>[0]) => {
     const id = commandIdOf(selector);
-    const c = await sessions.getCommand(sandboxId, id);
+    const c = await sessions.getCommand(sandboxId, id).catch(notFound(id));
     if (c.state === 'exited') throw new ConnectError(`process ${pidFor(id)} has exited`, Code.NotFound);
     return id;
   };
@@ -99,8 +111,10 @@ function processService(
         const timeoutMs = left === undefined ? sessions.config.maxTimeoutMs : Math.max(1, left);
         const request = commandRequest(req.process, timeoutMs);
         const queue = new EventQueue({ signal: ctx.signal, keepaliveMs: keepaliveMs(ctx) });
+        // envd forgets a process once it exits: its output is not kept past its streams.
         const started = await sessions.startInteractive(sandboxId, request, dataEvents(queue), {
           stdin: req.stdin === true,
+          forgetOnExit: true,
         });
         // A program that cannot start (no such file, no such cwd) is the call's error, not an `end`.
         await Promise.race([started.handle.started, started.done]);
@@ -116,7 +130,7 @@ function processService(
         const sandboxId = sandboxOf(ctx);
         const id = commandIdOf(req.process);
         const queue = new EventQueue({ signal: ctx.signal, keepaliveMs: keepaliveMs(ctx) });
-        const attached = await sessions.attachCommand(sandboxId, id, dataEvents(queue));
+        const attached = await sessions.attachCommand(sandboxId, id, dataEvents(queue)).catch(notFound(id));
         try {
           endWith(attached.done, queue);
           yield* stream(queue, pidFor(id));
@@ -202,6 +216,8 @@ export async function envdProcessRoutes(
     jsonOptions: { ignoreUnknownFields: true },
     binaryOptions: { readUnknownFields: false },
     readMaxBytes: MAX_REQUEST_BYTES,
+    // A longer deadline overflows Node's timers, which would then fire at once.
+    maxTimeoutMs: MAX_TIMER_MS,
     // Open streams end at once when the server closes, rather than holding its close up.
     shutdownTimeoutMs: 0,
     shutdownError: new ConnectError('the server is shutting down', Code.Unavailable),
