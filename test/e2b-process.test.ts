@@ -144,6 +144,25 @@ describe('E2B envd Process service', () => {
     expect(await sbx.commands.kill(987_654)).toBe(false);
   });
 
+  it('sends SIGTERM when asked, and refuses a signal envd does not know', async () => {
+    const h = await sbx.commands.run('sleep 30', { background: true });
+    const term = await rpc(
+      'SendSignal',
+      JSON.stringify({ process: { pid: h.pid }, signal: 'SIGNAL_SIGTERM' }),
+    );
+    expect(term.status).toBe(200);
+    expect(await term.json()).toEqual({});
+    const err = (await h.wait().catch((e: unknown) => e)) as CommandExitError;
+    expect(err).toBeInstanceOf(CommandExitError);
+    expect(err.exitCode).toBe(-1);
+    expect(err.error).toBe('signal: terminated');
+    const unknown = await rpc(
+      'SendSignal',
+      JSON.stringify({ process: { pid: h.pid }, signal: 'SIGNAL_UNSPECIFIED' }),
+    );
+    expect(await unknown.json()).toMatchObject({ code: 'invalid_argument' });
+  });
+
   it('keeps a process running when its stream goes, and connects to it again by pid', async () => {
     const h = await sbx.commands.run('sleep 1; echo after; sleep 0.3; echo done', { background: true });
     await h.disconnect();
