@@ -94,7 +94,7 @@ describe('E2B envd Process service', () => {
     expect(e.error).toBe('exit status 3');
   });
 
-  it('writes stdin to a background command and closes it; without stdin a command reads nothing', async () => {
+  it('writes stdin to a background command and closes it; without stdin it reads nothing', async () => {
     const h = await sbx.commands.run('cat', { background: true, stdin: true });
     await h.sendStdin('hello ');
     await sbx.commands.sendStdin(h.pid, new TextEncoder().encode('world\n'));

@@ -210,7 +210,7 @@ export class SessionService implements SessionsApi {
     return started;
   }
 
-  /** Hears a running command's output from now on (a client attaching again); see `SessionCommands.attach`. */
+  /** Hears a running command's output from now on (a client attaching again). */
   async attachCommand(
     id: string,
     commandId: string,

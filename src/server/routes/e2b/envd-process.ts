@@ -79,9 +79,9 @@ function endWith(done: Promise<CommandResult>, queue: EventQueue): void {
 
 /**
  * envd's `process.Process` on a session's commands. A process is a hearth command, in the
- * session's list while it runs (its pid is N of `cmd-N`); it outlives its stream, so a client that
- * goes away leaves it running, and the stream's deadline (`Connect-Timeout-Ms`, else the session's longest
- * command timeout) is the command's own timeout, as envd kills a process at its deadline.
+ * session's list while it runs (its pid is N of `cmd-N`). It outlives its stream: a client that
+ * goes away leaves it running. The stream's deadline (`Connect-Timeout-Ms`, else the session's
+ * longest command timeout) is the command's own timeout, as envd kills a process at its deadline.
  */
 function processService(
   sessions: SessionService,
@@ -116,7 +116,8 @@ function processService(
           stdin: req.stdin === true,
           forgetOnExit: true,
         });
-        // A program that cannot start (no such file, no such cwd) is the call's error, not an `end`.
+        // A command that cannot start (its cwd is not there) is the call's error, not an `end`.
+        // A program that is not there starts hearth's exec shim, which ends with exit status 127.
         await Promise.race([started.handle.started, started.done]);
         endWith(started.done, queue);
         yield* stream(queue, pidFor(started.id));
