@@ -85,7 +85,12 @@ function toResult(c: Running): CommandResult {
  */
 export class SessionCommands {
   readonly #all = new Map<string, Running>();
-  #seq = 0;
+  /**
+   * One count for the whole server, not one per session: a resumed session gets a new
+   * SessionCommands while processes from before its pause may still run in its sandbox, and E2B
+   * clients hold N of `cmd-N` as a pid that must not name another process.
+   */
+  static #seq = 0;
 
   constructor(
     private readonly o: {
@@ -102,7 +107,7 @@ export class SessionCommands {
     req: CommandRequest & { timeoutMs: number; interactive?: boolean },
     handlers: CommandListener = {},
   ): { id: string; done: Promise<CommandResult>; handle: ExecHandle } {
-    const id = `cmd-${++this.#seq}`;
+    const id = `cmd-${++SessionCommands.#seq}`;
     const exec: ExecRequest = {
       ...(req.argv ? { argv: req.argv } : { shell: req.cmd ?? '' }),
       env: { ...this.o.env, ...req.env },
