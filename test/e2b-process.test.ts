@@ -83,6 +83,9 @@ describe('E2B envd Process service', () => {
       cwd: '/tmp',
     });
     expect(r.stdout).toBe('sandbox command cmd\n/tmp\n');
+    // Without a cwd a command runs in the user's home, as E2B's do.
+    const home = await sbx.commands.run('pwd; whoami; echo $HOME');
+    expect(home.stdout).toBe('/home/user\nuser\n/home/user\n');
   });
 
   it('throws CommandExitError with the exit code and stderr for a non-zero exit', async () => {

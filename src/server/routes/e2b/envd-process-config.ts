@@ -1,5 +1,6 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { SANDBOX_USER } from '../../../agent/sandbox-user.js';
 import { CommandRequest } from '../../../api/sessions.js';
 import { type ProcessConfig, type ProcessSelector, Signal } from '../../../e2b/gen/process_pb.js';
 
@@ -7,7 +8,8 @@ const check = TypeCompiler.Compile(CommandRequest);
 
 /**
  * envd's `ProcessConfig` as a hearth command: `cmd` and `args` are the argv (no shell of hearth's
- * between), `envs` come on top of the session's, and `cwd` is left to the agent when not given.
+ * between), `envs` come on top of the session's, and `cwd` is the user's home when not given, as in
+ * envd (`pwd` prints /home/user).
  * The result passes the same schema as hearth's own command route, so what that route refuses
  * (NUL bytes, bad variable names, too many arguments) is `invalid_argument` here too.
  */
@@ -16,7 +18,7 @@ export function commandRequest(config: ProcessConfig | undefined, timeoutMs: num
   const req: CommandRequest = {
     argv: [config.cmd, ...config.args],
     ...(Object.keys(config.envs).length > 0 ? { env: { ...config.envs } } : {}),
-    ...(config.cwd ? { cwd: config.cwd } : {}),
+    cwd: config.cwd || SANDBOX_USER.home,
     timeoutMs,
   };
   if (!check.Check(req)) {
