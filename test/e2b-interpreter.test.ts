@@ -188,6 +188,9 @@ describe('E2B code interpreter', () => {
       expect((await fresh.runCode('z', { context: python })).text).toBe('3');
       expect((await fresh.runCode('os.getcwd()', { context: python })).text).toBe(python.cwd);
 
+      const home = await fresh.createCodeContext({ language: 'python' });
+      expect(home.cwd).toBe('/home/user');
+      await fresh.removeCodeContext(home.id);
       const ctx = await fresh.createCodeContext({ language: 'python', cwd: '/tmp' });
       expect(ctx).toMatchObject({ language: 'python', cwd: '/tmp' });
       expect((await fresh.runCode('import os\ny = 5\nos.getcwd()', { context: ctx })).text).toBe('/tmp');

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { REPL_LIMITS } from '../../../agent/repl-limits.js';
+import { SANDBOX_USER } from '../../../agent/sandbox-user.js';
 import type { CodeContext, CodeLanguage } from '../../../api/sessions.js';
 import type { SessionService } from '../../../sessions/service.js';
 import { e2bError } from './errors.js';
@@ -131,7 +132,7 @@ export async function e2bInterpreterRoutes(
     const language = languageOf(body.language);
     if (language === 'bash')
       throw e2bError(400, 'bash runs without a context: send language "bash" to /execute');
-    const ctx = await sessions.createContext(sandboxId, { language, ...(body.cwd ? { cwd: body.cwd } : {}) });
+    const ctx = await sessions.createContext(sandboxId, { language, cwd: body.cwd || SANDBOX_USER.home });
     return { id: ctx.id, language: ctx.language, cwd: ctx.cwd };
   });
 
