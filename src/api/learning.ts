@@ -8,9 +8,12 @@ import { type Static, Type } from '@sinclair/typebox';
  * `permissive` reports only; `normal` refuses likely typos (an unknown command close to a known
  * one); `strict` refuses any unknown command.
  */
-export const Strictness = Type.Union([Type.Literal('permissive'), Type.Literal('normal'), Type.Literal('strict')], {
-  $id: 'Strictness',
-});
+export const Strictness = Type.Union(
+  [Type.Literal('permissive'), Type.Literal('normal'), Type.Literal('strict')],
+  {
+    $id: 'Strictness',
+  },
+);
 export type Strictness = Static<typeof Strictness>;
 
 /** The `validate` field of a job or session command request. */

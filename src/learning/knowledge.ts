@@ -72,11 +72,33 @@ export class CommandKnowledge {
     const node = await this.#store.getCommand(cmd);
     if (node && node.successes + node.failures > 0)
       return this.#prediction(cmd, prev, 'node', node.successes, node.failures);
-    return { command: cmd, previous: prev, probability: PRIOR, basis: 'prior', evidence: 0, successes: 0, failures: 0 };
+    return {
+      command: cmd,
+      previous: prev,
+      probability: PRIOR,
+      basis: 'prior',
+      evidence: 0,
+      successes: 0,
+      failures: 0,
+    };
   }
 
-  #prediction(command: string, previous: string | null, basis: 'edge' | 'node', s: number, f: number): Prediction {
-    return { command, previous, probability: laplace(s, s + f), basis, evidence: s + f, successes: s, failures: f };
+  #prediction(
+    command: string,
+    previous: string | null,
+    basis: 'edge' | 'node',
+    s: number,
+    f: number,
+  ): Prediction {
+    return {
+      command,
+      previous,
+      probability: laplace(s, s + f),
+      basis,
+      evidence: s + f,
+      successes: s,
+      failures: f,
+    };
   }
 
   /** Commands seen next to this one (before or after), most often first. */
@@ -133,7 +155,10 @@ export class CommandKnowledge {
 
   async #betterAlternative(cmd: string, node: CommandNode | undefined): Promise<Suggestion | undefined> {
     const own = node ? laplace(node.successes, node.successes + node.failures) : PRIOR;
-    const candidates = new Set([...(await this.#store.fixesOf(cmd)).map((f) => f.command), ...this.#sameConcept(cmd)]);
+    const candidates = new Set([
+      ...(await this.#store.fixesOf(cmd)).map((f) => f.command),
+      ...this.#sameConcept(cmd),
+    ]);
     candidates.delete(cmd);
     let best: { command: string; p: number } | undefined;
     for (const c of candidates) {

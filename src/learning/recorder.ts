@@ -8,7 +8,14 @@ import { errorSignature } from './signature.js';
  * step sets `repository`, `workflow`, `workflow_job` and `workflow_run` (its run id), and its
  * commands then form one chain per run, so `previous` and fixes follow the workflow's steps.
  */
-export const CONTEXT_LABELS = ['repository', 'workflow', 'workflow_job', 'workflow_run', 'session', 'job'] as const;
+export const CONTEXT_LABELS = [
+  'repository',
+  'workflow',
+  'workflow_job',
+  'workflow_run',
+  'session',
+  'job',
+] as const;
 
 /** Events waiting to be recorded; past this the oldest are dropped (and counted), never the exec. */
 const MAX_QUEUED = 10_000;
@@ -146,7 +153,15 @@ export class CommandRecorder {
     const out: CommandOutcome[] = [];
     if (ok) {
       for (const command of commands) {
-        const o: CommandOutcome = { command, previous: chain.previous, ok, durationMs, signature: null, context, atMs };
+        const o: CommandOutcome = {
+          command,
+          previous: chain.previous,
+          ok,
+          durationMs,
+          signature: null,
+          context,
+          atMs,
+        };
         if (chain.failure && chain.failure.command !== command) o.fixed = chain.failure;
         if (chain.failure) chain.failure = undefined;
         out.push(o);

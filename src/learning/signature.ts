@@ -16,19 +16,17 @@ const PY_EXCEPTION = /^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b.*/;
 
 /** Masks what varies between two runs of one failure. */
 export function maskVolatile(line: string): string {
-  return (
-    line
-      .replace(/\b[0-9a-f]{7,64}\b/gi, (m) => (/\d/.test(m) && /[a-f]/i.test(m) ? '<hash>' : m))
-      .replace(/\b0x[0-9a-f]+\b/gi, '<addr>')
-      .replace(/\b\d{4}-\d\d-\d\d[T ][\d:.]+Z?\b/g, '<time>')
-      .replace(/(^|[\s'"`(=:])(~|\.{1,2})?\/[^\s'"`):]*/g, '$1<path>')
-      .replace(/\b[\w.-]+\.(py|js|ts|mjs|cjs|rs|go|c|h|cpp|java|rb|sh|json|toml|lock|txt|ya?ml)\b/g, '<file>')
-      .replace(/\bv?\d+(\.\d+)+([-+][\w.]+)?\b/g, '<version>')
-      .replace(/\d+/g, '<n>')
-      .replace(/\s+/g, ' ')
-      .trim()
-      .slice(0, MAX_SIGNATURE_CHARS)
-  );
+  return line
+    .replace(/\b[0-9a-f]{7,64}\b/gi, (m) => (/\d/.test(m) && /[a-f]/i.test(m) ? '<hash>' : m))
+    .replace(/\b0x[0-9a-f]+\b/gi, '<addr>')
+    .replace(/\b\d{4}-\d\d-\d\d[T ][\d:.]+Z?\b/g, '<time>')
+    .replace(/(^|[\s'"`(=:])(~|\.{1,2})?\/[^\s'"`):]*/g, '$1<path>')
+    .replace(/\b[\w.-]+\.(py|js|ts|mjs|cjs|rs|go|c|h|cpp|java|rb|sh|json|toml|lock|txt|ya?ml)\b/g, '<file>')
+    .replace(/\bv?\d+(\.\d+)+([-+][\w.]+)?\b/g, '<version>')
+    .replace(/\d+/g, '<n>')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, MAX_SIGNATURE_CHARS);
 }
 
 /** The line of stderr that names the failure, or undefined when stderr says nothing. */

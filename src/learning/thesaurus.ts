@@ -22,7 +22,8 @@ function checkDocument(doc: unknown, source: string): ThesaurusDocument {
       (c) =>
         Array.isArray(c?.terms) &&
         c.terms.every((t) => typeof t === 'string') &&
-        (c.synonyms === undefined || (Array.isArray(c.synonyms) && c.synonyms.every((t) => typeof t === 'string'))),
+        (c.synonyms === undefined ||
+          (Array.isArray(c.synonyms) && c.synonyms.every((t) => typeof t === 'string'))),
     );
   if (!ok)
     throw new HearthError('VALIDATION_FAILED', `${source} is not a thesaurus`, {
@@ -37,9 +38,13 @@ export function loadThesaurusFile(path: string): ThesaurusDocument {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new HearthError('VALIDATION_FAILED', `cannot read the thesaurus ${path}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new HearthError(
+      'VALIDATION_FAILED',
+      `cannot read the thesaurus ${path}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
   try {
     return checkDocument(JSON.parse(text), path);
@@ -49,7 +54,8 @@ export function loadThesaurusFile(path: string): ThesaurusDocument {
   }
 }
 
-export const defaultThesaurus = (): ThesaurusDocument => checkDocument(defaultDocument, 'the default thesaurus');
+export const defaultThesaurus = (): ThesaurusDocument =>
+  checkDocument(defaultDocument, 'the default thesaurus');
 
 /**
  * Known vocabulary: every term and synonym (lower case), the concept each belongs to, and the

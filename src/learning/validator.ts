@@ -22,7 +22,8 @@ export function editDistance(a: string, b: string, max: number): number {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       let d = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, (prev2[j - 2] as number) + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d = Math.min(d, (prev2[j - 2] as number) + 1);
       cur.push(d);
       rowMin = Math.min(rowMin, d);
     }
@@ -47,14 +48,19 @@ function nearest(term: string, candidates: Iterable<string>): string[] {
 }
 
 /** Checks input (a command line or a script) against the thesaurus. */
-export function validateInput(thesaurus: Thesaurus, input: string, strictness: Strictness = 'normal'): ValidationResult {
+export function validateInput(
+  thesaurus: Thesaurus,
+  input: string,
+  strictness: Strictness = 'normal',
+): ValidationResult {
   const text = input.toLowerCase();
   const matchedTerms = thesaurus.match(text);
   const unknown: string[] = [];
   for (const command of normalizeScript(text, 0, MAX_CHECKED_COMMANDS)) {
     const [program = '', sub] = command.split(' ');
     if (!thesaurus.isProgram(program)) unknown.push(program);
-    else if (sub && sub !== '-m' && thesaurus.hasSubcommands(program) && !thesaurus.has(command)) unknown.push(command);
+    else if (sub && sub !== '-m' && thesaurus.hasSubcommands(program) && !thesaurus.has(command))
+      unknown.push(command);
   }
   const unknownTerms = [...new Set(unknown)];
   const suggestions: string[] = [];
@@ -62,12 +68,16 @@ export function validateInput(thesaurus: Thesaurus, input: string, strictness: S
   for (const term of unknownTerms.slice(0, MAX_SUGGESTED)) {
     const [program = '', sub] = term.split(' ');
     const near = sub
-      ? nearest(term, [...thesaurus.terms()].filter((t) => t.startsWith(`${program} `)))
+      ? nearest(
+          term,
+          [...thesaurus.terms()].filter((t) => t.startsWith(`${program} `)),
+        )
       : nearest(program, thesaurus.programs());
     if (near.length) typos++;
     for (const n of near) if (!suggestions.includes(n)) suggestions.push(n);
   }
-  const isValid = strictness === 'permissive' || (strictness === 'normal' ? typos === 0 : unknownTerms.length === 0);
+  const isValid =
+    strictness === 'permissive' || (strictness === 'normal' ? typos === 0 : unknownTerms.length === 0);
   const parts = [`${matchedTerms.length} known term${matchedTerms.length === 1 ? '' : 's'}`];
   if (unknownTerms.length) parts.push(`unknown: ${unknownTerms.join(', ')}`);
   if (suggestions.length) parts.push(`did you mean: ${suggestions.join(', ')}`);

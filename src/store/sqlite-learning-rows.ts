@@ -59,7 +59,13 @@ export class SqliteLearningRows implements LearningStore {
     this.#q.write(
       db
         .insertInto('learn_commands')
-        .values({ command: o.command, successes: s, failures: f, success_duration_ms: d, last_seen_at: o.atMs })
+        .values({
+          command: o.command,
+          successes: s,
+          failures: f,
+          success_duration_ms: d,
+          last_seen_at: o.atMs,
+        })
         .onConflict((oc) =>
           oc.column('command').doUpdateSet({
             successes: sql`successes + ${s}`,
@@ -97,7 +103,9 @@ export class SqliteLearningRows implements LearningStore {
         db
           .insertInto('learn_fixes')
           .values({ command: o.fixed.command, signature: o.fixed.signature, fix: o.command, count: 1 })
-          .onConflict((oc) => oc.columns(['command', 'signature', 'fix']).doUpdateSet({ count: sql`count + 1` })),
+          .onConflict((oc) =>
+            oc.columns(['command', 'signature', 'fix']).doUpdateSet({ count: sql`count + 1` }),
+          ),
       );
     }
     this.#q.write(
@@ -115,7 +123,9 @@ export class SqliteLearningRows implements LearningStore {
 
   async getCommand(command: string): Promise<CommandNode | undefined> {
     const [row] = guarded('read a command', () =>
-      this.#q.rows<NodeRow>(this.#q.db.selectFrom('learn_commands').selectAll().where('command', '=', command)),
+      this.#q.rows<NodeRow>(
+        this.#q.db.selectFrom('learn_commands').selectAll().where('command', '=', command),
+      ),
     );
     return row && toNode(row);
   }
@@ -148,7 +158,10 @@ export class SqliteLearningRows implements LearningStore {
     return row;
   }
 
-  async coOccurring(command: string, opts: { limit: number }): Promise<Array<{ command: string; count: number }>> {
+  async coOccurring(
+    command: string,
+    opts: { limit: number },
+  ): Promise<Array<{ command: string; count: number }>> {
     const db = this.#q.db;
     // Both directions of adjacency count: what comes before a command is as related as what follows.
     const after = db
@@ -175,7 +188,11 @@ export class SqliteLearningRows implements LearningStore {
     return rows.map((r) => ({ command: r.command, count: Number(r.count) }));
   }
 
-  async failureSignatures(opts: { minCount: number; command?: string; limit: number }): Promise<FailureSignature[]> {
+  async failureSignatures(opts: {
+    minCount: number;
+    command?: string;
+    limit: number;
+  }): Promise<FailureSignature[]> {
     const db = this.#q.db;
     let q = db
       .selectFrom('learn_signatures as s')
@@ -238,8 +255,9 @@ export class SqliteLearningRows implements LearningStore {
   async totals(): Promise<LearningTotals> {
     const count = (table: 'learn_commands' | 'learn_edges' | 'learn_signatures' | 'learn_outcomes') =>
       Number(
-        this.#q.rows<{ n: number }>(this.#q.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')))[0]
-          ?.n ?? 0,
+        this.#q.rows<{ n: number }>(
+          this.#q.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')),
+        )[0]?.n ?? 0,
       );
     return guarded('count the graph', () => ({
       commands: count('learn_commands'),
