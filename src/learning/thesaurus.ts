@@ -10,6 +10,10 @@ export interface ThesaurusDocument {
   concepts: Record<string, { terms: string[]; synonyms?: string[] }>;
 }
 
+const NON_ASCII = /[^\x00-\x7f]/g;
+/** What continues a word: a term must not start or end next to one. */
+const WORD_CHAR = /[a-z0-9_]/;
+
 /** Longest term kept; a longer one is not a command name. */
 const MAX_TERM_CHARS = 100;
 
@@ -125,11 +129,27 @@ export class Thesaurus {
     return this.#programs.values();
   }
 
-  /** Known terms in `text` (lower case), longest first where they overlap, whole words only, in order. */
+  /**
+   * Known terms in `text` (lower case), whole words only, the longest where they overlap, in order.
+   * Characters outside ASCII become spaces first (offsets stay put): no term has them, and the
+   * matcher's grapheme segmentation of non-ASCII text costs a hundred times its ASCII scan.
+   */
   match(text: string): string[] {
-    this.#matcher ??= new AhoCorasick([...this.#concept.keys()], { boundary: 'ascii' });
+    this.#matcher ??= new AhoCorasick([...this.#concept.keys()]);
+    const ascii = text.replace(NON_ASCII, ' ');
+    const hits: Array<{ start: number; end: number; pattern: string }> = [];
+    for (const m of this.#matcher.iterate(ascii)) {
+      if (WORD_CHAR.test(ascii[m.start - 1] ?? ' ') || WORD_CHAR.test(ascii[m.end] ?? ' ')) continue;
+      hits.push(m);
+    }
+    hits.sort((a, b) => a.start - b.start || b.end - a.end);
     const seen = new Set<string>();
-    for (const m of this.#matcher.iterate(text, { strategy: 'leftmost-longest' })) seen.add(m.pattern);
+    let until = -1;
+    for (const h of hits) {
+      if (h.start < until) continue;
+      seen.add(h.pattern);
+      until = h.end;
+    }
     return [...seen];
   }
 }

@@ -20,6 +20,13 @@ export type {
   SnapshotCreateRequest,
   SnapshotKind,
 } from '../api/sessions.js';
+export type {
+  CommandList as LearnedCommands,
+  LessonList,
+  Prediction,
+  RelatedList,
+  ValidationResult as ServerValidationResult,
+} from '../api/learning.js';
 export type { OutputHandlers, SessionFilter, SessionsApi } from '../api/sessions-api.js';
 export type { LanguageInfo } from '../jobs/languages.js';
 export type { JobPage, JobSummary, ResultSummary } from '../jobs/summary.js';
@@ -58,6 +65,7 @@ export {
   type ValidationResult,
 } from './execution-environment.js';
 export { Files } from './files.js';
+export { LearningClient } from './learning-client.js';
 export type { ConnectionOptions } from './http.js';
 export { InteractiveCommand, type InteractiveOptions } from './interactive.js';
 export {
