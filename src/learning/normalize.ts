@@ -128,9 +128,8 @@ const basename = (p: string) => p.slice(p.lastIndexOf('/') + 1);
 
 /** `/usr/bin/python3.11` → `python3`: the program without its directory or minor version. */
 function programName(word: string): string {
-  return basename(word)
-    .toLowerCase()
-    .replace(/(\d)\.\d+(\.\d+)*$/, '$1');
+  const name = basename(word).toLowerCase();
+  return name.includes('.') ? name.replace(/(\d)\.\d+(\.\d+)*$/, '$1') : name;
 }
 
 /**

@@ -11,8 +11,9 @@ export interface ThesaurusDocument {
 }
 
 const NON_ASCII = /[^\x00-\x7f]/g;
-/** What continues a word: a term must not start or end next to one. */
-const WORD_CHAR = /[a-z0-9_]/;
+const HAS_NON_ASCII = /[^\x00-\x7f]/;
+/** What continues a word (a-z, 0-9, _): a term must not start or end next to one. NaN (an edge) does not. */
+const isWordChar = (c: number) => (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 95;
 
 /** Longest term kept; a longer one is not a command name. */
 const MAX_TERM_CHARS = 100;
@@ -69,8 +70,8 @@ export const defaultThesaurus = (): ThesaurusDocument =>
 export class Thesaurus {
   readonly #concept = new Map<string, string>();
   readonly #programs = new Set<string>();
-  /** Programs with known subcommands (`git` → has `git commit` …). */
-  readonly #withSubcommands = new Set<string>();
+  /** Programs with known subcommands and those terms (`git` → `git commit`, `git push` …). */
+  readonly #subcommands = new Map<string, string[]>();
   #matcher: AhoCorasick | undefined;
 
   constructor(docs: readonly ThesaurusDocument[] = [defaultThesaurus()]) {
@@ -92,7 +93,11 @@ export class Thesaurus {
     this.#concept.set(t, concept);
     const words = t.split(' ');
     this.#programs.add(words[0] as string);
-    if (words.length > 1 && words[1] !== '-m') this.#withSubcommands.add(words[0] as string);
+    if (words.length > 1 && words[1] !== '-m') {
+      const list = this.#subcommands.get(words[0] as string);
+      if (list) list.push(t);
+      else this.#subcommands.set(words[0] as string, [t]);
+    }
     this.#matcher = undefined;
     return true;
   }
@@ -110,7 +115,12 @@ export class Thesaurus {
   }
 
   hasSubcommands(program: string): boolean {
-    return this.#withSubcommands.has(program);
+    return this.#subcommands.has(program);
+  }
+
+  /** The known `program subcommand` terms of a program. */
+  subcommandsOf(program: string): readonly string[] {
+    return this.#subcommands.get(program) ?? [];
   }
 
   /** Terms of the same concept (for alternatives). */
@@ -136,10 +146,10 @@ export class Thesaurus {
    */
   match(text: string): string[] {
     this.#matcher ??= new AhoCorasick([...this.#concept.keys()]);
-    const ascii = text.replace(NON_ASCII, ' ');
+    const ascii = HAS_NON_ASCII.test(text) ? text.replace(NON_ASCII, ' ') : text;
     const hits: Array<{ start: number; end: number; pattern: string }> = [];
     for (const m of this.#matcher.iterate(ascii)) {
-      if (WORD_CHAR.test(ascii[m.start - 1] ?? ' ') || WORD_CHAR.test(ascii[m.end] ?? ' ')) continue;
+      if (isWordChar(ascii.charCodeAt(m.start - 1)) || isWordChar(ascii.charCodeAt(m.end))) continue;
       hits.push(m);
     }
     hits.sort((a, b) => a.start - b.start || b.end - a.end);

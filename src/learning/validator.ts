@@ -5,8 +5,8 @@ import type { Thesaurus } from './thesaurus.js';
 
 export const STRICTNESS: readonly Strictness[] = ['permissive', 'normal', 'strict'];
 
-/** Unknown terms given suggestions; the rest are listed without. */
-const MAX_SUGGESTED = 20;
+/** Unknown terms given suggestions (each scans the known terms); the rest are listed without. */
+const MAX_SUGGESTED = 8;
 const NEAREST_PER_TERM = 3;
 /** Commands of one input checked: far more than a real script has, few enough to stay fast. */
 const MAX_CHECKED_COMMANDS = 10_000;
@@ -68,10 +68,7 @@ export function validateInput(
   for (const term of unknownTerms.slice(0, MAX_SUGGESTED)) {
     const [program = '', sub] = term.split(' ');
     const near = sub
-      ? nearest(
-          term,
-          [...thesaurus.terms()].filter((t) => t.startsWith(`${program} `)),
-        )
+      ? nearest(term, thesaurus.subcommandsOf(program))
       : nearest(program, thesaurus.programs());
     if (near.length) typos++;
     for (const n of near) if (!suggestions.includes(n)) suggestions.push(n);
