@@ -16,7 +16,7 @@ async function hearth(
   db: string,
   ...args: string[]
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ...process.env, HEARTH_DB: db };
+  const env: NodeJS.ProcessEnv = { ...process.env, HEARTH_DB: db };
   delete env.HEARTH_URL;
   try {
     const r = await run(process.execPath, [...CLI, ...args], { cwd: ROOT, env });

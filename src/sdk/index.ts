@@ -4,6 +4,13 @@
  */
 
 export type {
+  CommandList as LearnedCommands,
+  LessonList,
+  Prediction,
+  RelatedList,
+  ValidationResult as ServerValidationResult,
+} from '../api/learning.js';
+export type {
   CodeContext,
   CodeLanguage,
   CodeRequest,
@@ -20,13 +27,6 @@ export type {
   SnapshotCreateRequest,
   SnapshotKind,
 } from '../api/sessions.js';
-export type {
-  CommandList as LearnedCommands,
-  LessonList,
-  Prediction,
-  RelatedList,
-  ValidationResult as ServerValidationResult,
-} from '../api/learning.js';
 export type { OutputHandlers, SessionFilter, SessionsApi } from '../api/sessions-api.js';
 export type { LanguageInfo } from '../jobs/languages.js';
 export type { JobPage, JobSummary, ResultSummary } from '../jobs/summary.js';
@@ -65,9 +65,9 @@ export {
   type ValidationResult,
 } from './execution-environment.js';
 export { Files } from './files.js';
-export { LearningClient } from './learning-client.js';
 export type { ConnectionOptions } from './http.js';
 export { InteractiveCommand, type InteractiveOptions } from './interactive.js';
+export { LearningClient } from './learning-client.js';
 export {
   type RunCodeOptions,
   Sandbox,
