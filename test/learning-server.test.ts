@@ -55,7 +55,7 @@ describe('learning through a real server (bwrap)', () => {
 
   it('a session command ends up in the graph, and the graph survives a restart', async () => {
     const created = await api<{ id: string }>(server, 'POST', '/v1/sessions', { language: 'python' });
-    expect(created.status).toBe(201);
+    expect(created).toMatchObject({ status: 201 });
     const id = created.body.id;
     const run = (cmd: string) =>
       api<{ exitCode: number }>(server, 'POST', `/v1/sessions/${id}/commands`, { cmd });
@@ -131,6 +131,7 @@ describe('learning through a real server (bwrap)', () => {
 
       // A session command: refused before the session's sandbox hears of it.
       const s = await api<{ id: string }>(server, 'POST', '/v1/sessions', { language: 'python' });
+      expect(s).toMatchObject({ status: 201 });
       const refused = await api<{ error: { code: string } }>(
         server,
         'POST',
@@ -172,5 +173,37 @@ describe('learning through a real server (bwrap)', () => {
     });
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('VALIDATION_FAILED');
+  });
+
+  it('malformed requests answer 4xx with a code, never 5xx', async () => {
+    const cases: Array<[string, string, unknown, number]> = [
+      ['POST', '/v1/validate', {}, 400],
+      ['POST', '/v1/validate', { input: 42 }, 400],
+      ['POST', '/v1/validate', { input: 'ls', extra: true }, 400],
+      ['POST', '/v1/validate', { input: 'x'.repeat(1_048_577) }, 400],
+      ['GET', '/v1/learning/predict', undefined, 400],
+      ['GET', '/v1/learning/predict?command=', undefined, 400],
+      ['GET', '/v1/learning/related?command=ls&limit=0', undefined, 400],
+      ['GET', '/v1/learning/lessons?bogus=1', undefined, 400],
+      ['GET', '/v1/learning/commands?limit=abc', undefined, 400],
+      ['POST', '/v1/jobs', { language: 'bash', code: 'ls', validate: 'loose' }, 400],
+    ];
+    for (const [method, path, body, status] of cases) {
+      const r = await api<{ error: { code: string; hint: string } }>(server, method, path, body);
+      expect({ path, status: r.status }).toEqual({ path, status });
+      expect(r.body.error.code).toMatch(/^[A-Z_]+$/);
+    }
+    const raw = await fetch(`${server.url}/v1/validate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"input": ',
+    });
+    expect(raw.status).toBe(400);
+    // Whatever bytes come, validation answers.
+    const junk = await api<{ isValid: boolean }>(server, 'POST', '/v1/validate', {
+      input: `\u0000\u{1F600}$(${'('.repeat(5000)}'"\\\n;&&||`,
+      strictness: 'strict',
+    });
+    expect(junk.status).toBe(200);
   });
 });
