@@ -106,8 +106,8 @@ export class CommandRecorder {
     for (const off of this.#unsubscribe.splice(0)) off();
     if (this.#scheduled) clearImmediate(this.#scheduled);
     this.#scheduled = undefined;
-    await this.flush();
     this.#closed = true;
+    await this.flush();
   }
 
   #chain(e: ExecFinishedEvent): Chain {
