@@ -4,6 +4,7 @@
  * file imports TypeBox only, so the SDK can load it without the server.
  */
 import { type Static, Type } from '@sinclair/typebox';
+import { ValidateField } from './learning.js';
 
 /** Strings that become argv, environment or file names: C strings on the way in, so no NUL. */
 const NO_NUL = '^[^\\u0000]*$';
@@ -98,6 +99,7 @@ export const CommandRequest = Type.Object(
     timeoutMs: Type.Optional(PositiveInt),
     /** Start it and answer at once with its id; its output is kept for `GET …/commands/:cid`. */
     background: Type.Optional(Type.Boolean()),
+    validate: ValidateField,
   },
   { additionalProperties: false, $id: 'CommandRequest' },
 );

@@ -20,6 +20,8 @@ import { type HearthPaths, hearthPaths } from '../config/paths.js';
 import { HearthError, toHearthError } from '../errors/hearth-error.js';
 import { type Catalog, resolveImageDef, resolveLanguage } from '../images/catalog.js';
 import { findImage } from '../images/store.js';
+import type { InputGate } from '../learning/input-gate.js';
+import { argvToLine } from '../learning/normalize.js';
 import type { ManagedSandbox } from '../sandboxes/managed-sandbox.js';
 import type { SandboxManager } from '../sandboxes/manager.js';
 import type { SessionPatch, SessionRow, SessionStore } from '../store/session-store.js';
@@ -41,6 +43,8 @@ export interface SessionServiceOptions {
   /** @default sessionsConfig(process.env) */
   config?: SessionsConfig;
   paths?: HearthPaths;
+  /** Checks commands before they run (learning/input-gate.ts). @default none */
+  inputGate?: InputGate;
   onWarning?: (obj: object, msg: string) => void;
 }
 
@@ -169,6 +173,7 @@ export class SessionService implements SessionsApi {
   async runCommand(id: string, req: CommandRequest, handlers?: OutputHandlers): Promise<CommandResult> {
     if ((req.cmd === undefined) === (req.argv === undefined))
       throw new HearthError('VALIDATION_FAILED', 'give exactly one of `cmd` and `argv`');
+    this.#checkInput(req);
     const live = await this.#use(id);
     const timeoutMs = this.#timeout(req.timeoutMs);
     const started = live.commands.start(live.live(), { ...req, timeoutMs }, handlers);
@@ -200,6 +205,7 @@ export class SessionService implements SessionsApi {
   ): Promise<{ id: string; handle: ExecHandle; done: Promise<CommandResult> }> {
     if ((req.cmd === undefined) === (req.argv === undefined))
       throw new HearthError('VALIDATION_FAILED', 'give exactly one of `cmd` and `argv`');
+    this.#checkInput(req);
     const live = await this.#use(id);
     const timeoutMs = this.#timeout(req.timeoutMs);
     const interactive = o.stdin ?? true;
@@ -228,6 +234,11 @@ export class SessionService implements SessionsApi {
   /** The stdin of a running command started with it open. */
   async commandStdin(id: string, commandId: string): Promise<Pick<ExecHandle, 'writeStdin' | 'closeStdin'>> {
     return (await this.#use(id)).commands.stdin(commandId);
+  }
+
+  /** Before the session is looked at, let alone resumed: refused input touches no sandbox. */
+  #checkInput(req: CommandRequest): void {
+    this.#o.inputGate?.check(req.cmd ?? argvToLine(req.argv ?? []), req.validate);
   }
 
   async listCommands(id: string): Promise<CommandResult[]> {
