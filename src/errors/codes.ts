@@ -60,6 +60,10 @@ export const ERROR_CODES = [
   'SNAPSHOT_INCOMPATIBLE',
   'SNAPSHOT_FAILED',
   'INPUT_REJECTED',
+  'WEBHOOK_NOT_CONFIGURED',
+  'WEBHOOK_SIGNATURE_MISSING',
+  'WEBHOOK_SIGNATURE_INVALID',
+  'REPOSITORY_FETCH_FAILED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -122,6 +126,10 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   SNAPSHOT_INCOMPATIBLE: 409,
   SNAPSHOT_FAILED: 500,
   INPUT_REJECTED: 422,
+  WEBHOOK_NOT_CONFIGURED: 503,
+  WEBHOOK_SIGNATURE_MISSING: 400,
+  WEBHOOK_SIGNATURE_INVALID: 401,
+  REPOSITORY_FETCH_FAILED: 502,
 };
 
 export const ERROR_HINTS: Record<ErrorCode, string> = {
@@ -188,4 +196,12 @@ export const ERROR_HINTS: Record<ErrorCode, string> = {
     'The sandbox keeps running; the message says which step failed. Retry, or free room in the sandbox.',
   INPUT_REJECTED:
     'Fix the unknown commands the message names (it suggests known ones), or ask for a lower `validate` strictness.',
+  WEBHOOK_NOT_CONFIGURED:
+    "Set HEARTH_GITHUB_WEBHOOK_SECRET on the server to the webhook's secret (GitHub: Settings → Webhooks) and restart it.",
+  WEBHOOK_SIGNATURE_MISSING:
+    'Give the webhook a secret in GitHub, so it sends X-Hub-Signature-256, the same as HEARTH_GITHUB_WEBHOOK_SECRET.',
+  WEBHOOK_SIGNATURE_INVALID:
+    "The webhook's secret in GitHub and HEARTH_GITHUB_WEBHOOK_SECRET differ, or the body was changed on the way: make them equal.",
+  REPOSITORY_FETCH_FAILED:
+    'Check HEARTH_GITHUB_TOKEN can read the repository, or that HEARTH_GITHUB_MIRROR_DIR holds <owner>/<repo>.git with the commit.',
 };

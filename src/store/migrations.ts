@@ -206,6 +206,49 @@ const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  '0005-github-deliveries': {
+    // GitHub webhook deliveries, keyed by X-GitHub-Delivery so a redelivery is recognised, with
+    // the payload until the delivery is handled (a server that stopped before that resumes it);
+    // and the workflow runs they asked for, queued for the runner.
+    // biome-ignore lint/suspicious/noExplicitAny: a migration sees the schema as it was then
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('github_deliveries')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .addColumn('repository', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text')
+        .addColumn('payload', 'text')
+        .addColumn('received_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('github_deliveries_status')
+        .on('github_deliveries')
+        .columns(['status', 'received_at'])
+        .execute();
+      await db.schema
+        .createTable('workflow_requests')
+        .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', 'text', (c) => c.notNull().unique())
+        .addColumn('delivery_id', 'text')
+        .addColumn('repository', 'text', (c) => c.notNull())
+        .addColumn('ref', 'text', (c) => c.notNull())
+        .addColumn('sha', 'text', (c) => c.notNull())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .addColumn('workflows', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('workflow_requests_delivery')
+        .on('workflow_requests')
+        .column('delivery_id')
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

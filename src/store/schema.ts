@@ -129,6 +129,33 @@ export interface LearnOutcomesTable {
   at: number;
 }
 
+/** A GitHub webhook delivery; `payload` is kept until it is handled. */
+export interface GithubDeliveriesTable {
+  id: string;
+  event: string;
+  repository: string | null;
+  status: string;
+  detail: string | null;
+  payload: string | null;
+  received_at: number;
+  updated_at: number;
+}
+
+/** A workflow run a delivery asked for, queued for the runner; `workflows` and `payload` are JSON. */
+export interface WorkflowRequestsTable {
+  seq: Generated<number>;
+  id: string;
+  delivery_id: string | null;
+  repository: string;
+  ref: string;
+  sha: string;
+  event: string;
+  workflows: string;
+  payload: string;
+  state: string;
+  created_at: number;
+}
+
 export interface Database {
   jobs: JobsTable;
   job_outputs: JobOutputsTable;
@@ -141,4 +168,6 @@ export interface Database {
   learn_signatures: LearnSignaturesTable;
   learn_fixes: LearnFixesTable;
   learn_outcomes: LearnOutcomesTable;
+  github_deliveries: GithubDeliveriesTable;
+  workflow_requests: WorkflowRequestsTable;
 }

@@ -15,6 +15,7 @@ import {
   toJob,
   toSummary,
 } from './job-rows.js';
+import type { GitHubStore } from './github-store.js';
 import type { FinishJob, JobListQuery, NewJob, PruneQuery, UnfinishedJob } from './job-store.js';
 import type { LearningStore } from './learning-store.js';
 import { migrate } from './migrations.js';
@@ -22,6 +23,7 @@ import type { SandboxRowStore } from './sandbox-row-store.js';
 import type { Database, JobsTable } from './schema.js';
 import type { SessionStore } from './session-store.js';
 import type { SnapshotStore } from './snapshot-store.js';
+import { SqliteGitHubRows } from './sqlite-github-rows.js';
 import { SqliteLearningRows } from './sqlite-learning-rows.js';
 import { SqliteLedger } from './sqlite-ledger.js';
 import { SqliteQueries } from './sqlite-queries.js';
@@ -57,6 +59,7 @@ export class SqliteStore implements Store {
   readonly sessions: SessionStore;
   readonly snapshots: SnapshotStore;
   readonly learning: LearningStore;
+  readonly github: GitHubStore;
   readonly #raw: Sqlite.Database;
   readonly #db: Kysely<Database>;
   readonly #q: SqliteQueries;
@@ -71,6 +74,7 @@ export class SqliteStore implements Store {
     this.sessions = new SqliteSessionRows(this.#q);
     this.snapshots = new SqliteSnapshotRows(this.#q);
     this.learning = new SqliteLearningRows(this.#q);
+    this.github = new SqliteGitHubRows(this.#q);
   }
 
   /** Opens (creating if needed) and migrates the database. */

@@ -1,3 +1,4 @@
+import type { GitHubStore } from './github-store.js';
 import type { JobStore } from './job-store.js';
 import type { LearningStore } from './learning-store.js';
 import type { SandboxRowStore } from './sandbox-row-store.js';
@@ -15,4 +16,6 @@ export interface Store extends JobStore {
   readonly snapshots: SnapshotStore;
   /** The command knowledge graph. */
   readonly learning: LearningStore;
+  /** GitHub webhook deliveries and the workflow runs they ask for. */
+  readonly github: GitHubStore;
 }
