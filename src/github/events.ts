@@ -97,11 +97,16 @@ export function routeEvent(eventName: string, payloadValue: unknown): Routing {
     const pr = obj(payload.pull_request);
     const action = str(payload.action) ?? bad('action is missing');
     const number = pr.number ?? payload.number;
-    if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < 1) bad('the pull request number is missing');
+    if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < 1)
+      bad('the pull request number is missing');
     return {
       kind: 'runnable',
       event: {
-        trigger: { name: 'pull_request', action, ref: refOf(`refs/heads/${str(obj(pr.base).ref)}`, 'pull_request.base.ref') },
+        trigger: {
+          name: 'pull_request',
+          action,
+          ref: refOf(`refs/heads/${str(obj(pr.base).ref)}`, 'pull_request.base.ref'),
+        },
         repository: repositoryOf(payload),
         ref: `refs/pull/${number}/head`,
         sha: shaOf(obj(pr.head).sha, 'pull_request.head.sha'),

@@ -5,8 +5,8 @@ import { HearthError } from '../errors/hearth-error.js';
 
 /** Where repositories come from: a local mirror directory, or a git server over HTTPS. */
 export type RepositorySource =
-  | { kind: 'mirror'; /** Holds `<owner>/<repo>.git`. */ dir: string }
-  | { kind: 'https'; /** @default https://github.com */ serverUrl?: string; token?: string };
+  | { kind: 'mirror' /** Holds `<owner>/<repo>.git`. */; dir: string }
+  | { kind: 'https' /** @default https://github.com */; serverUrl?: string; token?: string };
 
 export interface FetchRepositoryOptions {
   /** `owner/name` (already validated: see events.ts). */
@@ -40,7 +40,9 @@ function gitIn(dir: string, env: NodeJS.ProcessEnv, timeoutMs: number, secret?: 
           (err, stdout, stderr) => {
             if (!err) return resolve(stdout);
             const detail = scrub(String(stderr).trim().split('\n').slice(-3).join(' | ') || err.message);
-            reject(new HearthError('REPOSITORY_FETCH_FAILED', `git ${args[0]} failed: ${detail}`, { cause: err }));
+            reject(
+              new HearthError('REPOSITORY_FETCH_FAILED', `git ${args[0]} failed: ${detail}`, { cause: err }),
+            );
           },
         );
       }),
@@ -92,7 +94,8 @@ export async function fetchRepository(o: FetchRepositoryOptions): Promise<{ sha:
     ),
   );
   await git.run(['remote', 'add', 'origin', url]);
-  const fetch = (what: readonly string[]) => git.run(['fetch', '-q', '--no-tags', '--filter=blob:none', 'origin', ...what]);
+  const fetch = (what: readonly string[]) =>
+    git.run(['fetch', '-q', '--no-tags', '--filter=blob:none', 'origin', ...what]);
   const extra = [...(o.alsoFetch ?? [])];
   if (o.sha) {
     try {

@@ -37,13 +37,15 @@ function list(filters: Filters, key: string, eventName: string): string[] | unde
   const v = filters[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v === 'string') return [v];
-  if (Array.isArray(v) && v.every((x) => typeof x === 'string' || typeof x === 'number')) return v.map(String);
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string' || typeof x === 'number'))
+    return v.map(String);
   throw new InvalidTrigger(`on.${eventName}.${key} must be a string or a list of strings`);
 }
 
 /** `on:` as a map of event name → its filters (null for none). */
 function triggersOf(doc: unknown): Map<string, Filters | null> {
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new InvalidTrigger('the workflow is not a map');
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc))
+    throw new InvalidTrigger('the workflow is not a map');
   const d = doc as Record<string, unknown>;
   // A YAML 1.1 document reads the bare key `on` as the boolean true.
   const on = 'on' in d ? d.on : d.true;
@@ -120,7 +122,11 @@ function pullRequestMatches(filters: Filters, e: TriggerEvent): TriggerDecision 
  * Does this workflow run for this event, by its `on:` filters. Reads the YAML itself (only `on:`),
  * so it takes the text of any workflow file; an invalid workflow does not run, and says why.
  */
-export function triggersFor(workflowYaml: string, event: TriggerEvent, workflowPath?: string): TriggerDecision {
+export function triggersFor(
+  workflowYaml: string,
+  event: TriggerEvent,
+  workflowPath?: string,
+): TriggerDecision {
   try {
     const triggers = triggersOf(parse(workflowYaml, { maxAliasCount: 100 }));
     if (!triggers.has(event.name)) return no(`the workflow is not triggered by ${event.name}`);

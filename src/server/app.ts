@@ -13,6 +13,7 @@ import type { ServerMetrics } from './metrics.js';
 import { classicRoutes } from './routes/classic.js';
 import { e2bRoutes } from './routes/e2b/index.js';
 import { installE2bPlane } from './routes/e2b/plane.js';
+import { type GitHubWebhookRouteOptions, githubWebhookRoutes } from './routes/github-webhook.js';
 import { interactiveRoute } from './routes/interactive.js';
 import { jobRoutes } from './routes/jobs.js';
 import { learningRoutes } from './routes/learning.js';
@@ -39,6 +40,8 @@ export interface AppOptions {
   maxFileBytes?: number;
   /** The secret behind E2B sandboxes' access tokens. @default one made for this process */
   sandboxTokens?: SandboxTokens;
+  /** The GitHub webhook's secret and dispatcher; without them the webhook route answers 503. @default {} */
+  github?: GitHubWebhookRouteOptions;
   /** pino options, or false for none. @default false */
   logger?: boolean | object;
 }
@@ -84,6 +87,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(async (scope) => interactiveRoute(scope, o.service));
   if (o.learning) await app.register(learningRoutes, { learning: o.learning });
+  await app.register(githubWebhookRoutes, o.github ?? {});
   if (o.sessions) {
     await app.register(sessionRoutes, { api: o.sessions });
     await app.register(sessionFileRoutes, {

@@ -2,9 +2,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HearthError } from '../errors/hearth-error.js';
 import { isSandboxPlane } from './routes/e2b/plane.js';
+import { GITHUB_WEBHOOK_PATH } from './routes/github-webhook.js';
 
-/** Routes open without a token (load balancers probe them). */
-const OPEN_ROUTES = new Set(['/health']);
+/** Routes open without a token: load balancers probe /health; GitHub signs its webhook deliveries instead. */
+const OPEN_ROUTES = new Set(['/health', GITHUB_WEBHOOK_PATH]);
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 

@@ -3,6 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { type HearthPaths, hearthPaths } from '../config/paths.js';
 import { SandboxTokens } from '../e2b/tokens.js';
 import { HearthError } from '../errors/hearth-error.js';
+import { githubConfig } from '../github/config.js';
+import { githubWebhookParts } from '../github/from-env.js';
 import { type JobsConfig, jobsConfig } from '../jobs/config.js';
 import { type RecoveryReport, recoverJobs } from '../jobs/recovery.js';
 import { JobService, managerConfigFor } from '../jobs/service.js';
@@ -104,6 +106,11 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     config: learningConfig(env),
     onWarning: (obj, msg) => app?.log.warn(obj, msg),
   });
+  const github = githubWebhookParts({
+    config: githubConfig(env),
+    store: store.github,
+    onWarning: (obj, msg) => app?.log.warn(obj, msg),
+  });
   try {
     await learning.start(manager.events);
     service = new JobService({ store, config, paths, metrics, manager, inputGate: learning });
@@ -121,6 +128,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
       service,
       sessions,
       learning,
+      github,
       ...(env.HEARTH_MAX_FILE_BYTES
         ? { maxFileBytes: positiveInt('HEARTH_MAX_FILE_BYTES', env.HEARTH_MAX_FILE_BYTES) }
         : {}),
@@ -138,6 +146,8 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     });
     await sessions.start();
     manager.start();
+    // Deliveries a stopped server acknowledged but did not handle.
+    await github.dispatcher?.resume();
     service.retention.start();
     void service.backends.default().catch(() => {});
     await app.listen({ host, port }).catch((err: NodeJS.ErrnoException) => {
@@ -165,6 +175,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
       close: () =>
         (closing ??= (async () => {
           const stopping = a.close();
+          await github.dispatcher?.close();
           await ss.close();
           await s.close({ graceMs });
           await manager.close();
@@ -175,6 +186,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     };
   } catch (err) {
     await app?.close().catch(() => {});
+    await github.dispatcher?.close().catch(() => {});
     await sessions?.close().catch(() => {});
     await service?.close({ graceMs: 0 }).catch(() => {});
     await manager.close().catch(() => {});

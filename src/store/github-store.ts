@@ -38,9 +38,20 @@ export interface WorkflowRequestRow {
 /** GitHub deliveries and the workflow runs they ask for, as rows. */
 export interface GitHubStore {
   /** Records a new delivery with its payload; false (and nothing written) when its id was seen before. */
-  recordDelivery(d: { id: string; event: string; repository: string | null; payload: string; atMs: number }): Promise<boolean>;
+  recordDelivery(d: {
+    id: string;
+    event: string;
+    repository: string | null;
+    payload: string;
+    atMs: number;
+  }): Promise<boolean>;
   /** Its outcome; the payload is dropped. */
-  finishDelivery(id: string, status: Exclude<DeliveryStatus, 'queued'>, detail: string, atMs: number): Promise<void>;
+  finishDelivery(
+    id: string,
+    status: Exclude<DeliveryStatus, 'queued'>,
+    detail: string,
+    atMs: number,
+  ): Promise<void>;
   getDelivery(id: string): Promise<DeliveryRow | undefined>;
   /** Deliveries received but not handled (the server stopped first), oldest first, with their payloads. */
   queuedDeliveries(limit: number): Promise<Array<DeliveryRow & { payload: string }>>;

@@ -1,10 +1,5 @@
 import type { Selectable } from 'kysely';
-import type {
-  DeliveryRow,
-  DeliveryStatus,
-  GitHubStore,
-  WorkflowRequestRow,
-} from './github-store.js';
+import type { DeliveryRow, DeliveryStatus, GitHubStore, WorkflowRequestRow } from './github-store.js';
 import type { GithubDeliveriesTable, WorkflowRequestsTable } from './schema.js';
 import type { SqliteQueries } from './sqlite-queries.js';
 import { guarded } from './store-errors.js';

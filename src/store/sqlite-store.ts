@@ -7,6 +7,7 @@ import type { SandboxLedger } from '../host/ledger.js';
 import { type StoredOutput, splitResult } from '../jobs/output.js';
 import type { JobPage } from '../jobs/summary.js';
 import { FINAL_STATUSES, type Job, type OutputStream } from '../jobs/types.js';
+import type { GitHubStore } from './github-store.js';
 import {
   decodeCursor,
   encodeCursor,
@@ -15,7 +16,6 @@ import {
   toJob,
   toSummary,
 } from './job-rows.js';
-import type { GitHubStore } from './github-store.js';
 import type { FinishJob, JobListQuery, NewJob, PruneQuery, UnfinishedJob } from './job-store.js';
 import type { LearningStore } from './learning-store.js';
 import { migrate } from './migrations.js';
