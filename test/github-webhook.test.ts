@@ -13,8 +13,12 @@ import { type LaunchRequest, StoreLauncher, type WorkflowLauncher } from '../src
 import { fetchRepository } from '../src/github/repository-fetch.js';
 import { CommitStatusReporter } from '../src/github/status-reporter.js';
 import { type TriggerEvent, triggersFor } from '../src/github/triggers.js';
+import { jobsConfig } from '../src/jobs/config.js';
+import { JobService } from '../src/jobs/service.js';
+import { buildApp } from '../src/server/app.js';
 import { installAuth } from '../src/server/auth.js';
 import { installErrorHandling } from '../src/server/errors.js';
+import { ServerMetrics } from '../src/server/metrics.js';
 import { githubWebhookRoutes } from '../src/server/routes/github-webhook.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 
@@ -371,21 +375,31 @@ describe('POST /v1/github/webhook (a real server on port 0, a local mirror, SQLi
   });
 });
 
-describe('POST /v1/github/webhook without a secret', () => {
-  it('answers 503 WEBHOOK_NOT_CONFIGURED, saying how to enable it', async () => {
-    const app = Fastify({ logger: false });
-    installErrorHandling(app);
-    await app.register(githubWebhookRoutes, {});
-    const res = await app.inject({
-      method: 'POST',
-      url: '/v1/github/webhook',
-      headers: { 'content-type': 'application/json', 'x-github-event': 'ping' },
-      payload: '{}',
-    });
-    expect(res.statusCode).toBe(503);
-    expect(res.json().error.code).toBe('WEBHOOK_NOT_CONFIGURED');
-    expect(res.json().error.hint).toContain('HEARTH_GITHUB_WEBHOOK_SECRET');
-    await app.close();
+describe('POST /v1/github/webhook on buildApp without a secret', () => {
+  it('answers 503 WEBHOOK_NOT_CONFIGURED, saying how to enable it, with API tokens on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-github-app-'));
+    const store = await SqliteStore.open({ path: join(dir, 'hearth.db') });
+    const metrics = new ServerMetrics();
+    const service = new JobService({ store, config: jobsConfig({}), metrics });
+    const app = await buildApp({ service, metrics, tokens: ['api-token'] });
+    try {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/github/webhook',
+        headers: { 'content-type': 'application/json', 'x-github-event': 'ping' },
+        payload: '{}',
+      });
+      expect(res.statusCode).toBe(503);
+      expect(res.json().error.code).toBe('WEBHOOK_NOT_CONFIGURED');
+      expect(res.json().error.hint).toContain('HEARTH_GITHUB_WEBHOOK_SECRET');
+      // Only the webhook is open without a token.
+      expect((await app.inject({ method: 'GET', url: '/v1/jobs' })).statusCode).toBe(401);
+    } finally {
+      await app.close();
+      await service.close({ graceMs: 0 });
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
