@@ -1,18 +1,13 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { sign } from '@octokit/webhooks-methods';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebhookDispatcher } from '../src/github/dispatcher.js';
-import { routeEvent } from '../src/github/events.js';
-import { type LaunchRequest, StoreLauncher, type WorkflowLauncher } from '../src/github/launcher.js';
+import { StoreLauncher } from '../src/github/launcher.js';
 import { fetchRepository } from '../src/github/repository-fetch.js';
 import { CommitStatusReporter } from '../src/github/status-reporter.js';
-import { type TriggerEvent, triggersFor } from '../src/github/triggers.js';
 import { jobsConfig } from '../src/jobs/config.js';
 import { JobService } from '../src/jobs/service.js';
 import { buildApp } from '../src/server/app.js';
@@ -21,81 +16,10 @@ import { installErrorHandling } from '../src/server/errors.js';
 import { ServerMetrics } from '../src/server/metrics.js';
 import { githubWebhookRoutes } from '../src/server/routes/github-webhook.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
+import { makeMirror, REPO, startRecordingApi } from './github-fixture.js';
 
 const SECRET = 'webhook-secret';
 const TOKEN = 'gh-token';
-const REPO = 'acme/app';
-
-const WORKFLOWS: Record<string, string> = {
-  'ci.yml': `name: CI
-on:
-  push:
-    branches: [main, 'release/**']
-  pull_request:
-    types: [opened, synchronize]
-    branches: [main]
-jobs: { build: { runs-on: ubuntu-latest, steps: [{ run: 'true' }] } }
-`,
-  'docs.yml': `name: Docs
-on:
-  push:
-    paths: ['docs/**']
-jobs: { build: { runs-on: ubuntu-latest, steps: [{ run: 'true' }] } }
-`,
-  'lint.yml': `name: Lint
-on:
-  pull_request:
-    paths: ['src/**']
-jobs: { build: { runs-on: ubuntu-latest, steps: [{ run: 'true' }] } }
-`,
-  'manual.yml': `name: Manual
-on: workflow_dispatch
-jobs: { build: { runs-on: ubuntu-latest, steps: [{ run: 'true' }] } }
-`,
-};
-
-const git = (cwd: string, ...args: string[]): string =>
-  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], {
-    cwd,
-    encoding: 'utf8',
-  }).trim();
-
-/** A repository with main (first, second commit), feature/x (changes src/) and docs-only (changes docs/), mirrored bare. */
-function makeMirror(root: string): Record<'first' | 'main' | 'feature' | 'docsOnly', string> {
-  const work = join(root, 'work');
-  mkdirSync(join(work, '.github', 'workflows'), { recursive: true });
-  git(work, 'init', '-q', '-b', 'main');
-  for (const [name, text] of Object.entries(WORKFLOWS))
-    writeFileSync(join(work, '.github/workflows', name), text);
-  const put = (path: string, text: string) => {
-    mkdirSync(dirname(join(work, path)), { recursive: true });
-    writeFileSync(join(work, path), text);
-  };
-  put('src/a.ts', 'first\n');
-  git(work, 'add', '-A');
-  git(work, 'commit', '-qm', 'first');
-  const first = git(work, 'rev-parse', 'HEAD');
-  put('docs/readme.md', 'docs\n');
-  put('src/a.ts', 'second\n');
-  git(work, 'commit', '-qam', 'second');
-  git(work, 'add', '-A');
-  git(work, 'commit', '-qm', 'docs', '--allow-empty');
-  const main = git(work, 'rev-parse', 'HEAD');
-  git(work, 'checkout', '-q', '-b', 'feature/x');
-  put('src/b.ts', 'feature\n');
-  git(work, 'add', '-A');
-  git(work, 'commit', '-qm', 'feature');
-  const feature = git(work, 'rev-parse', 'HEAD');
-  git(work, 'checkout', '-q', 'main');
-  git(work, 'checkout', '-q', '-b', 'docs-only');
-  put('docs/more.md', 'more\n');
-  git(work, 'add', '-A');
-  git(work, 'commit', '-qm', 'more docs');
-  const docsOnly = git(work, 'rev-parse', 'HEAD');
-  mkdirSync(join(root, 'mirror', 'acme'), { recursive: true });
-  git(root, 'clone', '-q', '--mirror', work, join(root, 'mirror', 'acme', 'app.git'));
-  return { first, main, feature, docsOnly };
-}
 
 /** What the route answers: a status, or an error. */
 interface Answer {
@@ -103,35 +27,6 @@ interface Answer {
   delivery?: string;
   reason?: string;
   error?: { code: string; hint: string };
-}
-
-interface Recorded {
-  method: string;
-  url: string;
-  authorization: string | undefined;
-  body: Record<string, unknown>;
-}
-
-/** A stand-in for GitHub's REST API (unreachable here): records each call and answers 201. */
-async function startRecordingApi(): Promise<{ server: Server; url: string; calls: Recorded[] }> {
-  const calls: Recorded[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => {
-      body += c;
-    });
-    req.on('end', () => {
-      calls.push({
-        method: req.method ?? '',
-        url: req.url ?? '',
-        authorization: req.headers.authorization,
-        body: body ? JSON.parse(body) : {},
-      });
-      res.writeHead(201, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls };
 }
 
 describe('POST /v1/github/webhook (a real server on port 0, a local mirror, SQLite)', () => {
@@ -399,125 +294,6 @@ describe('POST /v1/github/webhook on buildApp without a secret', () => {
       await service.close({ graceMs: 0 });
       await store.close();
       rmSync(dir, { recursive: true, force: true });
-    }
-  });
-});
-
-describe("triggersFor: on: filters with GitHub's pattern rules", () => {
-  const pushTo = (ref: string, changedFiles?: string[]): TriggerEvent => ({
-    name: 'push',
-    ref,
-    ...(changedFiles ? { changedFiles } : {}),
-  });
-
-  it('reads on: as a string, a list or a map', () => {
-    expect(triggersFor('on: push', pushTo('refs/heads/x')).matched).toBe(true);
-    expect(triggersFor('on: [pull_request, push]', pushTo('refs/heads/x')).matched).toBe(true);
-    expect(triggersFor('on: { pull_request: {} }', pushTo('refs/heads/x')).matched).toBe(false);
-  });
-
-  it('keeps branch pushes and tag pushes apart', () => {
-    const tagsOnly = 'on: { push: { tags: ["v*"] } }';
-    expect(triggersFor(tagsOnly, pushTo('refs/tags/v1.2')).matched).toBe(true);
-    expect(triggersFor(tagsOnly, pushTo('refs/heads/main')).matched).toBe(false);
-    const branchesOnly = 'on: { push: { branches: [main] } }';
-    expect(triggersFor(branchesOnly, pushTo('refs/tags/v1.2')).matched).toBe(false);
-    // Tags are not subject to paths filters.
-    expect(
-      triggersFor('on: { push: { paths: ["src/**"] } }', pushTo('refs/tags/v1', ['docs/a'])).matched,
-    ).toBe(true);
-  });
-
-  it('applies *, **, ?, + and ! as GitHub does', () => {
-    const on = (filters: string) => `on: { push: { ${filters} } }`;
-    expect(triggersFor(on('branches: ["feature/*"]'), pushTo('refs/heads/feature/a')).matched).toBe(true);
-    expect(triggersFor(on('branches: ["feature/*"]'), pushTo('refs/heads/feature/a/b')).matched).toBe(false);
-    expect(triggersFor(on('branches: ["feature/**"]'), pushTo('refs/heads/feature/a/b')).matched).toBe(true);
-    const ordered = on('branches: ["releases/**", "!releases/**-alpha"]');
-    expect(triggersFor(ordered, pushTo('refs/heads/releases/10')).matched).toBe(true);
-    expect(triggersFor(ordered, pushTo('refs/heads/releases/10-alpha')).matched).toBe(false);
-    expect(triggersFor(on('branches-ignore: ["dev*"]'), pushTo('refs/heads/devel')).matched).toBe(false);
-    expect(triggersFor(on('branches-ignore: ["dev*"]'), pushTo('refs/heads/main')).matched).toBe(true);
-    const readme = on('paths: ["**/README.md"]');
-    expect(triggersFor(readme, pushTo('refs/heads/m', ['README.md'])).matched).toBe(true);
-    expect(triggersFor(readme, pushTo('refs/heads/m', ['a/b/README.md'])).matched).toBe(true);
-    expect(triggersFor(readme, pushTo('refs/heads/m', ['README.txt'])).matched).toBe(false);
-    const jsx = on('paths: ["*.jsx?"]');
-    expect(triggersFor(jsx, pushTo('refs/heads/m', ['a.js'])).matched).toBe(true);
-    expect(triggersFor(jsx, pushTo('refs/heads/m', ['a.jsx'])).matched).toBe(true);
-    expect(triggersFor(jsx, pushTo('refs/heads/m', ['a.jsxx', 'src/a.js'])).matched).toBe(false);
-    expect(triggersFor(on('tags: ["v[12].+"]'), pushTo('refs/tags/v1....')).matched).toBe(true);
-    expect(triggersFor(on('tags: ["v[12].+"]'), pushTo('refs/tags/v3.')).matched).toBe(false);
-    const ignore = on('paths-ignore: ["docs/**"]');
-    expect(triggersFor(ignore, pushTo('refs/heads/m', ['docs/a.md'])).matched).toBe(false);
-    expect(triggersFor(ignore, pushTo('refs/heads/m', ['docs/a.md', 'src/a.ts'])).matched).toBe(true);
-  });
-
-  it('does not run an invalid workflow, and says why', () => {
-    expect(triggersFor('on: [push', pushTo('refs/heads/m')).reason).toContain('invalid workflow');
-    const both = triggersFor('on: { push: { branches: [a], branches-ignore: [b] } }', pushTo('refs/heads/a'));
-    expect(both).toMatchObject({ matched: false });
-    expect(both.reason).toContain('both branches and branches-ignore');
-    expect(triggersFor('jobs: {}', pushTo('refs/heads/m')).reason).toContain('no `on:`');
-  });
-});
-
-describe('WebhookDispatcher: bounded queue and resumption', () => {
-  it('answers QUEUE_FULL past its queue, and resumes what a stopped server recorded', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'hearth-github-dispatch-'));
-    const store = await SqliteStore.open({ path: join(root, 'hearth.db') });
-    const launched: LaunchRequest[] = [];
-    let release: () => void = () => {};
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    // A launcher whose runs end only when released: the one handler slot stays taken.
-    const launcher: WorkflowLauncher = {
-      launch: async (r) => {
-        launched.push(r);
-        return { id: `run-${launched.length}`, finished: held.then(() => 'success' as const) };
-      },
-    };
-    try {
-      const shas = makeMirror(root);
-      const source = { kind: 'mirror' as const, dir: join(root, 'mirror') };
-      const payload = {
-        ref: 'refs/heads/main',
-        after: shas.main,
-        repository: { full_name: REPO },
-        commits: [],
-      };
-      const routing = routeEvent('push', payload);
-      if (routing.kind !== 'runnable') throw new Error('not runnable');
-      const d = (id: string) => ({ id, event: 'push', runnable: routing.event, payload });
-      const one = new WebhookDispatcher({
-        store: store.github,
-        launcher,
-        source,
-        maxConcurrent: 1,
-        maxQueued: 1,
-        workDir: root,
-      });
-      expect(await one.accept(d('a'))).toBe('queued');
-      while (!launched.length) await new Promise((r) => setTimeout(r, 20));
-      expect(await one.accept(d('b'))).toBe('queued');
-      await expect(one.accept(d('c'))).rejects.toMatchObject({ code: 'QUEUE_FULL', status: 429 });
-      expect(await store.github.getDelivery('c')).toBeUndefined();
-      // Stopping drops `b` from memory; its row stays queued.
-      const closing = one.close();
-      release();
-      await closing;
-      expect(launched).toHaveLength(1);
-      expect(await store.github.getDelivery('b')).toMatchObject({ status: 'queued' });
-      const next = new WebhookDispatcher({ store: store.github, launcher, source, workDir: root });
-      expect(await next.resume()).toBe(1);
-      await next.idle();
-      expect(launched.map((r) => r.deliveryId)).toEqual(['a', 'b']);
-      expect(await store.github.getDelivery('b')).toMatchObject({ status: 'launched' });
-      await next.close();
-    } finally {
-      await store.close();
-      rmSync(root, { recursive: true, force: true });
     }
   });
 });
