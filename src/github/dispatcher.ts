@@ -149,6 +149,8 @@ export class WebhookDispatcher {
         this.#o.onWarning?.({ err, delivery: d.id }, 'cannot record the outcome of a webhook delivery');
       });
     let dir: string | undefined;
+    // Statuses set to pending, to be ended as `error` if the launch fails after them.
+    let pending: { sha: string; workflows: RequestedWorkflow[] } | undefined;
     try {
       dir = await mkdtemp(join(this.#o.workDir ?? tmpdir(), 'hearth-github-'));
       const { sha, workflows } = await this.#match(d.runnable, dir);
@@ -158,6 +160,7 @@ export class WebhookDispatcher {
       }
       const r = d.runnable;
       await this.#reportAll(r.repository, sha, workflows.matched, 'pending');
+      pending = { sha, workflows: workflows.matched };
       const result = await this.#o.launcher.launch({
         repository: r.repository,
         ref: r.ref,
@@ -167,6 +170,7 @@ export class WebhookDispatcher {
         workflows: workflows.matched,
         deliveryId: d.id,
       });
+      pending = undefined;
       await finish('launched', `request ${result.id}: ${workflows.matched.map((w) => w.path).join(', ')}`);
       // The handler's slot is held until the run ends: that bounds concurrent runs.
       if (result.finished) {
@@ -176,6 +180,7 @@ export class WebhookDispatcher {
     } catch (err) {
       this.#o.onWarning?.({ err, delivery: d.id }, 'a webhook delivery failed');
       await finish('failed', (err as Error).message);
+      if (pending) await this.#reportAll(d.runnable.repository, pending.sha, pending.workflows, 'error');
     } finally {
       if (dir) await rm(dir, { recursive: true, force: true }).catch(() => {});
     }

@@ -65,6 +65,12 @@ function remoteOf(o: FetchRepositoryOptions): { url: string; env: NodeJS.Process
         hint: 'Create it (`git clone --mirror`) under HEARTH_GITHUB_MIRROR_DIR, or unset the variable to fetch over HTTPS.',
       });
     }
+    // git refuses a repository another user owns unless it is named safe; the mirror is trusted by configuration.
+    Object.assign(env, {
+      GIT_CONFIG_COUNT: '1',
+      GIT_CONFIG_KEY_0: 'safe.directory',
+      GIT_CONFIG_VALUE_0: path,
+    });
     return { url: `file://${path}`, env };
   }
   const server = (o.source.serverUrl ?? 'https://github.com').replace(/\/+$/, '');
