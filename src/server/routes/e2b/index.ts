@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { SandboxTokens } from '../../../e2b/tokens.js';
 import type { SessionService } from '../../../sessions/service.js';
 import { e2bControlRoutes } from './control.js';
+import { envdFilesRoutes } from './envd-files.js';
+import { envdFilesystemRoutes } from './envd-fs.js';
 import { useE2bRestShape } from './errors.js';
 
 export interface E2bRouteOptions {
@@ -21,4 +23,6 @@ export async function e2bRoutes(app: FastifyInstance, o: E2bRouteOptions): Promi
     useE2bRestShape(scope);
     await e2bControlRoutes(scope, o);
   });
+  await app.register(async (scope) => envdFilesystemRoutes(scope, { sessions: o.sessions }));
+  await app.register(async (scope) => envdFilesRoutes(scope, o));
 }
