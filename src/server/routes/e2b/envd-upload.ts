@@ -56,8 +56,11 @@ export async function uploadRaw(req: FastifyRequest, o: UploadOptions): Promise<
   let stream: Readable = body;
   if (encoding === 'gzip') stream = body.pipe(createGunzip());
   else if (encoding !== 'identity') throw e2bError(400, `unsupported Content-Encoding ${encoding}`);
-  // The gunzip stream does not see the body's errors: pass them on so the read ends.
-  if (stream !== body) body.once('error', (err) => stream.destroy(err));
+  // The gunzip stream does not see the body's errors: pass them on so the read ends. An error
+  // before the write starts reading (bad gzip while the file is being made) must not go
+  // unheard: the stream keeps it, and reading it throws it, as a 400.
+  if (stream !== body) body.on('error', (err) => stream.destroy(err));
+  stream.on('error', () => {});
   await o.sessions.writeFileFrom(o.sandboxId, abs, chunksOf(stream, 'upload'), { maxBytes: o.maxFileBytes });
   return [written(abs)];
 }
