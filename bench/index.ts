@@ -11,6 +11,7 @@ const groups: Record<string, () => Promise<{ default: () => Promise<void> }>> = 
   jobs: () => import('./jobs.js'),
   qemu: () => import('./qemu.js'),
   sessions: () => import('./sessions.js'),
+  e2b: () => import('./e2b.js'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

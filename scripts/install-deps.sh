@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(bubblewrap runsc qemu-system-x86 debootstrap erofs-utils busybox-static cpio
-  gcc libc6-dev make python3 ca-certificates curl util-linux mount procps iproute2 xz-utils zstd)
+  gcc libc6-dev make python3 ca-certificates curl util-linux mount procps iproute2 xz-utils zstd
+  protobuf-compiler)
 export DEBIAN_FRONTEND=noninteractive
 # Always first: on a fresh machine (or one whose lists are stale) the package lists are what make
 # an install, and later `apt-get download`s of guest kernels and debootstrap, find current versions.

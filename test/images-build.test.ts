@@ -5,6 +5,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -19,7 +20,14 @@ import { acquireLock } from '../src/images/build-lock.js';
 import { buildImage } from '../src/images/builder.js';
 import { type Catalog, loadCatalog, parseCatalog } from '../src/images/catalog.js';
 import { findUsers } from '../src/images/in-use.js';
-import { imageHash, listImages, pruneImage, removeImage, requireImage } from '../src/images/store.js';
+import {
+  BUILDER_VERSION,
+  imageHash,
+  listImages,
+  pruneImage,
+  removeImage,
+  requireImage,
+} from '../src/images/store.js';
 import { ensureTools, TOOLS_KEEP } from '../src/images/tools.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'hearth-images-'));
@@ -78,7 +86,7 @@ describe('the default image (built on this machine by `hearth images build defau
       name: 'default',
       hash: image.hash,
       suite: 'bookworm',
-      builderVersion: '1',
+      builderVersion: BUILDER_VERSION,
     });
     expect(image.meta.sizeBytes).toBeGreaterThan(50e6);
   });
@@ -90,8 +98,11 @@ describe('the default image (built on this machine by `hearth images build defau
     }
     expect(statSync(join(rootfs, 'tmp')).mode & 0o7777).toBe(0o1777);
     expect(statSync(join(rootfs, 'work')).uid).toBe(1000);
-    expect(readFileSync(join(rootfs, 'etc/passwd'), 'utf8')).toMatch(/^sandbox:x:1000:1000:[^:]*:\/work:/m);
-    expect(readFileSync(join(rootfs, 'etc/group'), 'utf8')).toMatch(/^sandbox:x:1000:/m);
+    expect(readFileSync(join(rootfs, 'etc/passwd'), 'utf8')).toMatch(
+      /^user:x:1000:1000:[^:]*:\/home\/user:/m,
+    );
+    expect(readFileSync(join(rootfs, 'etc/group'), 'utf8')).toMatch(/^user:x:1000:/m);
+    expect(readlinkSync(join(rootfs, 'home/user'))).toBe('/work');
     expect(readFileSync(join(rootfs, 'etc/hosts'), 'utf8')).toMatch(/^127\.0\.0\.1\s+localhost/m);
     expect(existsSync(join(rootfs, 'usr/bin/python3'))).toBe(true);
     expect(readdirSync(join(rootfs, 'usr/share/doc'))).toEqual([]);

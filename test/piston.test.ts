@@ -141,6 +141,17 @@ describe("Piston's v2 API on jobs", () => {
     expect(body.run).toMatchObject({ stdout: 'started\n', code: null, signal: 'SIGKILL', status: 'TO' });
   });
 
+  it('applies compile_timeout to the compile step: a 1 ms compile is stopped with TO, run repeating it', async () => {
+    const { body } = await execute({
+      language: 'c',
+      version: '*',
+      files: [{ content: 'int main(void) { return 0; }\n' }],
+      compile_timeout: 1,
+    });
+    expect(body.compile).toMatchObject({ code: null, signal: 'SIGKILL', status: 'TO' });
+    expect(body.run).toEqual(body.compile);
+  });
+
   it('applies run_memory_limit (bytes): 128 MiB fits the default, not 64 MiB', async () => {
     const { body } = await execute({
       language: 'python',

@@ -1,12 +1,10 @@
 import { execFile } from 'node:child_process';
 import { appendFile, chmod, chown, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
+import { SANDBOX_USER } from '../agent/sandbox-user.js';
 
 const run = promisify(execFile);
-
-/** The unprivileged user programs run as inside sandboxes. */
-export const SANDBOX_USER = { name: 'sandbox', uid: 1000, gid: 1000, home: '/work' } as const;
 
 /** Paths removed from every rootfs: package indexes and caches, docs, manuals, translations. */
 const SHRINK = [
@@ -36,16 +34,20 @@ async function addLine(file: string, prefix: string, line: string): Promise<void
 }
 
 /**
- * Turns a fresh debootstrap tree into a sandbox rootfs: empty mount points, the sandbox user,
- * /etc/hosts, and no package caches, docs or locales.
+ * Turns a fresh debootstrap tree into a sandbox rootfs: empty mount points, the sandbox user with
+ * its home a symlink to the work dir, /etc/hosts, and no package caches, docs or locales.
  */
 export async function prepareRootfs(root: string): Promise<void> {
   for (const dir of ['proc', 'dev', 'sys', '.hearth']) await emptyDir(join(root, dir), 0o755);
   await emptyDir(join(root, 'tmp'), 0o1777);
-  await emptyDir(join(root, 'work'), 0o755);
-  await chown(join(root, 'work'), SANDBOX_USER.uid, SANDBOX_USER.gid);
-
-  const { name, uid, gid, home } = SANDBOX_USER;
+  const { name, uid, gid, home, workDir } = SANDBOX_USER;
+  await emptyDir(join(root, workDir), 0o755);
+  await chown(join(root, workDir), uid, gid);
+  // The home is the work dir under a second name: each backend mounts or creates the work dir, and
+  // a symlink in the read-only image follows it there without a mount per backend.
+  await mkdir(join(root, posix.dirname(home)), { recursive: true });
+  await rm(join(root, home), { recursive: true, force: true });
+  await symlink(workDir, join(root, home));
   await addLine(
     join(root, 'etc/passwd'),
     `${name}:`,

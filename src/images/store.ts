@@ -11,7 +11,8 @@ import { removeTree } from './remove-tree.js';
  * Part of every image's content key: bump it when the builder changes what it puts in a rootfs,
  * so every image is rebuilt once.
  */
-export const BUILDER_VERSION = '1';
+// 2: uid 1000 is `user` with home /home/user, a symlink to /work.
+export const BUILDER_VERSION = '2';
 
 /** What was built, recorded in `meta.json` beside the rootfs. */
 export interface ImageMeta {

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { envInt } from '../config/env-int.js';
 import { HearthError } from '../errors/hearth-error.js';
-import type { JobLimits } from './types.js';
+import type { CompileLimits, JobLimits } from './types.js';
 
 /** The job service's settings; `jobsConfig(process.env)` reads them from HEARTH_* variables. */
 export interface JobsConfig {
@@ -70,6 +70,33 @@ export function jobsConfig(env: NodeJS.ProcessEnv = process.env): JobsConfig {
     retentionJobs: envInt(env, 'HEARTH_RETENTION_JOBS', 10_000),
     retentionIntervalMs: envInt(env, 'HEARTH_RETENTION_INTERVAL_MS', 10 * 60_000, 1000),
   };
+}
+
+/** The compile step's limits: the server's compile maxima, lowered where the job asked. */
+export function resolveCompileLimits(
+  config: JobsConfig,
+  asked: Partial<CompileLimits> | undefined,
+): CompileLimits {
+  const max = {
+    timeoutMs: config.compileTimeoutMs,
+    cpuTimeMs: config.compileTimeoutMs,
+    memoryMb: config.compileMemoryMb,
+  };
+  const out = { ...max };
+  for (const key of ['timeoutMs', 'cpuTimeMs', 'memoryMb'] as const) {
+    const v = asked?.[key];
+    if (v === undefined) continue;
+    if (!Number.isInteger(v) || v < 1)
+      throw new HearthError('VALIDATION_FAILED', `compileLimits.${key} must be a positive integer`);
+    if (v > max[key]) {
+      throw new HearthError('LIMIT_TOO_HIGH', `compileLimits.${key} ${v} is above the maximum ${max[key]}`, {
+        details: { limit: `compileLimits.${key}`, maximum: max[key] },
+      });
+    }
+    out[key] = v;
+  }
+  if (asked?.cpuTimeMs === undefined) out.cpuTimeMs = out.timeoutMs;
+  return out;
 }
 
 const LIMIT_KEYS = ['timeoutMs', 'cpuTimeMs', 'memoryMb', 'maxOutputBytes', 'maxProcesses'] as const;

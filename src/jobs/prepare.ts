@@ -4,7 +4,7 @@ import { type Catalog, type LanguageDef, resolveLanguage } from '../images/catal
 import { prepareSource } from '../images/source.js';
 import { BackendSet } from '../sandboxes/backend-set.js';
 import type { JobsConfig } from './config.js';
-import { resolveLimits } from './config.js';
+import { resolveCompileLimits, resolveLimits } from './config.js';
 import type { JobLimits, JobRequest } from './types.js';
 
 /** A request checked and made ready to run: everything the runner needs, nothing it must look up. */
@@ -64,6 +64,7 @@ export function checkRequest(
     if (typeof a !== 'string' || a.includes('\0'))
       throw new HearthError('VALIDATION_FAILED', `args[${i}] must be a string without NUL bytes`);
   }
+  resolveCompileLimits(config, req.compileLimits);
   return { lang, limits: resolveLimits(config, req.limits) };
 }
 

@@ -4,7 +4,7 @@ import type { OneShotStep, OneShotStepResult, SandboxSpec } from '../backends/ba
 import { HearthError } from '../errors/hearth-error.js';
 import type { ReadyBackend } from '../sandboxes/backend-set.js';
 import type { SandboxManager } from '../sandboxes/manager.js';
-import type { JobsConfig } from './config.js';
+import { type JobsConfig, resolveCompileLimits } from './config.js';
 import { syntheticStep, toStepResult } from './output.js';
 import type { PreparedJob } from './prepare.js';
 import type { JobRequest, JobResult, JobStage, OutputStream, StepResult } from './types.js';
@@ -40,13 +40,15 @@ export function buildSteps(o: Pick<RunJobOptions, 'request' | 'prepared' | 'conf
   const { lang, limits } = o.prepared;
   const steps: OneShotStep[] = [];
   if (lang.compile) {
+    const compile = resolveCompileLimits(o.config, o.request.compileLimits);
     steps.push({
       argv: lang.compile,
       env: { ...lang.env },
       limits: {
-        timeoutMs: o.config.compileTimeoutMs,
-        cpuTimeMs: o.config.compileTimeoutMs,
-        memoryMb: Math.max(limits.memoryMb, o.config.compileMemoryMb),
+        timeoutMs: compile.timeoutMs,
+        cpuTimeMs: compile.cpuTimeMs,
+        // A job that asked for a compile memory limit gets it; else the larger of its own and the default.
+        memoryMb: o.request.compileLimits?.memoryMb ?? Math.max(limits.memoryMb, compile.memoryMb),
         maxProcesses: Math.max(limits.maxProcesses, 256),
         maxOutputBytes: limits.maxOutputBytes,
       },

@@ -29,6 +29,16 @@ export interface JobFile {
   encoding?: 'utf8' | 'base64';
 }
 
+/** Limits of a language's compile step; each is at most the server's compile maximum. */
+export interface CompileLimits {
+  /** Wall-clock limit of the compile step. @default HEARTH_COMPILE_TIMEOUT_MS */
+  timeoutMs: number;
+  /** CPU time of the compile step. @default its timeoutMs */
+  cpuTimeMs: number;
+  /** Memory of the compile step. @default HEARTH_COMPILE_MEMORY_MB */
+  memoryMb: number;
+}
+
 /** What a client submits (POST /v1/jobs): `code`, `files`, or both (then `code` is the entry point). */
 export interface JobRequest {
   language: string;
@@ -39,6 +49,8 @@ export interface JobRequest {
   args?: string[];
   env?: Record<string, string>;
   limits?: Partial<JobLimits>;
+  /** For compiled languages: the compile step's limits (the server's compile maxima by default). */
+  compileLimits?: Partial<CompileLimits>;
   backend?: string;
 }
 

@@ -17,6 +17,19 @@ export const LimitsSchema = Type.Object(
   { additionalProperties: false, description: 'Per-job limits; each is checked against the server maximum.' },
 );
 
+export const CompileLimitsSchema = Type.Object(
+  {
+    timeoutMs: Type.Optional(PositiveInt),
+    cpuTimeMs: Type.Optional(PositiveInt),
+    memoryMb: Type.Optional(PositiveInt),
+  },
+  {
+    additionalProperties: false,
+    description:
+      "The compile step's limits (compiled languages); each at most HEARTH_COMPILE_TIMEOUT_MS or HEARTH_COMPILE_MEMORY_MB.",
+  },
+);
+
 export const FileSchema = Type.Object(
   {
     name: Type.Optional(Type.String({ maxLength: 255, pattern: NO_NUL })),
@@ -44,6 +57,7 @@ export const JobRequestSchema = Type.Object(
       }),
     ),
     limits: Type.Optional(LimitsSchema),
+    compileLimits: Type.Optional(CompileLimitsSchema),
     backend: Type.Optional(Type.String({ maxLength: 32 })),
   },
   { additionalProperties: false, $id: 'JobRequest' },

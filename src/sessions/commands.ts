@@ -15,16 +15,16 @@ class Output {
 
   constructor(readonly cap: number) {}
 
-  /** The part of `chunk` kept, as text ('' when none). */
-  add(stream: 'stdout' | 'stderr', chunk: Buffer): string {
+  /** The part of `chunk` kept, as bytes and as text (both empty when none). */
+  add(stream: 'stdout' | 'stderr', chunk: Buffer): { bytes: Buffer; text: string } {
     const room = this.cap - this.#bytes;
     if (chunk.length > room) this.truncated = true;
-    if (room <= 0) return '';
-    const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
-    this.#bytes += part.length;
-    const text = this.#decoders[stream].write(part);
+    if (room <= 0) return { bytes: Buffer.alloc(0), text: '' };
+    const bytes = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    this.#bytes += bytes.length;
+    const text = this.#decoders[stream].write(bytes);
     this.text[stream] += text;
-    return text;
+    return { bytes, text };
   }
 
   end(): void {
@@ -33,12 +33,30 @@ class Output {
   }
 }
 
+/**
+ * Hears a command's output: as text (hearth's API), or as the bytes the program wrote (E2B's envd
+ * sends those, so output that is not UTF-8 reaches its client intact).
+ */
+export interface CommandListener extends OutputHandlers {
+  onBytes?: (stream: 'stdout' | 'stderr', bytes: Buffer) => void;
+}
+
+/** What a command was started with, as `list` reports it. */
+export interface StartedCommand {
+  id: string;
+  request: CommandRequest;
+}
+
 interface Running {
   id: string;
+  request: CommandRequest;
+  stdinOpen: boolean;
   handle: ExecHandle;
   output: Output;
   exit: ExecExit | undefined;
-  listeners: Set<OutputHandlers>;
+  /** It could not start, or its sandbox went: it runs no more, though it has no exit. */
+  failed: boolean;
+  listeners: Set<CommandListener>;
   done: Promise<CommandResult>;
 }
 
@@ -67,7 +85,12 @@ function toResult(c: Running): CommandResult {
  */
 export class SessionCommands {
   readonly #all = new Map<string, Running>();
-  #seq = 0;
+  /**
+   * One count for the whole server, not one per session: a resumed session gets a new
+   * SessionCommands while processes from before its pause may still run in its sandbox, and E2B
+   * clients hold N of `cmd-N` as a pid that must not name another process.
+   */
+  static #seq = 0;
 
   constructor(
     private readonly o: {
@@ -82,9 +105,9 @@ export class SessionCommands {
   start(
     sandbox: ManagedSandbox,
     req: CommandRequest & { timeoutMs: number; interactive?: boolean },
-    handlers: OutputHandlers = {},
+    handlers: CommandListener = {},
   ): { id: string; done: Promise<CommandResult>; handle: ExecHandle } {
-    const id = `cmd-${++this.#seq}`;
+    const id = `cmd-${++SessionCommands.#seq}`;
     const exec: ExecRequest = {
       ...(req.argv ? { argv: req.argv } : { shell: req.cmd ?? '' }),
       env: { ...this.o.env, ...req.env },
@@ -93,11 +116,13 @@ export class SessionCommands {
       limits: { timeoutMs: req.timeoutMs, maxOutputBytes: this.o.maxOutputBytes },
     };
     const output = new Output(this.o.maxOutputBytes);
-    const listeners = new Set<OutputHandlers>([handlers]);
+    const listeners = new Set<CommandListener>([handlers]);
     const tell = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
-      const text = output.add(stream, chunk);
-      if (!text) return;
-      for (const l of listeners) (stream === 'stdout' ? l.onStdout : l.onStderr)?.(text);
+      const { bytes, text } = output.add(stream, chunk);
+      for (const l of listeners) {
+        if (bytes.length > 0) l.onBytes?.(stream, bytes);
+        if (text) (stream === 'stdout' ? l.onStdout : l.onStderr)?.(text);
+      }
     };
     const handle = sandbox.exec(
       exec,
@@ -107,7 +132,20 @@ export class SessionCommands {
     if (req.stdin !== undefined) handle.writeStdin(req.stdin);
     // An interactive command's stdin stays open for its client; any other gets EOF now.
     if (req.stdin !== undefined && !req.interactive) handle.closeStdin();
-    const running: Running = { id, handle, output, exit: undefined, listeners, done: undefined as never };
+    // Kept for `running()`, without the stdin already written (it can be megabytes).
+    const { timeoutMs: _t, interactive: _i, stdin: _s, ...request } = req;
+    const stdinOpen = req.interactive === true;
+    const running: Running = {
+      id,
+      request,
+      stdinOpen,
+      handle,
+      output,
+      exit: undefined,
+      failed: false,
+      listeners,
+      done: undefined as never,
+    };
     running.done = handle.exit.then(
       (exit) => {
         output.end();
@@ -117,6 +155,7 @@ export class SessionCommands {
       },
       (err: unknown) => {
         output.end();
+        running.failed = true;
         throw err;
       },
     );
@@ -131,6 +170,34 @@ export class SessionCommands {
 
   list(): CommandResult[] {
     return [...this.#all.values()].map(toResult);
+  }
+
+  /** The commands still running, with what each was started with. */
+  running(): StartedCommand[] {
+    return [...this.#all.values()]
+      .filter((c) => !c.exit && !c.failed)
+      .map((c) => ({ id: c.id, request: c.request }));
+  }
+
+  /**
+   * Hears a command's output from now on, until `detach` (a client that attaches again to a
+   * command it started earlier); `done` is the command's result.
+   */
+  attach(id: string, listener: CommandListener): { done: Promise<CommandResult>; detach: () => void } {
+    const c = this.#find(id);
+    c.listeners.add(listener);
+    return { done: c.done, detach: () => c.listeners.delete(listener) };
+  }
+
+  /** The stdin of a running command that was started with it open. */
+  stdin(id: string): Pick<ExecHandle, 'writeStdin' | 'closeStdin'> {
+    const c = this.#find(id);
+    if (!c.stdinOpen) {
+      throw new HearthError('VALIDATION_FAILED', `command ${id} was started without stdin`, {
+        hint: 'Start the command with stdin open to write to it.',
+      });
+    }
+    return { writeStdin: (d) => c.handle.writeStdin(d), closeStdin: () => c.handle.closeStdin() };
   }
 
   async kill(id: string, signal = 'SIGKILL'): Promise<CommandResult> {

@@ -24,6 +24,7 @@ import type { ManagedSandbox } from '../sandboxes/managed-sandbox.js';
 import type { SandboxManager } from '../sandboxes/manager.js';
 import type { SessionPatch, SessionRow, SessionStore } from '../store/session-store.js';
 import type { SnapshotStore } from '../store/snapshot-store.js';
+import type { CommandListener, StartedCommand } from './commands.js';
 import { type SessionsConfig, sessionsConfig } from './config.js';
 import { listTree, rename, toEntry } from './files.js';
 import { LiveSession, sessionCapabilities, toSession } from './live-session.js';
@@ -188,13 +189,44 @@ export class SessionService implements SessionsApi {
   async startInteractive(
     id: string,
     req: CommandRequest,
-    handlers: OutputHandlers,
+    handlers: CommandListener,
+    o: {
+      /** Its stdin stays open for the caller; without, it reads /dev/null. @default true */
+      stdin?: boolean;
+      /** It leaves the list once it ends (E2B's processes do); its `done` still tells how. @default false */
+      forgetOnExit?: boolean;
+    } = {},
   ): Promise<{ id: string; handle: ExecHandle; done: Promise<CommandResult> }> {
     if ((req.cmd === undefined) === (req.argv === undefined))
       throw new HearthError('VALIDATION_FAILED', 'give exactly one of `cmd` and `argv`');
     const live = await this.#use(id);
     const timeoutMs = this.#timeout(req.timeoutMs);
-    return live.commands.start(live.live(), { ...req, timeoutMs, interactive: true }, handlers);
+    const interactive = o.stdin ?? true;
+    const started = live.commands.start(live.live(), { ...req, timeoutMs, interactive }, handlers);
+    if (o.forgetOnExit) {
+      const forget = () => live.commands.forget(started.id);
+      started.done.then(forget, forget);
+    }
+    return started;
+  }
+
+  /** Hears a running command's output from now on (a client attaching again). */
+  async attachCommand(
+    id: string,
+    commandId: string,
+    listener: CommandListener,
+  ): Promise<{ done: Promise<CommandResult>; detach: () => void }> {
+    return (await this.#use(id)).commands.attach(commandId, listener);
+  }
+
+  /** The session's running commands with the requests they were started with. */
+  async runningCommands(id: string): Promise<StartedCommand[]> {
+    return (await this.#use(id)).commands.running();
+  }
+
+  /** The stdin of a running command started with it open. */
+  async commandStdin(id: string, commandId: string): Promise<Pick<ExecHandle, 'writeStdin' | 'closeStdin'>> {
+    return (await this.#use(id)).commands.stdin(commandId);
   }
 
   async listCommands(id: string): Promise<CommandResult[]> {

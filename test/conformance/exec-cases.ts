@@ -48,7 +48,7 @@ export function defineExecCases({ sandboxTest: test, gaps }: ConformanceContext)
         argv: ['sh', '-c', 'echo $HEARTH_CONFORMANCE $EXTRA $HOME'],
         env: { EXTRA: 'x' },
       });
-      expect(r.stdout.toString()).toBe('yes x /work\n');
+      expect(r.stdout.toString()).toBe('yes x /home/user\n');
     });
 
     test('stdin reaches the program', async ({ sandbox }) => {

@@ -35,7 +35,7 @@ export function defineRunOnceCases({ backend, ledger, spec }: ConformanceContext
         files: [],
         steps: [{ argv: ['sh', '-c', 'echo $HEARTH_CONFORMANCE $EXTRA $HOME'], env: { EXTRA: 'x' } }],
       });
-      expect(env?.stdout.toString()).toBe('yes x /work\n');
+      expect(env?.stdout.toString()).toBe('yes x /home/user\n');
     });
 
     test('steps share the work dir; a failing step ends the run', async () => {

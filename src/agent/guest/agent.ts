@@ -203,7 +203,9 @@ export class GuestAgent {
     const cwd = msg.cwd === undefined ? workDir : isAbsolute(msg.cwd) ? msg.cwd : resolve(workDir, msg.cwd);
     if (msg.cwd !== undefined && !statSync(cwd, { throwIfNoEntry: false })?.isDirectory())
       throw new GuestError('FILE_NOT_FOUND', `working directory ${msg.cwd} does not exist`);
-    const env: Record<string, string> = { ...this.#opts.baseEnv };
+    // PWD names the cwd as given: a shell's `pwd` then shows /home/user rather than the /work it
+    // leads to (getcwd() still answers with the real path).
+    const env: Record<string, string> = { ...this.#opts.baseEnv, PWD: cwd };
     if (this.#sandboxId) env.HEARTH_SANDBOX_ID = this.#sandboxId;
     for (const [k, v] of Object.entries(msg.env ?? {})) if (typeof v === 'string') env[k] = v;
     const exec = new GuestExec(

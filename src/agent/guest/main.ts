@@ -2,8 +2,11 @@
  * Entry of the guest agent bundle (dist/agent.js):
  *
  *   node agent.js [--stdio | --port <char device> | --socket <unix socket> | --vsock <port>]
- *                 [--work-dir /work] [--program-user UID:GID]
+ *                 [--work-dir /work] [--home /home/user] [--program-user UID:GID]
  *                 [--limits auto|cgroup|rlimit] [--env KEY=VALUE]...
+ *
+ * --home: the programs' $HOME (@default the work dir). Inside sandboxes it is the sandbox user's
+ * home, a symlink to the work dir in the image, and the files API takes paths under it too.
  *
  * --port and --vsock go through the exec shim's relay (`hearth-exec --relay` / `--vsock-listen`).
  *
@@ -16,17 +19,17 @@
  */
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { SANDBOX_PATH } from '../sandbox-user.js';
 import { GuestAgent } from './agent.js';
 import { Confinement, type ProgramUser } from './confine.js';
 import { ExecServer } from './exec-server.js';
 import { type LimitMode, setupLimits } from './limits.js';
 import { openTransport, type TransportSpec } from './transport.js';
 
-const BASE_PATH = '/.hearth/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
 interface AgentArgs {
   transport: TransportSpec;
   workDir: string;
+  home: string | undefined;
   limits: LimitMode;
   env: Record<string, string>;
   programUser: ProgramUser | undefined;
@@ -36,6 +39,7 @@ function parseArgs(argv: string[]): AgentArgs {
   const args: AgentArgs = {
     transport: { kind: 'stdio' },
     workDir: '/work',
+    home: undefined,
     limits: 'auto',
     env: {},
     programUser: undefined,
@@ -55,6 +59,7 @@ function parseArgs(argv: string[]): AgentArgs {
       if (!Number.isInteger(port) || port <= 0 || port > 0xffffffff) usage('--vsock needs a port number');
       args.transport = { kind: 'vsock', port };
     } else if (flag === '--work-dir') args.workDir = resolve(value());
+    else if (flag === '--home') args.home = resolve(value());
     else if (flag === '--program-user') {
       const m = /^(\d+):(\d+)$/.exec(value());
       if (!m) usage('--program-user needs UID:GID');
@@ -108,7 +113,9 @@ function main(): void {
   const toStderr = (...a: unknown[]): void => void process.stderr.write(`${a.map(String).join(' ')}\n`);
   console.log = console.info = console.debug = console.warn = toStderr;
   const args = parseArgs(process.argv.slice(2));
-  const confine = new Confinement(args.workDir, undefined, args.programUser);
+  const home = args.home ?? args.workDir;
+  const roots = home === args.workDir ? ['/tmp'] : ['/tmp', home];
+  const confine = new Confinement(args.workDir, roots, args.programUser);
   const limits = setupLimits(args.limits);
   if (limits.reason) process.stderr.write(`hearth-agent: using rlimits: ${limits.reason}\n`);
   const shim = findShim();
@@ -118,7 +125,7 @@ function main(): void {
     execServer: shim && process.env.HEARTH_EXEC_SERVER !== '0' ? new ExecServer(shim) : undefined,
     limits,
     programFilter: args.programUser ? findFilter() : undefined,
-    baseEnv: { PATH: BASE_PATH, HOME: confine.workDir, LANG: 'C.UTF-8', ...args.env },
+    baseEnv: { PATH: SANDBOX_PATH, HOME: home, LANG: 'C.UTF-8', ...args.env },
     exit: (code) => process.exit(code),
   });
   const transport = openTransport(args.transport, shim, {

@@ -1,10 +1,8 @@
 import { posix } from 'node:path';
+import { SANDBOX_USER, sandboxBaseEnv } from '../../agent/sandbox-user.js';
 import { HearthError } from '../../errors/hearth-error.js';
 
-/** The PATH every sandbox process starts with: the tools layer first, then the image's dirs. */
-export const SANDBOX_PATH = '/.hearth/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-/** The uid and gid the sandbox's programs see themselves as (the image's `sandbox` user). */
-export const SANDBOX_UID = 1000;
+const WORK = SANDBOX_USER.workDir;
 
 export interface BwrapArgsOptions {
   /** The image's root filesystem, mounted read-only at /. */
@@ -47,7 +45,7 @@ export function workPath(rel: string, what = 'path'): string {
 
 /** The base environment of every sandbox process, plus `extra`. */
 export function sandboxEnv(extra: Record<string, string> = {}): Record<string, string> {
-  return { PATH: SANDBOX_PATH, HOME: '/work', LANG: 'C.UTF-8', USER: 'sandbox', ...extra };
+  return { ...sandboxBaseEnv(), ...extra };
 }
 
 /** Size of /dev/shm: POSIX shared memory and semaphores need a little, never the whole disk. */
@@ -103,30 +101,35 @@ export function bwrapArgs(o: BwrapArgsOptions): string[] {
     '--tmpfs',
     '/tmp',
   ];
-  if (o.workDir) args.push('--bind', o.workDir, '/work');
-  else args.push('--size', bytes, '--perms', '0755', '--tmpfs', '/work');
+  if (o.workDir) args.push('--bind', o.workDir, WORK);
+  else args.push('--size', bytes, '--perms', '0755', '--tmpfs', WORK);
   const dirs = new Set<string>();
   for (const f of o.files ?? []) {
     const rel = workPath(f.path, 'file path');
     const parts = rel.split('/').slice(0, -1);
     for (let i = 1; i <= parts.length; i++) {
-      const dir = `/work/${parts.slice(0, i).join('/')}`;
+      const dir = `${WORK}/${parts.slice(0, i).join('/')}`;
       if (!dirs.has(dir)) args.push('--perms', '0755', '--dir', dir);
       dirs.add(dir);
     }
     const mode = ((f.mode ?? 0o644) & 0o7777).toString(8).padStart(4, '0');
-    args.push('--perms', mode, '--file', String(f.fd), `/work/${rel}`);
+    args.push('--perms', mode, '--file', String(f.fd), `${WORK}/${rel}`);
   }
-  args.push('--hostname', 'sandbox', '--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID));
-  args.push('--chdir', o.chdir ?? '/work', '--clearenv');
+  args.push('--hostname', 'sandbox', '--uid', String(SANDBOX_USER.uid), '--gid', String(SANDBOX_USER.gid));
+  args.push('--chdir', o.chdir ?? WORK, '--clearenv');
   for (const [k, v] of Object.entries(o.env)) args.push('--setenv', k, v);
   args.push('--', ...o.command);
   return args;
 }
 
-/** The guest agent's command line in a sandbox: stdio transport, /work, and the spec's env for every exec. */
+/**
+ * The guest agent's command line in a sandbox: stdio transport, /work, the user's home, and the
+ * user's names plus the spec's env for every exec.
+ */
 export function agentCommand(env: Record<string, string>): string[] {
-  const cmd = ['/.hearth/bin/node', '/.hearth/agent.js', '--stdio', '--work-dir', '/work'];
-  for (const [k, v] of Object.entries(env)) cmd.push('--env', `${k}=${v}`);
+  const { USER, LOGNAME } = sandboxBaseEnv();
+  const cmd = ['/.hearth/bin/node', '/.hearth/agent.js', '--stdio', '--work-dir', WORK];
+  cmd.push('--home', SANDBOX_USER.home);
+  for (const [k, v] of Object.entries({ USER, LOGNAME, ...env })) cmd.push('--env', `${k}=${v}`);
   return cmd;
 }

@@ -3,6 +3,7 @@ import { chmod, chown, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ExecLimits } from '../../agent/protocol.js';
+import { SANDBOX_USER } from '../../agent/sandbox-user.js';
 import type { HearthPaths } from '../../config/paths.js';
 import { HearthError } from '../../errors/hearth-error.js';
 import type { SandboxCgroup } from '../../host/cgroups.js';
@@ -163,7 +164,7 @@ async function runStep(ctx: RunOnceContext, s: StepInput): Promise<OneShotStepRe
     workDir: s.work,
     files,
     seccompFd,
-    chdir: cwd ? `/work/${cwd}` : '/work',
+    chdir: cwd ? `${SANDBOX_USER.workDir}/${cwd}` : SANDBOX_USER.workDir,
     env: sandboxEnv({ ...s.spec.env, ...s.step.env }),
     command: [
       '/.hearth/bin/hearth-exec',

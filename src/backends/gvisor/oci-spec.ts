@@ -1,4 +1,4 @@
-import { SANDBOX_UID } from '../bwrap/bwrap-args.js';
+import { SANDBOX_USER } from '../../agent/sandbox-user.js';
 
 export interface OciSpecOptions {
   /** The image's root filesystem, read-only root of the container. */
@@ -32,10 +32,10 @@ export function ociSpec(o: OciSpecOptions): Record<string, unknown> {
     ociVersion: '1.0.2',
     process: {
       terminal: false,
-      user: { uid: SANDBOX_UID, gid: SANDBOX_UID },
+      user: { uid: SANDBOX_USER.uid, gid: SANDBOX_USER.gid },
       args: o.args,
       env: Object.entries(o.env).map(([k, v]) => `${k}=${v}`),
-      cwd: '/work',
+      cwd: SANDBOX_USER.workDir,
       noNewPrivileges: true,
       capabilities: { bounding: [], effective: [], inheritable: [], permitted: [], ambient: [] },
       rlimits: [
@@ -57,7 +57,7 @@ export function ociSpec(o: OciSpecOptions): Record<string, unknown> {
       { destination: '/.hearth', type: 'bind', source: o.toolsDir, options: ['rbind', 'ro'] },
       // gVisor will not exec the layer's execute-only binaries (see images/tools.ts).
       { destination: '/.hearth/bin', type: 'bind', source: o.readableBin, options: ['rbind', 'ro'] },
-      tmpfs('/work', '0777'),
+      tmpfs(SANDBOX_USER.workDir, '0777'),
       tmpfs('/tmp', '1777'),
     ],
     linux: {

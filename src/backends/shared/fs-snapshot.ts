@@ -3,6 +3,7 @@ import { closeSync, constants, openSync, readSync, rmSync, writeSync } from 'nod
 import { join } from 'node:path';
 import type { AgentClient } from '../../agent/client.js';
 import type { ExecExit } from '../../agent/protocol.js';
+import { SANDBOX_USER } from '../../agent/sandbox-user.js';
 import { HearthError } from '../../errors/hearth-error.js';
 import { TailBuffer } from '../../host/tail-buffer.js';
 import type { BackendName, Sandbox, SnapshotInfo } from '../backend.js';
@@ -20,9 +21,12 @@ import { checkSnapshot, rememberVerified } from './snapshot-checks.js';
 /** The format recorded in `SnapshotInfo.meta.format`; another value is SNAPSHOT_INCOMPATIBLE. */
 export const FS_SNAPSHOT_FORMAT = 'tar-per-mount-v1';
 
-/** The sandbox's writable, persistent mounts and the file each is saved to. */
+/**
+ * The sandbox's writable, persistent mounts and the file each is saved to. The user's home is the
+ * work dir through the image's symlink, so what was written under /home/user is in work.tar.
+ */
 export const WRITABLE_MOUNTS: readonly { path: string; file: string }[] = [
-  { path: '/work', file: 'work.tar' },
+  { path: SANDBOX_USER.workDir, file: 'work.tar' },
   { path: '/tmp', file: 'tmp.tar' },
 ];
 

@@ -9,10 +9,13 @@
  * Any failure prints `hearth-init: <what>` on the console and powers off, so the host sees the
  * VM exit instead of a hang.
  */
+import { SANDBOX_PATH, SANDBOX_USER } from '../../agent/sandbox-user.js';
+
 export const PROBE_MARKER = 'HEARTH-GUEST-READY';
 export const INIT_FAILED_MARKER = 'hearth-init:';
 
 export function initScript(opts: { modules: readonly string[] }): string {
+  const u = SANDBOX_USER;
   return `#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -38,7 +41,7 @@ mount -t erofs -o ro /dev/vdb /mnt/tools || die "mount tools"
 mount -t tmpfs -o size=$(arg hearth.disk_mb 256)m,mode=755 tmpfs /mnt/rw || die "mount tmpfs"
 mkdir -p /mnt/rw/upper /mnt/rw/work
 mount -t overlay overlay -o lowerdir=/mnt/lower,upperdir=/mnt/rw/upper,workdir=/mnt/rw/work /mnt/root || die "mount overlay"
-mkdir -p /mnt/root/.hearth /mnt/root/work /mnt/root/tmp /mnt/root/proc /mnt/root/sys /mnt/root/dev
+mkdir -p /mnt/root/.hearth /mnt/root${u.workDir} /mnt/root/tmp /mnt/root/proc /mnt/root/sys /mnt/root/dev
 chmod 1777 /mnt/root/tmp
 mount --move /mnt/tools /mnt/root/.hearth || die "move tools"
 mount --move /dev /mnt/root/dev
@@ -51,9 +54,10 @@ if [ "$(arg hearth.channel port)" = vsock ]; then CHANNEL="--vsock 1024"; else
     i=$((i+1)); [ $i -gt 500 ] && die "no virtio-serial port"; usleep 10000; done
   CHANNEL="--port \${PORT#/mnt/root}"
 fi
-export HOME=/root LANG=C.UTF-8 PATH=/.hearth/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root LANG=C.UTF-8 PATH=${SANDBOX_PATH}
 # Programs run as the image's sandbox user, never root: the agent, its shims and the relay (root)
 # and the port (root's, 0600) are out of their reach.
-exec switch_root /mnt/root /.hearth/bin/node /.hearth/agent.js $CHANNEL --work-dir /work --program-user 1000:1000
+exec switch_root /mnt/root /.hearth/bin/node /.hearth/agent.js $CHANNEL --work-dir ${u.workDir} --home ${u.home} \\
+  --program-user ${u.uid}:${u.gid} --env USER=${u.name} --env LOGNAME=${u.name}
 `;
 }

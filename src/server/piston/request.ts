@@ -1,7 +1,7 @@
 import semver from 'semver';
 import type { JobsConfig } from '../../jobs/config.js';
 import type { LanguageInfo } from '../../jobs/languages.js';
-import type { JobFile, JobLimits, JobRequest } from '../../jobs/types.js';
+import type { CompileLimits, JobFile, JobLimits, JobRequest } from '../../jobs/types.js';
 import { toJobRequest } from '../validate.js';
 
 /**
@@ -74,7 +74,7 @@ export interface MappedRequest {
 /**
  * Checks a Piston execute body as Piston does and maps it onto a job: the first UTF-8 file is the
  * entry point (hearth writes it under the language's file name), the others keep their names;
- * stdin gets the trailing newline Piston adds; run limits become job limits. A limit of -1
+ * stdin gets the trailing newline Piston adds; run and compile limits become job limits. A limit of -1
  * (Piston's "no limit", piston-client's default) or 0 means the server default.
  */
 export function toPistonJob(
@@ -108,6 +108,11 @@ export function toPistonJob(
   if (asked.run_cpu_time !== undefined) limits.cpuTimeMs = Math.ceil(asked.run_cpu_time);
   if (asked.run_memory_limit !== undefined)
     limits.memoryMb = Math.max(1, Math.ceil(asked.run_memory_limit / MIB));
+  const compileLimits: Partial<CompileLimits> = {};
+  if (asked.compile_timeout !== undefined) compileLimits.timeoutMs = Math.ceil(asked.compile_timeout);
+  if (asked.compile_cpu_time !== undefined) compileLimits.cpuTimeMs = Math.ceil(asked.compile_cpu_time);
+  if (asked.compile_memory_limit !== undefined)
+    compileLimits.memoryMb = Math.max(1, Math.ceil(asked.compile_memory_limit / MIB));
   const job: JobRequest = {
     language: lang.name,
     code: list[entry]?.content as string,
@@ -116,6 +121,7 @@ export function toPistonJob(
     stdin: input.endsWith('\n') ? input : `${input}\n`,
     ...(Array.isArray(args) && args.length ? { args: args as string[] } : {}),
     ...(Object.keys(limits).length ? { limits } : {}),
+    ...(Object.keys(compileLimits).length ? { compileLimits } : {}),
   };
   // The same schema POST /v1/jobs is checked with (file count, name lengths, no NUL in argv).
   return { job: toJobRequest(job, 'execute'), lang };

@@ -81,12 +81,15 @@ export async function e2bControlRoutes(
     metadata: s.metadata,
   });
 
-  /** A session E2B can see: running or paused; anything else answers 404. */
-  const find = async (id: string): Promise<Session> => {
-    const s = await sessions.getSession(id).catch((err: unknown) => {
+  const lookup = (id: string): Promise<Session | undefined> =>
+    sessions.getSession(id).catch((err: unknown) => {
       if (err instanceof HearthError && err.code === 'SESSION_NOT_FOUND') return undefined;
       throw err;
     });
+
+  /** A session E2B can see: running or paused; anything else answers 404. */
+  const find = async (id: string): Promise<Session> => {
+    const s = await lookup(id);
     if (!s || !e2bState(s.state)) throw e2bError(404, `sandbox ${id} not found`);
     return s;
   };
@@ -150,7 +153,9 @@ export async function e2bControlRoutes(
   });
 
   app.delete<{ Params: { id: string } }>('/sandboxes/:id', async (req, reply) => {
-    await find(req.params.id);
+    // A dead session (its sandbox died) is not listed, but killing it frees what it still holds.
+    const s = await lookup(req.params.id);
+    if (!s || s.state === 'ended') throw e2bError(404, `sandbox ${req.params.id} not found`);
     await sessions.deleteSession(req.params.id);
     return reply.code(204).send();
   });

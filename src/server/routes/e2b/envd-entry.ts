@@ -1,16 +1,14 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { Code, ConnectError } from '@connectrpc/connect';
+import { SANDBOX_USER } from '../../../agent/sandbox-user.js';
 import type { FileEntry } from '../../../api/sessions.js';
 import { type EntryInfo, EntryInfoSchema, FileType } from '../../../e2b/gen/filesystem_pb.js';
-import type { ErrorCode } from '../../../errors/codes.js';
-import { HearthError } from '../../../errors/hearth-error.js';
 import { agentPathToAbsolute } from './envd-paths.js';
 
-/** Names E2B's images give the ids hearth's sandboxes use: the sandbox user is E2B's `user`. */
+/** Account names of the ids hearth's sandboxes use; any other id is shown as its number, as envd does. */
 const ACCOUNT_NAMES = new Map<number, string>([
   [0, 'root'],
-  [1000, 'user'],
+  [SANDBOX_USER.uid, SANDBOX_USER.name],
 ]);
 
 function accountName(id: number | undefined): string {
@@ -49,36 +47,4 @@ export function toEntryInfo(e: FileEntry): EntryInfo {
     ...(Number.isFinite(mtimeMs) ? { modifiedTime: timestampFromMs(mtimeMs) } : {}),
     ...(e.symlinkTarget === undefined ? {} : { symlinkTarget: e.symlinkTarget }),
   });
-}
-
-const CONNECT_CODES: Partial<Record<ErrorCode, Code>> = {
-  FILE_NOT_FOUND: Code.NotFound,
-  NOT_FOUND: Code.NotFound,
-  FILE_EXISTS: Code.AlreadyExists,
-  BAD_REQUEST: Code.InvalidArgument,
-  VALIDATION_FAILED: Code.InvalidArgument,
-  PATH_ESCAPE: Code.InvalidArgument,
-  NOT_A_DIRECTORY: Code.InvalidArgument,
-  IS_A_DIRECTORY: Code.InvalidArgument,
-  FILE_TOO_LARGE: Code.ResourceExhausted,
-  SESSION_NOT_FOUND: Code.Unavailable,
-  SESSION_DEAD: Code.Unavailable,
-  SANDBOX_LOST: Code.Unavailable,
-  SHUTTING_DOWN: Code.Unavailable,
-  AGENT_TIMEOUT: Code.DeadlineExceeded,
-};
-
-/**
- * The Connect error for anything a filesystem handler threw: hearth's codes map to the Connect
- * codes the SDK turns into its own errors (`not_found` → FileNotFoundError, `already_exists` →
- * makeDir's `false`, `unavailable` → a sandbox timeout). Anything unknown is `internal`, with no
- * detail beyond the message.
- */
-export function toConnectError(err: unknown): ConnectError {
-  if (err instanceof ConnectError) return err;
-  if (err instanceof HearthError) {
-    const message = err.hint ? `${err.message} (${err.hint})` : err.message;
-    return new ConnectError(message, CONNECT_CODES[err.code] ?? Code.Internal);
-  }
-  return new ConnectError('internal error', Code.Internal);
 }

@@ -11,8 +11,9 @@ import type { FastifyInstance } from 'fastify';
 import { Filesystem } from '../../../e2b/gen/filesystem_pb.js';
 import { HearthError } from '../../../errors/hearth-error.js';
 import type { SessionService } from '../../../sessions/service.js';
-import { toConnectError, toEntryInfo } from './envd-entry.js';
+import { toEntryInfo } from './envd-entry.js';
 import { envdUser, resolveUserPath } from './envd-paths.js';
+import { toConnectError } from './envd-process-errors.js';
 import { watchDir } from './envd-watch.js';
 import type { E2bTarget } from './plane.js';
 
@@ -37,14 +38,10 @@ function target(ctx: HandlerContext, path: string): { id: string; abs: string } 
   return { id: t.sandboxId, abs: resolveUserPath(path, user) };
 }
 
-/** Runs a handler with hearth's errors turned into the Connect errors the SDK expects. */
-async function guarded<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw toConnectError(err);
-  }
-}
+/** Requests are a path or two; nothing near this. */
+const MAX_REQUEST_BYTES = 64 * 1024;
+/** The longest deadline honoured: past 2^31 - 1 ms Node's timers fire at once. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
 
 /**
  * envd's `filesystem.Filesystem` service on a session's files. Relative paths resolve against the
@@ -52,14 +49,26 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
  */
 export async function envdFilesystemRoutes(scope: FastifyInstance, o: EnvdFilesystemOptions): Promise<void> {
   const { sessions } = o;
+  const onInternal = (err: unknown) => scope.log.error({ err }, 'envd filesystem call failed');
+  /** Runs a handler with hearth's errors turned into the Connect errors the SDK expects. */
+  const guarded = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toConnectError(err, onInternal);
+    }
+  };
   await scope.register(fastifyConnectPlugin, {
     connect: true,
     grpc: false,
     grpcWeb: false,
     // Newer SDKs may send fields this envd version does not know; they change nothing here.
     jsonOptions: { ignoreUnknownFields: true },
+    readMaxBytes: MAX_REQUEST_BYTES,
+    maxTimeoutMs: MAX_TIMEOUT_MS,
     // On server close, open WatchDir streams end at once instead of holding the close.
     shutdownTimeoutMs: 0,
+    shutdownError: new ConnectError('the server is shutting down', Code.Unavailable),
     contextValues: (req) => createContextValues().set(TARGET, req.e2b),
     routes: (router) =>
       router.service(Filesystem, {
@@ -110,7 +119,7 @@ export async function envdFilesystemRoutes(scope: FastifyInstance, o: EnvdFilesy
           try {
             t = target(ctx, req.path);
           } catch (err) {
-            throw toConnectError(err);
+            throw toConnectError(err, onInternal);
           }
           yield* watchDir({
             sessions,
@@ -120,6 +129,7 @@ export async function envdFilesystemRoutes(scope: FastifyInstance, o: EnvdFilesy
             pollMs: o.watchPollMs ?? 250,
             keepaliveMs: keepaliveMs(ctx.requestHeader.get('keepalive-ping-interval')),
             signal: ctx.signal,
+            fail: (err) => toConnectError(err, onInternal),
           });
         },
       }),

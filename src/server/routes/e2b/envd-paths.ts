@@ -1,18 +1,12 @@
 import { posix } from 'node:path';
+import { SANDBOX_USER } from '../../../agent/sandbox-user.js';
 import { HearthError } from '../../../errors/hearth-error.js';
 
 /**
- * The agent's work dir. The agent reports a path inside it relative to it, and every backend
- * starts the agent with `--work-dir /work`.
+ * Where an E2B user's relative paths resolve: the sandbox user's home, `/home/user` as in E2B's
+ * sandboxes (a symlink to the work dir in hearth's images).
  */
-const AGENT_WORK_DIR = '/work';
-
-/**
- * Where an E2B user's relative paths resolve. E2B resolves them against `/home/user`; hearth's
- * sandbox user has the work dir as its home, so relative paths land there. The one line to change
- * when images give the sandbox user `/home/user`.
- */
-export const USER_HOME = AGENT_WORK_DIR;
+const USER_HOME = SANDBOX_USER.home;
 
 /** The Linux users an E2B client may name. Both map to hearth's one sandbox user. */
 export type EnvdUser = 'user' | 'root';
@@ -53,7 +47,7 @@ export function resolveUserPath(path: string, _user: EnvdUser): string {
   return posix.resolve(USER_HOME, path);
 }
 
-/** The absolute form of a path as the agent reports it (relative to its work dir when inside). */
+/** The absolute form of a path as the agent reports it (relative to the work dir when inside it). */
 export function agentPathToAbsolute(path: string): string {
-  return posix.resolve(AGENT_WORK_DIR, path);
+  return posix.resolve(SANDBOX_USER.workDir, path);
 }

@@ -5,7 +5,6 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import type { FileEntry } from '../../../api/sessions.js';
 import { EventType, type WatchDirResponse, WatchDirResponseSchema } from '../../../e2b/gen/filesystem_pb.js';
 import type { SessionService } from '../../../sessions/service.js';
-import { toConnectError } from './envd-entry.js';
 import { agentPathToAbsolute } from './envd-paths.js';
 
 /** Entries a watch follows at most: each poll lists them all again. */
@@ -24,6 +23,8 @@ export interface WatchOptions {
   keepaliveMs: number | undefined;
   /** Aborted when the client goes, the deadline passes or the server closes. */
   signal: AbortSignal;
+  /** The Connect error for what a listing threw. */
+  fail: (err: unknown) => ConnectError;
 }
 
 /** What a poll remembers of an entry: a change of any part is a write. */
@@ -75,7 +76,7 @@ export async function* watchDir(o: WatchOptions): AsyncGenerator<WatchDirRespons
   try {
     seen = await look(o);
   } catch (err) {
-    throw toConnectError(err);
+    throw o.fail(err);
   }
   yield create(WatchDirResponseSchema, { event: { case: 'start', value: {} } });
   let quietSinceMs = Date.now();
@@ -90,7 +91,7 @@ export async function* watchDir(o: WatchOptions): AsyncGenerator<WatchDirRespons
       now = await look(o);
     } catch (err) {
       if (o.signal.aborted) return;
-      throw toConnectError(err);
+      throw o.fail(err);
     }
     let sent = false;
     for (const e of diff(seen, now)) {

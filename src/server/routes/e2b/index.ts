@@ -4,6 +4,7 @@ import type { SessionService } from '../../../sessions/service.js';
 import { e2bControlRoutes } from './control.js';
 import { envdFilesRoutes } from './envd-files.js';
 import { envdFilesystemRoutes } from './envd-fs.js';
+import { envdProcessRoutes } from './envd-process.js';
 import { useE2bRestShape } from './errors.js';
 
 export interface E2bRouteOptions {
@@ -23,6 +24,7 @@ export async function e2bRoutes(app: FastifyInstance, o: E2bRouteOptions): Promi
     useE2bRestShape(scope);
     await e2bControlRoutes(scope, o);
   });
+  await app.register(async (scope) => envdProcessRoutes(scope, o));
   await app.register(async (scope) => envdFilesystemRoutes(scope, { sessions: o.sessions }));
   await app.register(async (scope) => envdFilesRoutes(scope, o));
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SandboxTokens } from '../../../e2b/tokens.js';
 import type { SessionService } from '../../../sessions/service.js';
@@ -42,7 +43,52 @@ function portFor(path: string): E2bTarget['port'] | undefined {
  * like every other.
  */
 export function isSandboxPlane(req: FastifyRequest): boolean {
-  return typeof req.headers['e2b-sandbox-id'] === 'string' && portFor(pathOf(req)) !== undefined;
+  if (typeof req.headers['e2b-sandbox-id'] === 'string') return portFor(pathOf(req)) !== undefined;
+  return isSignedFileRequest(req);
+}
+
+/** A pre-signed `/files` URL (the SDK's uploadUrl/downloadUrl): it names no sandbox, only a signature. */
+function isSignedFileRequest(req: FastifyRequest): boolean {
+  return pathOf(req) === '/files' && typeof (req.query as Record<string, unknown>)?.signature === 'string';
+}
+
+/**
+ * The signature of a pre-signed file URL: `v1_` + base64(SHA-256 of
+ * `<path>:<read|write>:<user or empty>:<envd token>[:<expiry, unix s>]`) without padding.
+ */
+export function fileSignature(o: {
+  path: string;
+  operation: 'read' | 'write';
+  user: string;
+  envdToken: string;
+  expiresAtS?: string;
+}): string {
+  const raw = [o.path, o.operation, o.user, o.envdToken, ...(o.expiresAtS ? [o.expiresAtS] : [])].join(':');
+  return `v1_${createHash('sha256').update(raw).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** The running sandbox whose envd token signed this URL, if one did and it has not expired. */
+async function signedSandbox(
+  req: FastifyRequest,
+  o: { sessions: SessionService; tokens: SandboxTokens },
+): Promise<string | undefined> {
+  const q = req.query as Record<string, string | undefined>;
+  const expiry = q.signature_expiration;
+  if (expiry !== undefined && !(Number(expiry) * 1000 > Date.now())) return undefined;
+  const operation = req.method === 'GET' ? 'read' : 'write';
+  const running = await o.sessions.listSessions({ states: ['running'] });
+  return running.find((s) =>
+    SandboxTokens.matches(
+      fileSignature({
+        path: q.path ?? '',
+        operation,
+        user: q.username ?? '',
+        envdToken: o.tokens.envd(s.id),
+        ...(expiry !== undefined ? { expiresAtS: expiry } : {}),
+      }),
+      q.signature,
+    ),
+  )?.id;
 }
 
 /** Whether a path belongs to a Connect service (its errors are Connect errors). */
@@ -75,6 +121,13 @@ export function installE2bPlane(
   app.addHook('onRequest', async (req, reply) => {
     if (!isSandboxPlane(req)) return;
     const path = pathOf(req);
+    if (req.headers['e2b-sandbox-id'] === undefined) {
+      const sandboxId = await signedSandbox(req, o);
+      if (!sandboxId)
+        return refuse(reply, path, 401, 'the file URL is not signed by a running sandbox, or it expired');
+      req.e2b = { sandboxId, port: ENVD_PORT };
+      return undefined;
+    }
     const sandboxId = req.headers['e2b-sandbox-id'] as string;
     const wanted = portFor(path) as E2bTarget['port'];
     const asked = Number(req.headers['e2b-sandbox-port'] ?? ENVD_PORT);
