@@ -146,6 +146,37 @@ describe('E2B envd filesystem', () => {
     await expect(sbx.files.getInfo('info/missing.txt')).rejects.toBeInstanceOf(FileNotFoundError);
   });
 
+  it('describes a symlink with its target', async () => {
+    await sbx.files.write('linked/target.txt', 'pointed at');
+    const ln = await sbx.commands.run('ln -s target.txt linked/link.txt');
+    expect(ln.exitCode).toBe(0);
+    const info = await sbx.files.getInfo('linked/link.txt');
+    expect(info).toMatchObject({
+      name: 'link.txt',
+      type: FileType.SYMLINK,
+      symlinkTarget: '/home/user/linked/target.txt',
+    });
+    expect(info.permissions).toMatch(/^l/);
+    const listed = await sbx.files.list('linked');
+    expect(listed.map((e) => [e.name, e.type])).toEqual([
+      ['link.txt', FileType.SYMLINK],
+      ['target.txt', FileType.FILE],
+    ]);
+    expect(await sbx.files.read('linked/link.txt')).toBe('pointed at');
+  });
+
+  it('serves pre-signed upload and download URLs', async () => {
+    const up = await sbx.uploadUrl('signed/up.txt');
+    const form = new FormData();
+    form.append('file', new Blob(['sent by URL']), 'signed/up.txt');
+    const put = await fetch(up, { method: 'POST', body: form });
+    expect(put.status).toBe(200);
+    expect(await put.json()).toEqual([{ name: 'up.txt', type: 'file', path: '/home/user/signed/up.txt' }]);
+    const down = await fetch(await sbx.downloadUrl('signed/up.txt'));
+    expect(down.status).toBe(200);
+    expect(await down.text()).toBe('sent by URL');
+  });
+
   it('makes directories once, renames and removes', async () => {
     expect(await sbx.files.makeDir('made/a/b')).toBe(true);
     expect(await sbx.files.makeDir('made/a/b')).toBe(false);

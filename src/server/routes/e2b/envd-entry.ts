@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { SANDBOX_USER } from '../../../agent/sandbox-user.js';
@@ -29,22 +30,28 @@ export function permissionString(type: FileEntry['type'], mode: number): string 
 
 /**
  * envd's entry for a hearth file entry. The SDK skips entries of unspecified type, so `other`
- * (a FIFO, socket or device node) is shown as a file: it is there, and it is not a directory.
+ * (a FIFO, socket or device node) is shown as a file: it is there, and it is not a directory. A
+ * symlink is shown as one, with its target; it is not followed (newer envd versions give a link
+ * to a file the type `file`).
  */
 export function toEntryInfo(e: FileEntry): EntryInfo {
+  const path = agentPathToAbsolute(e.path);
   const type =
     e.type === 'dir' ? FileType.DIRECTORY : e.type === 'symlink' ? FileType.SYMLINK : FileType.FILE;
   const mtimeMs = Date.parse(e.mtime);
   return create(EntryInfoSchema, {
     name: e.name,
     type,
-    path: agentPathToAbsolute(e.path),
+    path,
     size: BigInt(Math.max(0, Math.trunc(e.size))),
     mode: e.mode & 0o777,
     permissions: permissionString(e.type, e.mode),
     owner: accountName(e.uid),
     group: accountName(e.gid),
     ...(Number.isFinite(mtimeMs) ? { modifiedTime: timestampFromMs(mtimeMs) } : {}),
-    ...(e.symlinkTarget === undefined ? {} : { symlinkTarget: e.symlinkTarget }),
+    // envd gives the target as an absolute path; a relative one is relative to the link's dir.
+    ...(e.symlinkTarget === undefined
+      ? {}
+      : { symlinkTarget: posix.resolve(posix.dirname(path), e.symlinkTarget) }),
   });
 }
