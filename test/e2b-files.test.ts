@@ -316,3 +316,31 @@ describe('E2B envd filesystem', () => {
     expect(unnamedFiles.status).toBe(502);
   });
 });
+
+describe('E2B envd filesystem with a small file cap', () => {
+  let small: Awaited<ReturnType<typeof startE2bServer>>;
+  let box: Sandbox;
+  const before = process.env.HEARTH_MAX_FILE_BYTES;
+  beforeAll(async () => {
+    process.env.HEARTH_MAX_FILE_BYTES = '1024';
+    small = await startE2bServer();
+    box = await Sandbox.create();
+  }, 120_000);
+  afterAll(async () => {
+    if (before === undefined) delete process.env.HEARTH_MAX_FILE_BYTES;
+    else process.env.HEARTH_MAX_FILE_BYTES = before;
+    await box?.kill();
+    await small?.close();
+    expect(await settledLeftovers()).toEqual([]);
+  });
+
+  it('refuses a file over the cap, counted after gzip is undone, with a 413 that says so', async () => {
+    await expect(box.files.write('over.bin', 'x'.repeat(2000))).rejects.toThrow(/413.*1024 bytes/);
+    // 5 000 bytes that gzip to a few dozen: the cap counts what would be written.
+    await expect(box.files.write('over.txt', 'y'.repeat(5000), { gzip: true })).rejects.toThrow(
+      /413.*1024 bytes/,
+    );
+    expect(await box.files.write('under.txt', 'z'.repeat(1000))).toMatchObject({ name: 'under.txt' });
+    expect(await box.files.read('under.txt')).toBe('z'.repeat(1000));
+  });
+});
