@@ -147,7 +147,7 @@ describe('E2B envd filesystem', () => {
   });
 
   it('describes a symlink with its target', async () => {
-    await sbx.files.write('linked/target.txt', 'pointed at');
+    await sbx.files.write('linked/target.txt', 'pointed at, and longer than the link');
     const ln = await sbx.commands.run('ln -s target.txt linked/link.txt');
     expect(ln.exitCode).toBe(0);
     const info = await sbx.files.getInfo('linked/link.txt');
@@ -162,7 +162,7 @@ describe('E2B envd filesystem', () => {
       ['link.txt', FileType.SYMLINK],
       ['target.txt', FileType.FILE],
     ]);
-    expect(await sbx.files.read('linked/link.txt')).toBe('pointed at');
+    expect(await sbx.files.read('linked/link.txt')).toBe('pointed at, and longer than the link');
   });
 
   it('serves pre-signed upload and download URLs', async () => {

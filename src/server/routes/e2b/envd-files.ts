@@ -1,4 +1,4 @@
-import { PassThrough } from 'node:stream';
+import { PassThrough, pipeline } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -55,7 +55,8 @@ function acceptsGzip(req: FastifyRequest): boolean {
 /**
  * `GET /files?path=`: the file's bytes as they come from the sandbox, with its size as
  * Content-Length (from a stat first), or gzip-encoded when the client accepts gzip and the file is
- * not tiny. A file that changes size during the read cuts the answer short rather than lie.
+ * not tiny. A file that changes size during the read cuts the answer short rather than lie. A
+ * symlink's own size says nothing of what the read (which follows it) sends: it goes chunked.
  */
 async function readFile(
   o: EnvdFilesOptions,
@@ -68,7 +69,9 @@ async function readFile(
   const abs = resolveUserPath(path, user);
   const st = await o.sessions.statFile(sandboxId, abs);
   if (st.type === 'dir') throw e2bError(400, `${abs} is a directory`);
-  const gzip = acceptsGzip(req) && st.size >= GZIP_MIN_BYTES;
+  const gzip = acceptsGzip(req) && (st.type !== 'file' || st.size >= GZIP_MIN_BYTES);
+  // The length the answer promises, when it promises one.
+  const length = !gzip && st.type === 'file' ? st.size : undefined;
   const body = new PassThrough();
   let started: () => void = () => {};
   const first = new Promise<void>((r) => {
@@ -77,26 +80,29 @@ async function readFile(
   let sent = 0;
   const done = o.sessions.readFileStream(sandboxId, abs, (bytes) => {
     started();
+    if (body.destroyed) return;
     sent += bytes.length;
-    if (!gzip && sent > st.size) body.destroy(new Error(`${abs} grew during the read`));
+    if (length !== undefined && sent > length) body.destroy(new Error(`${abs} grew during the read`));
     else body.write(bytes);
   });
   // Until the first piece a failure (the file vanished since the stat) is still a plain answer.
   await Promise.race([first, done]);
   done.then(
     () => {
-      if (!gzip && sent !== st.size) body.destroy(new Error(`${abs} changed size during the read`));
+      if (length !== undefined && sent !== length)
+        body.destroy(new Error(`${abs} changed size during the read`));
       else body.end();
     },
     (err: unknown) => body.destroy(err instanceof Error ? err : new Error(String(err))),
   );
   reply.type('application/octet-stream');
-  if (gzip)
-    return reply
-      .header('content-encoding', 'gzip')
-      .header('vary', 'Accept-Encoding')
-      .send(body.pipe(createGzip()));
-  return reply.header('content-length', String(st.size)).send(body);
+  if (gzip) {
+    // pipeline, not pipe: a read that fails must end the gzip stream too, or the answer hangs.
+    const zipped = pipeline(body, createGzip(), () => {});
+    return reply.header('content-encoding', 'gzip').header('vary', 'Accept-Encoding').send(zipped);
+  }
+  if (length !== undefined) reply.header('content-length', String(length));
+  return reply.send(body);
 }
 
 /** envd's plain-HTTP `/files`: a file's bytes out, and uploads in (multipart or raw, maybe gzip). */

@@ -45,8 +45,12 @@ async function look(o: WatchOptions): Promise<Seen> {
   return seen;
 }
 
+/**
+ * A directory's mtime moves whenever an entry in it comes or goes, which inotify on its parent
+ * does not report: a directory is compared by its type and mode alone.
+ */
 function signature(e: FileEntry): string {
-  return `${e.type}:${e.size}:${e.mtime}:${e.mode}`;
+  return e.type === 'dir' ? `dir:${e.mode}` : `${e.type}:${e.size}:${e.mtime}:${e.mode}`;
 }
 
 function event(name: string, type: EventType): WatchDirResponse {
@@ -66,10 +70,10 @@ function* diff(before: Seen, after: Seen): Generator<WatchDirResponse> {
 /**
  * envd's WatchDir, by polling. hearth's agent has no inotify channel, so the directory is listed
  * every `pollMs` and compared with the listing before: a new entry is CREATE, a changed size,
- * mtime, type or mode is WRITE, a missing one REMOVE. A rename shows as REMOVE and CREATE, and a
- * change undone within one interval is not seen. The stream starts with `start{}` once the
- * directory is known to exist, and ends when the client goes, the deadline passes, the sandbox
- * ends (`unavailable`) or the directory goes (`not_found`).
+ * mtime, type or mode is WRITE (a directory's mtime excepted), a missing one REMOVE. A rename
+ * shows as REMOVE and CREATE, and a change undone within one interval is not seen. The stream
+ * starts with `start{}` once the directory is known to exist, and ends when the client goes, the
+ * deadline passes, the sandbox ends (`unavailable`) or the directory goes (`not_found`).
  */
 export async function* watchDir(o: WatchOptions): AsyncGenerator<WatchDirResponse> {
   let seen: Seen;
