@@ -240,6 +240,32 @@ describe('E2B envd filesystem', () => {
     expect(events.map((e) => e.name)).toEqual(expect.arrayContaining(['old.txt', 'new.txt']));
   });
 
+  it('watches a tree recursively, naming entries by their path below the watched directory', async () => {
+    await sbx.files.makeDir('deepwatch/sub');
+    let found: () => void = () => {};
+    const seen = new Promise<void>((r) => {
+      found = r;
+    });
+    let exited: () => void = () => {};
+    const exit = new Promise<void>((r) => {
+      exited = r;
+    });
+    const handle = await sbx.files.watchDir(
+      'deepwatch',
+      (e) => {
+        if (e.name === 'sub/inner.txt' && e.type === FilesystemEventType.CREATE) found();
+      },
+      { recursive: true, onExit: () => exited() },
+    );
+    try {
+      await sbx.files.write('deepwatch/sub/inner.txt', 'deep');
+      await seen;
+    } finally {
+      await handle.stop();
+      await exit;
+    }
+  });
+
   it('refuses malformed requests with Connect errors and 4xx, never a 500', async () => {
     const rpc = await fetch(`${e2b.server.url}/filesystem.Filesystem/Stat`, {
       method: 'POST',
@@ -255,6 +281,17 @@ describe('E2B envd filesystem', () => {
       body: JSON.stringify({ path: 12, depth: 'deep' }),
     });
     expect(wrongType.status).toBe(400);
+
+    const stranger = await fetch(`${e2b.server.url}/filesystem.Filesystem/Stat`, {
+      method: 'POST',
+      headers: envdHeaders({
+        'Content-Type': 'application/json',
+        Authorization: `Basic ${Buffer.from('mallory:').toString('base64')}`,
+      }),
+      body: JSON.stringify({ path: 'good.txt' }),
+    });
+    expect(await stranger.json()).toMatchObject({ code: 'invalid_argument' });
+    expect(await sbx.files.list('.', { user: 'root' })).not.toHaveLength(0);
 
     const form = new FormData();
     form.append('other', 'not a file');
@@ -283,10 +320,10 @@ describe('E2B envd filesystem', () => {
     ]);
     expect(await sbx.files.read('good.txt')).toBe('unzipped on arrival');
 
-    const stranger = await fetch(`${e2b.server.url}/files?path=good.txt&username=mallory`, {
+    const strangerFile = await fetch(`${e2b.server.url}/files?path=good.txt&username=mallory`, {
       headers: envdHeaders(),
     });
-    expect(stranger.status).toBe(400);
+    expect(strangerFile.status).toBe(400);
     expect(await sbx.files.read('good.txt', { user: 'root' })).toBe('unzipped on arrival');
 
     const missing = await fetch(`${e2b.server.url}/files?path=nope.txt`, { headers: envdHeaders() });
