@@ -12,6 +12,7 @@ const groups: Record<string, () => Promise<{ default: () => Promise<void> }>> = 
   qemu: () => import('./qemu.js'),
   sessions: () => import('./sessions.js'),
   e2b: () => import('./e2b.js'),
+  learning: () => import('./learning.js'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -8,13 +8,17 @@ import { HearthError } from '../errors/hearth-error.js';
 import type { AgentClient } from './client.js';
 import type { ResultValues } from './protocol.js';
 import { REPL_LIMITS } from './repl-limits.js';
-import type { ReplContextInfo, ReplLanguage, ReplRunResult } from './repl-schema.js';
+import type { ReplContextInfo, ReplLanguage, ReplRunResult, ReplValue } from './repl-schema.js';
 
 export interface RunCodeOptions {
   /** Interrupt after this long (SIGINT; the interpreter is killed if that does not stop it). @default 60_000 */
   timeoutMs?: number;
   onStdout?(chunk: Buffer): void;
   onStderr?(chunk: Buffer): void;
+  /** Environment variables for this execution only; the context's own are restored after it. */
+  env?: Record<string, string>;
+  /** Interrupts the execution when aborted (as its timeout would); the context lives on. */
+  signal?: AbortSignal;
 }
 
 /** A run's result, with its output as gathered on the host (at most REPL_LIMITS.maxOutputBytes). */
@@ -28,11 +32,17 @@ const START_TIMEOUT_MS = REPL_LIMITS.startTimeoutMs + HOST_SLACK_MS;
 export class ReplClient {
   constructor(readonly agent: AgentClient) {}
 
-  createContext(opts: { language: ReplLanguage; cwd?: string }): Promise<ReplContextInfo> {
+  createContext(opts: {
+    language: ReplLanguage;
+    cwd?: string;
+    env?: Record<string, string>;
+  }): Promise<ReplContextInfo> {
+    checkEnv(opts.env);
     const msg = {
       type: 'repl-create' as const,
       language: opts.language,
       ...(opts.cwd ? { cwd: opts.cwd } : {}),
+      ...(opts.env && Object.keys(opts.env).length ? { env: opts.env } : {}),
     };
     return this.#call('repl-create', msg, { timeoutMs: START_TIMEOUT_MS });
   }
@@ -55,13 +65,26 @@ export class ReplClient {
       if (stream === 'stdout') opts.onStdout?.(part);
       else opts.onStderr?.(part);
     };
-    const result = await this.#call(
-      'repl-run',
-      { type: 'repl-run', contextId, code, timeoutMs },
-      { timeoutMs: timeoutMs + REPL_LIMITS.interruptGraceMs + HOST_SLACK_MS, onOutput },
-    );
+    checkEnv(opts.env);
+    const onAbort = () => void this.interrupt(contextId).catch(() => {});
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    let result: ReplRunResult;
+    try {
+      if (opts.signal?.aborted)
+        throw new HearthError('CANCELLED', 'the execution was cancelled before it started');
+      result = await this.#call(
+        'repl-run',
+        { type: 'repl-run', contextId, code, timeoutMs, ...(opts.env ? { env: opts.env } : {}) },
+        { timeoutMs: timeoutMs + REPL_LIMITS.interruptGraceMs + HOST_SLACK_MS, onOutput },
+      );
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+    const displays = boundDisplays(result.displays);
     return {
       ...result,
+      ...(result.displays ? { displays: displays.kept } : {}),
+      resultTruncated: result.resultTruncated || displays.cut,
       outputTruncated: result.outputTruncated || cut,
       stdout: Buffer.concat(stdout),
       stderr: Buffer.concat(stderr),
@@ -98,4 +121,33 @@ export class ReplClient {
       );
     return this.agent.call(kind, msg, opts);
   }
+}
+
+function checkEnv(env: Record<string, string> | undefined): void {
+  if (!env) return;
+  const entries = Object.entries(env);
+  if (entries.length > REPL_LIMITS.maxEnvVars)
+    throw new HearthError('VALIDATION_FAILED', `at most ${REPL_LIMITS.maxEnvVars} environment variables`);
+  for (const [k, v] of entries)
+    if (
+      !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ||
+      typeof v !== 'string' ||
+      k.length + v.length > REPL_LIMITS.maxEnvChars
+    )
+      throw new HearthError(
+        'VALIDATION_FAILED',
+        `environment variable ${k.slice(0, 64)} needs a name of letters, digits and _ and a string value`,
+      );
+}
+
+/** The guest's displays up to the shared budget (each is schema-checked already; the sum is not). */
+function boundDisplays(displays: ReplValue[] | undefined): { kept: ReplValue[]; cut: boolean } {
+  const kept: ReplValue[] = [];
+  let chars = 0;
+  for (const d of displays ?? []) {
+    chars += d.text.length + Object.values(d.formats).reduce((n, f) => n + (f?.length ?? 0), 0);
+    if (chars > REPL_LIMITS.maxDisplayChars) return { kept, cut: true };
+    kept.push(d);
+  }
+  return { kept, cut: false };
 }

@@ -139,8 +139,23 @@ export type HostMessage =
   | { type: 'prepare-snapshot'; id: number }
   | { type: 'after-restore'; id: number; sandboxId: string; nowMs: number; entropy: string }
   | { type: 'shutdown'; id: number }
-  | { type: 'repl-create'; id: number; language: ReplLanguage; cwd?: string }
-  | { type: 'repl-run'; id: number; contextId: string; code: string; timeoutMs?: number }
+  | {
+      type: 'repl-create';
+      id: number;
+      language: ReplLanguage;
+      cwd?: string;
+      /** Environment variables of the interpreter, on top of the sandbox's own (kept on restart). */
+      env?: Record<string, string>;
+    }
+  | {
+      type: 'repl-run';
+      id: number;
+      contextId: string;
+      code: string;
+      timeoutMs?: number;
+      /** Environment variables set for this execution only, then restored. */
+      env?: Record<string, string>;
+    }
   | { type: 'repl-list'; id: number }
   | { type: 'repl-restart'; id: number; contextId: string }
   | { type: 'repl-delete'; id: number; contextId: string }

@@ -18,6 +18,16 @@ export const REPL_LIMITS = {
   maxErrorNameChars: 256,
   /** An error's `value` (its message) and its `traceback`, each. */
   maxErrorTextChars: 64 * 1024,
+  /** Display results (`plt.show()`, `display(x)`) of one execution; later ones are dropped. */
+  maxDisplays: 8,
+  /**
+   * All display results of one execution together, in characters, on top of the main result: the
+   * whole answer must stay under the 4 MiB frame limit.
+   */
+  maxDisplayChars: 512 * 1024,
+  /** Variables of one execution's `env` (E2B's `env_vars`), and the characters of each name and value. */
+  maxEnvVars: 256,
+  maxEnvChars: 32 * 1024,
   /** Live contexts per sandbox. */
   maxContexts: 16,
   /** Code of one execution. */

@@ -71,6 +71,12 @@ export const ReplRunResult = Type.Object(
     executionCount: Type.Integer({ minimum: 0 }),
     /** The last expression's value, when there was one and it was not None / undefined. */
     result: Type.Optional(ReplValue),
+    /**
+     * What the code displayed while it ran (Python's `plt.show()`, `display(x)`), in order; at most
+     * REPL_LIMITS.maxDisplays of at most REPL_LIMITS.maxDisplayChars together (the guest drops the
+     * rest and sets `resultTruncated`).
+     */
+    displays: Type.Optional(Type.Array(ReplValue, { maxItems: L.maxDisplays })),
     error: Type.Optional(ReplError),
     /** The timeout passed and the execution was interrupted (or its interpreter killed). */
     timedOut: Type.Boolean(),

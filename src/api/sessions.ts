@@ -4,6 +4,7 @@
  * file imports TypeBox only, so the SDK can load it without the server.
  */
 import { type Static, Type } from '@sinclair/typebox';
+import { ValidateField } from './learning.js';
 
 /** Strings that become argv, environment or file names: C strings on the way in, so no NUL. */
 const NO_NUL = '^[^\\u0000]*$';
@@ -98,6 +99,7 @@ export const CommandRequest = Type.Object(
     timeoutMs: Type.Optional(PositiveInt),
     /** Start it and answer at once with its id; its output is kept for `GET …/commands/:cid`. */
     background: Type.Optional(Type.Boolean()),
+    validate: ValidateField,
   },
   { additionalProperties: false, $id: 'CommandRequest' },
 );
@@ -160,6 +162,8 @@ export const CodeRequest = Type.Object(
     context: Type.Optional(Type.String({ maxLength: 64 })),
     /** @default 60000 */
     timeoutMs: Type.Optional(PositiveInt),
+    /** Environment variables for this execution only; the context's own are back after it. */
+    env: Type.Optional(Env),
   },
   { additionalProperties: false, $id: 'CodeRequest' },
 );
@@ -182,6 +186,8 @@ export const CodeResult = Type.Object(
     stderr: Type.String(),
     /** The last expression's value: `text` is its repr (Python) or util.inspect (JavaScript). */
     result: Type.Union([Type.Object({ text: Type.String(), formats: CodeFormats }), Type.Null()]),
+    /** What the code displayed as it ran (Python's `plt.show()`, `display(x)`), in order. */
+    displays: Type.Optional(Type.Array(Type.Object({ text: Type.String(), formats: CodeFormats }))),
     error: Type.Union([
       Type.Object({ name: Type.String(), value: Type.String(), traceback: Type.String() }),
       Type.Null(),

@@ -4,6 +4,7 @@ import { HearthError, toHearthError } from '../errors/hearth-error.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerImages } from './commands/images.js';
 import { registerJobs } from './commands/jobs.js';
+import { registerLearn } from './commands/learn.js';
 import { registerMcp } from './commands/mcp.js';
 import { registerRun } from './commands/run.js';
 import { registerServe } from './commands/serve.js';
@@ -20,6 +21,7 @@ registerServe(program);
 registerJobs(program);
 registerSession(program);
 registerMcp(program);
+registerLearn(program);
 registerImages(program);
 registerDoctor(program);
 

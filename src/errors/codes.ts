@@ -59,6 +59,7 @@ export const ERROR_CODES = [
   'SNAPSHOT_MISSING',
   'SNAPSHOT_INCOMPATIBLE',
   'SNAPSHOT_FAILED',
+  'INPUT_REJECTED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -120,6 +121,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   SNAPSHOT_MISSING: 410,
   SNAPSHOT_INCOMPATIBLE: 409,
   SNAPSHOT_FAILED: 500,
+  INPUT_REJECTED: 422,
 };
 
 export const ERROR_HINTS: Record<ErrorCode, string> = {
@@ -184,4 +186,6 @@ export const ERROR_HINTS: Record<ErrorCode, string> = {
     'The snapshot was made by another hearth build, backend or VM shape: take a new snapshot.',
   SNAPSHOT_FAILED:
     'The sandbox keeps running; the message says which step failed. Retry, or free room in the sandbox.',
+  INPUT_REJECTED:
+    'Fix the unknown commands the message names (it suggests known ones), or ask for a lower `validate` strictness.',
 };

@@ -95,6 +95,9 @@ const EXEC_ONLY = 0o711;
 /** Changes whenever the layer's layout or modes change, so an older layer is never reused. */
 const LAYOUT = 'exec-only-2';
 
+/** Tools layers being written by this process, by directory. */
+const building = new Map<string, Promise<void>>();
+
 /**
  * Returns the tools layer for the current agent, shim and Node, creating it if needed (atomically:
  * written to a temp dir, then renamed). Fast when present: stats, and a memo keyed by mtimes.
@@ -135,31 +138,40 @@ export async function ensureTools(opts: EnsureToolsOptions = {}): Promise<ToolsL
   const hash = h.digest('hex').slice(0, 16);
   const layer = layerAt(join(paths.tools, hash), hash);
   if (!(await stat(layer.agent).catch(() => undefined))) {
-    await mkdir(paths.tools, { recursive: true });
-    const tmp = join(paths.tools, `.tmp-${hash}-${process.pid}`);
-    try {
-      await removeTree(tmp);
-      await mkdir(join(tmp, 'bin'), { recursive: true });
-      // A copy, never a link: the mode must not change the host's own Node.
-      await copyFile(nodePath, join(tmp, 'bin/node'));
-      await chmod(join(tmp, 'bin/node'), EXEC_ONLY);
-      await copyFile(shimSrc, join(tmp, 'bin/hearth-exec'));
-      await chmod(join(tmp, 'bin/hearth-exec'), EXEC_ONLY);
-      await mkdir(join(tmp, 'readable-bin'));
-      await linkOrCopy(nodePath, join(tmp, 'readable-bin/node'));
-      await copyFile(shimSrc, join(tmp, 'readable-bin/hearth-exec'));
-      await chmod(join(tmp, 'readable-bin/hearth-exec'), 0o755);
-      await copyFile(agentSrc, join(tmp, 'agent.js'));
-      for (const [i, p] of drivers.entries()) await copyFile(p, join(tmp, DRIVERS[i] as string));
-      await writeFile(join(tmp, 'seccomp.bpf'), sandboxFilterBytes());
-      await rename(tmp, layer.dir).catch(async (err: NodeJS.ErrnoException) => {
-        // Another process made the same layer first: theirs is identical.
-        if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
-      });
-    } finally {
-      await removeTree(tmp);
+    // One build per layer in this process: concurrent callers (a pool refill beside a create) would
+    // share the same temp dir, and one's cleanup would pull it from under the other.
+    let build = building.get(layer.dir);
+    if (!build) {
+      build = (async () => {
+        await mkdir(paths.tools, { recursive: true });
+        const tmp = join(paths.tools, `.tmp-${hash}-${process.pid}`);
+        try {
+          await removeTree(tmp);
+          await mkdir(join(tmp, 'bin'), { recursive: true });
+          // A copy, never a link: the mode must not change the host's own Node.
+          await copyFile(nodePath, join(tmp, 'bin/node'));
+          await chmod(join(tmp, 'bin/node'), EXEC_ONLY);
+          await copyFile(shimSrc, join(tmp, 'bin/hearth-exec'));
+          await chmod(join(tmp, 'bin/hearth-exec'), EXEC_ONLY);
+          await mkdir(join(tmp, 'readable-bin'));
+          await linkOrCopy(nodePath, join(tmp, 'readable-bin/node'));
+          await copyFile(shimSrc, join(tmp, 'readable-bin/hearth-exec'));
+          await chmod(join(tmp, 'readable-bin/hearth-exec'), 0o755);
+          await copyFile(agentSrc, join(tmp, 'agent.js'));
+          for (const [i, p] of drivers.entries()) await copyFile(p, join(tmp, DRIVERS[i] as string));
+          await writeFile(join(tmp, 'seccomp.bpf'), sandboxFilterBytes());
+          await rename(tmp, layer.dir).catch(async (err: NodeJS.ErrnoException) => {
+            // Another process made the same layer first: theirs is identical.
+            if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+          });
+        } finally {
+          await removeTree(tmp);
+        }
+        await pruneTools(paths, layer.dir);
+      })().finally(() => building.delete(layer.dir));
+      building.set(layer.dir, build);
     }
-    await pruneTools(paths, layer.dir);
+    await build;
   }
   memo.set(key, layer);
   return layer;

@@ -26,6 +26,8 @@ export interface InteractiveDeps {
   catalog: Catalog;
   config: JobsConfig;
   manager: SandboxManager;
+  /** The input gate's check of a shell job (JobService.checkInput). */
+  checkInput?: (request: JobRequest, language: string) => void;
 }
 
 /**
@@ -94,6 +96,7 @@ export class InteractiveJob {
   async #run(service: InteractiveDeps, request: JobRequest, h: InteractiveHandlers): Promise<JobResult> {
     const started = performance.now();
     const prepared = await prepareJob(request, service.catalog, service.config);
+    service.checkInput?.(request, prepared.lang.name);
     if (prepared.compileError !== undefined) {
       h.onStage?.('compile');
       h.onOutput?.('compile', 'stderr', prepared.compileError);

@@ -3,6 +3,7 @@ import { type HearthPaths, hearthPaths } from '../config/paths.js';
 import { HearthError, toHearthError } from '../errors/hearth-error.js';
 import { type Catalog, type LanguageDef, loadCatalog } from '../images/catalog.js';
 import { findImage } from '../images/store.js';
+import type { InputGate } from '../learning/input-gate.js';
 import type { BackendSet } from '../sandboxes/backend-set.js';
 import { SandboxManager } from '../sandboxes/manager.js';
 import type { JobListQuery, JobStore } from '../store/job-store.js';
@@ -17,6 +18,9 @@ import { runJob } from './runner.js';
 import { type AbortReason, Scheduler } from './scheduler.js';
 import type { JobPage } from './summary.js';
 import { FINAL_STATUSES, type Job, type JobErrorInfo, type JobRequest } from './types.js';
+
+/** Languages whose code is a shell script, which the input gate can check. */
+const SHELL_LANGUAGES = new Set(['bash', 'sh']);
 
 /** Counters the service reports to (the server's Prometheus metrics implement it). */
 export interface JobMetrics {
@@ -39,6 +43,8 @@ export interface JobServiceOptions {
   paths?: HearthPaths;
   metrics?: JobMetrics;
   logger?: JobLogger;
+  /** Checks shell jobs' scripts before they are queued (learning/input-gate.ts). @default none */
+  inputGate?: InputGate;
   /** The clock retention measures job age by. @default Date.now */
   now?: () => number;
   /**
@@ -103,6 +109,7 @@ export class JobService {
   readonly #live = new Map<string, Live>();
   readonly #scheduler: Scheduler;
   readonly #metrics: JobMetrics | undefined;
+  readonly #inputGate: InputGate | undefined;
   readonly log: JobLogger | undefined;
   readonly #ownsManager: boolean;
   #closing: Promise<void> | undefined;
@@ -112,6 +119,7 @@ export class JobService {
     this.config = opts.config ?? jobsConfig();
     this.catalog = opts.catalog ?? loadCatalog();
     this.#metrics = opts.metrics;
+    this.#inputGate = opts.inputGate;
     this.log = opts.logger;
     this.paths = opts.paths;
     this.#ownsManager = !opts.manager;
@@ -163,6 +171,7 @@ export class JobService {
   /** Checks, stores (committed) and queues a job; the returned job is `queued`. */
   async submit(request: JobRequest): Promise<Job> {
     const prepared = await prepareJob(request, this.catalog, this.config);
+    this.checkInput(request, prepared.lang.name);
     this.#assertImageBuilt(prepared.lang);
     this.#scheduler.assertRoom();
     const createdMs = Date.now();
@@ -197,6 +206,21 @@ export class JobService {
   }
 
   /** Submits each request on its own: an item that fails validation gets its error, the others run. */
+  /**
+   * A shell job's script goes through the input gate (INPUT_REJECTED before it is queued); other
+   * languages' code is not shell, so the command thesaurus has nothing to say about it.
+   */
+  checkInput(request: JobRequest, language: string): void {
+    if (!this.#inputGate || !SHELL_LANGUAGES.has(language)) return;
+    const main = request.files?.[0];
+    const script =
+      request.code ??
+      (main
+        ? Buffer.from(main.content, main.encoding === 'base64' ? 'base64' : 'utf8').toString('utf8')
+        : '');
+    this.#inputGate.check(script, request.validate);
+  }
+
   async submitBatch(requests: JobRequest[]): Promise<Array<{ id: string } | { error: JobErrorInfo }>> {
     if (requests.length > this.config.maxBatch) {
       throw new HearthError(

@@ -52,6 +52,8 @@ export interface JobRequest {
   /** For compiled languages: the compile step's limits (the server's compile maxima by default). */
   compileLimits?: Partial<CompileLimits>;
   backend?: string;
+  /** Check a shell job's code against the thesaurus first (see learning/input-gate.ts). */
+  validate?: 'permissive' | 'normal' | 'strict';
 }
 
 /** How one process (the compile step or the run step) ended, with its output. */

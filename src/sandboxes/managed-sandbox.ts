@@ -123,7 +123,11 @@ export class ManagedSandbox {
     return runToEnd((r, h) => this.exec(r, h, labels), req, handlers);
   }
 
-  async createContext(opts: { language: ReplLanguage; cwd?: string }): Promise<ReplContextInfo> {
+  async createContext(opts: {
+    language: ReplLanguage;
+    cwd?: string;
+    env?: Record<string, string>;
+  }): Promise<ReplContextInfo> {
     this.#assertAlive();
     return this.repl.createContext(opts);
   }

@@ -4,15 +4,22 @@
  * A caller names its sessions; each name maps to one hearth session found by its metadata, so the
  * mapping lives in hearth and another process with the same environment name finds the same session.
  */
+import type {
+  Strictness as ApiStrictness,
+  ValidationResult as ApiValidationResult,
+} from '../api/learning.js';
 import type { CommandResult, Session, Snapshot } from '../api/sessions.js';
 import type { SessionsApi } from '../api/sessions-api.js';
-import { isNotFound } from './errors.js';
+import { HearthApiError, isNotFound } from './errors.js';
 import type { ConnectionOptions } from './http.js';
+import { LearningClient } from './learning-client.js';
 import { SessionsClient } from './sessions-client.js';
 
 export interface ExecutionEnvironmentOptions extends ConnectionOptions {
   /** @default an HTTP client built from the connection options */
   api?: SessionsApi;
+  /** Where `validate` asks. @default an HTTP client built from the connection options */
+  learning?: Pick<LearningClient, 'validate'>;
   /** Labels this environment's sessions, so cleanup() finds exactly them. @default 'default' */
   name?: string;
   /** @default the server's choice */
@@ -45,17 +52,14 @@ export interface ExecutionResult {
   timedOut: boolean;
 }
 
-export type Strictness = 'permissive' | 'normal' | 'strict';
+export type Strictness = ApiStrictness;
 
-export interface ValidationResult {
-  /** False until hearth has a knowledge graph to check against: then nothing was checked. */
+/** The server's validation, plus the seed's field names. */
+export interface ValidationResult extends ApiValidationResult {
+  /** False when the server has no validation (an older hearth): then nothing was checked. */
   configured: boolean;
+  /** The same as `isValid`. */
   valid: boolean;
-  matchedTerms: string[];
-  unknownTerms: string[];
-  suggestions: string[];
-  strictness: Strictness;
-  message: string;
 }
 
 export type EnvironmentCapability =
@@ -97,6 +101,7 @@ export class ExecutionEnvironment {
   readonly #api: SessionsApi;
   readonly #o: ExecutionEnvironmentOptions;
   readonly #name: string;
+  #learning: Pick<LearningClient, 'validate'> | undefined;
   /** Caller names → hearth sessions, a cache of what the metadata lookup finds. */
   readonly #sessions = new Map<string, Promise<Session>>();
 
@@ -132,17 +137,29 @@ export class ExecutionEnvironment {
     return this.#result(r.stdout, r.stderr, exitCode, r.wallTimeMs, r.truncated, r.timedOut, ctx);
   }
 
-  /** Checking input against a knowledge graph is not built yet: says so instead of pretending. */
-  async validate(_input: string, opts: { strictness?: Strictness } = {}): Promise<ValidationResult> {
-    return {
-      configured: false,
-      valid: true,
-      matchedTerms: [],
-      unknownTerms: [],
-      suggestions: [],
-      strictness: opts.strictness ?? 'normal',
-      message: 'validation is not configured: hearth has no knowledge graph yet, so nothing was checked',
-    };
+  /**
+   * Checks input against the server's thesaurus (its default vocabulary and the commands it has
+   * seen succeed): matched and unknown terms, the nearest known terms, and whether it would run.
+   */
+  async validate(input: string, opts: { strictness?: Strictness } = {}): Promise<ValidationResult> {
+    const strictness = opts.strictness ?? 'normal';
+    this.#learning ??= this.#o.learning ?? new LearningClient(this.#o);
+    try {
+      const r = await this.#learning.validate(input, strictness);
+      return { ...r, configured: true, valid: r.isValid };
+    } catch (err) {
+      if (!(err instanceof HearthApiError && err.code === 'ROUTE_NOT_FOUND')) throw err;
+      return {
+        configured: false,
+        valid: true,
+        isValid: true,
+        matchedTerms: [],
+        unknownTerms: [],
+        suggestions: [],
+        strictness,
+        message: 'the server has no validation (an older hearth), so nothing was checked',
+      };
+    }
   }
 
   /** @returns the snapshot's id */

@@ -4,6 +4,13 @@
  */
 
 export type {
+  CommandList as LearnedCommands,
+  LessonList,
+  Prediction,
+  RelatedList,
+  ValidationResult as ServerValidationResult,
+} from '../api/learning.js';
+export type {
   CodeContext,
   CodeLanguage,
   CodeRequest,
@@ -60,6 +67,7 @@ export {
 export { Files } from './files.js';
 export type { ConnectionOptions } from './http.js';
 export { InteractiveCommand, type InteractiveOptions } from './interactive.js';
+export { LearningClient } from './learning-client.js';
 export {
   type RunCodeOptions,
   Sandbox,

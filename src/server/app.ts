@@ -4,6 +4,7 @@ import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { SandboxTokens } from '../e2b/tokens.js';
 import type { JobService } from '../jobs/service.js';
+import type { LearningService } from '../learning/service.js';
 import type { SessionService } from '../sessions/service.js';
 import { installAuth } from './auth.js';
 import { installBrowserGuard } from './browser-guard.js';
@@ -14,6 +15,7 @@ import { e2bRoutes } from './routes/e2b/index.js';
 import { installE2bPlane } from './routes/e2b/plane.js';
 import { interactiveRoute } from './routes/interactive.js';
 import { jobRoutes } from './routes/jobs.js';
+import { learningRoutes } from './routes/learning.js';
 import { mcpRoutes } from './routes/mcp.js';
 import { pistonRoutes } from './routes/piston.js';
 import { sessionFileRoutes } from './routes/session-files.js';
@@ -26,6 +28,8 @@ export interface AppOptions {
   service: JobService;
   /** Sessions; without it the sessions routes are not served. */
   sessions?: SessionService;
+  /** The command knowledge graph; without it /v1/learning/* and /v1/validate are not served. */
+  learning?: LearningService;
   metrics: ServerMetrics;
   /** Bearer tokens; empty = no auth. */
   tokens?: readonly string[];
@@ -79,6 +83,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     metrics: o.metrics,
   });
   await app.register(async (scope) => interactiveRoute(scope, o.service));
+  if (o.learning) await app.register(learningRoutes, { learning: o.learning });
   if (o.sessions) {
     await app.register(sessionRoutes, { api: o.sessions });
     await app.register(sessionFileRoutes, {

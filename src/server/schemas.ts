@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { ValidateField } from '../api/learning.js';
 import { JOB_STATUSES } from '../jobs/types.js';
 
 const PositiveInt = Type.Integer({ minimum: 1 });
@@ -59,6 +60,7 @@ export const JobRequestSchema = Type.Object(
     limits: Type.Optional(LimitsSchema),
     compileLimits: Type.Optional(CompileLimitsSchema),
     backend: Type.Optional(Type.String({ maxLength: 32 })),
+    validate: ValidateField,
   },
   { additionalProperties: false, $id: 'JobRequest' },
 );

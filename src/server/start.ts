@@ -6,6 +6,7 @@ import { HearthError } from '../errors/hearth-error.js';
 import { type JobsConfig, jobsConfig } from '../jobs/config.js';
 import { type RecoveryReport, recoverJobs } from '../jobs/recovery.js';
 import { JobService, managerConfigFor } from '../jobs/service.js';
+import { LearningService, learningConfig } from '../learning/service.js';
 import { SandboxManager } from '../sandboxes/manager.js';
 import { endDeadLocalLeases } from '../sandboxes/worker-id.js';
 import { sessionsConfig } from '../sessions/config.js';
@@ -40,6 +41,8 @@ export interface RunningServer {
   sessions: SessionService;
   /** Where every sandbox comes from; its `events` report every exec. */
   manager: SandboxManager;
+  /** The command knowledge graph, recording every exec the manager reports. */
+  learning: LearningService;
   url: string;
   recovery: RecoveryReport;
   /** Stops accepting, lets running jobs finish (up to the grace period), closes everything. Idempotent. */
@@ -96,20 +99,28 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     onSandboxAllocated: (s) => metrics.sandboxAllocated(s),
     onWarning: (obj, msg) => app?.log.warn(obj, msg),
   });
+  const learning = new LearningService({
+    store: store.learning,
+    config: learningConfig(env),
+    onWarning: (obj, msg) => app?.log.warn(obj, msg),
+  });
   try {
-    service = new JobService({ store, config, paths, metrics, manager });
+    await learning.start(manager.events);
+    service = new JobService({ store, config, paths, metrics, manager, inputGate: learning });
     sessions = new SessionService({
       manager,
       store,
       catalog: service.catalog,
       config: sessionsConfig(env),
       paths,
+      inputGate: learning,
       onWarning: (obj, msg) => app?.log.warn(obj, msg),
     });
     metrics.watch(service);
     app = await buildApp({
       service,
       sessions,
+      learning,
       ...(env.HEARTH_MAX_FILE_BYTES
         ? { maxFileBytes: positiveInt('HEARTH_MAX_FILE_BYTES', env.HEARTH_MAX_FILE_BYTES) }
         : {}),
@@ -148,6 +159,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
       service,
       sessions,
       manager,
+      learning,
       url,
       recovery,
       close: () =>
@@ -156,6 +168,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
           await ss.close();
           await s.close({ graceMs });
           await manager.close();
+          await learning.close();
           await stopping;
           await store.close();
         })()),
@@ -165,6 +178,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     await sessions?.close().catch(() => {});
     await service?.close({ graceMs: 0 }).catch(() => {});
     await manager.close().catch(() => {});
+    await learning.close().catch(() => {});
     await store.close();
     throw err;
   }

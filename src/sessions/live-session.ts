@@ -53,7 +53,7 @@ export class LiveSession {
       maxOutputBytes: config.maxOutputBytes,
       maxKept: config.maxCommandsKept,
     });
-    this.code = new SessionCode({ sessionId: row.id, commands: this.commands });
+    this.code = new SessionCode({ sessionId: row.id, commands: this.commands, env: row.spec.env ?? {} });
   }
 
   get capabilities(): string[] {

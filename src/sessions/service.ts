@@ -20,10 +20,13 @@ import { type HearthPaths, hearthPaths } from '../config/paths.js';
 import { HearthError, toHearthError } from '../errors/hearth-error.js';
 import { type Catalog, resolveImageDef, resolveLanguage } from '../images/catalog.js';
 import { findImage } from '../images/store.js';
+import type { InputGate } from '../learning/input-gate.js';
+import { argvToLine } from '../learning/normalize.js';
 import type { ManagedSandbox } from '../sandboxes/managed-sandbox.js';
 import type { SandboxManager } from '../sandboxes/manager.js';
 import type { SessionPatch, SessionRow, SessionStore } from '../store/session-store.js';
 import type { SnapshotStore } from '../store/snapshot-store.js';
+import type { ContextLanguage } from './code.js';
 import type { CommandListener, StartedCommand } from './commands.js';
 import { type SessionsConfig, sessionsConfig } from './config.js';
 import { listTree, rename, toEntry } from './files.js';
@@ -40,6 +43,8 @@ export interface SessionServiceOptions {
   /** @default sessionsConfig(process.env) */
   config?: SessionsConfig;
   paths?: HearthPaths;
+  /** Checks commands before they run (learning/input-gate.ts). @default none */
+  inputGate?: InputGate;
   onWarning?: (obj: object, msg: string) => void;
 }
 
@@ -168,6 +173,7 @@ export class SessionService implements SessionsApi {
   async runCommand(id: string, req: CommandRequest, handlers?: OutputHandlers): Promise<CommandResult> {
     if ((req.cmd === undefined) === (req.argv === undefined))
       throw new HearthError('VALIDATION_FAILED', 'give exactly one of `cmd` and `argv`');
+    this.#checkInput(req);
     const live = await this.#use(id);
     const timeoutMs = this.#timeout(req.timeoutMs);
     const started = live.commands.start(live.live(), { ...req, timeoutMs }, handlers);
@@ -199,6 +205,7 @@ export class SessionService implements SessionsApi {
   ): Promise<{ id: string; handle: ExecHandle; done: Promise<CommandResult> }> {
     if ((req.cmd === undefined) === (req.argv === undefined))
       throw new HearthError('VALIDATION_FAILED', 'give exactly one of `cmd` and `argv`');
+    this.#checkInput(req);
     const live = await this.#use(id);
     const timeoutMs = this.#timeout(req.timeoutMs);
     const interactive = o.stdin ?? true;
@@ -229,6 +236,11 @@ export class SessionService implements SessionsApi {
     return (await this.#use(id)).commands.stdin(commandId);
   }
 
+  /** Before the session is looked at, let alone resumed: refused input touches no sandbox. */
+  #checkInput(req: CommandRequest): void {
+    this.#o.inputGate?.check(req.cmd ?? argvToLine(req.argv ?? []), req.validate);
+  }
+
   async listCommands(id: string): Promise<CommandResult[]> {
     return (await this.#use(id)).commands.list();
   }
@@ -251,6 +263,17 @@ export class SessionService implements SessionsApi {
   async createContext(id: string, req: ContextCreateRequest): Promise<CodeContext> {
     const live = await this.#use(id);
     return live.code.create(live.live(), req.language ?? 'python', req.cwd);
+  }
+
+  /** The language's default context (the one a run without `context` uses), made now if need be. */
+  async defaultContext(id: string, language: ContextLanguage): Promise<CodeContext> {
+    const live = await this.#use(id);
+    return live.code.defaultContext(live.live(), language);
+  }
+
+  /** The ids of the default contexts the session has made so far, by language. */
+  async defaultContextIds(id: string): Promise<ReadonlyMap<ContextLanguage, string>> {
+    return (await this.#use(id)).code.defaultIds();
   }
 
   async listContexts(id: string): Promise<CodeContext[]> {

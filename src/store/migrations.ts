@@ -154,6 +154,58 @@ const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  '0004-command-graph': {
+    // The command knowledge graph: nodes are normalized commands, an edge previous → command counts
+    // its successes and failures together, signatures are counted per command and so are the
+    // commands that fixed them. `learn_outcomes` keeps the latest outcomes with their context.
+    // biome-ignore lint/suspicious/noExplicitAny: a migration sees the schema as it was then
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('learn_commands')
+        .addColumn('command', 'text', (c) => c.primaryKey())
+        .addColumn('successes', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('failures', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('success_duration_ms', 'real', (c) => c.notNull().defaultTo(0))
+        .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('learn_edges')
+        .addColumn('previous', 'text', (c) => c.notNull())
+        .addColumn('command', 'text', (c) => c.notNull())
+        .addColumn('successes', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('failures', 'integer', (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint('learn_edges_pk', ['previous', 'command'])
+        .execute();
+      await db.schema.createIndex('learn_edges_command').on('learn_edges').column('command').execute();
+      await db.schema
+        .createTable('learn_signatures')
+        .addColumn('command', 'text', (c) => c.notNull())
+        .addColumn('signature', 'text', (c) => c.notNull())
+        .addColumn('count', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('learn_signatures_pk', ['command', 'signature'])
+        .execute();
+      await db.schema
+        .createTable('learn_fixes')
+        .addColumn('command', 'text', (c) => c.notNull())
+        .addColumn('signature', 'text', (c) => c.notNull())
+        .addColumn('fix', 'text', (c) => c.notNull())
+        .addColumn('count', 'integer', (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint('learn_fixes_pk', ['command', 'signature', 'fix'])
+        .execute();
+      await db.schema
+        .createTable('learn_outcomes')
+        .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('command', 'text', (c) => c.notNull())
+        .addColumn('previous', 'text')
+        .addColumn('ok', 'integer', (c) => c.notNull())
+        .addColumn('duration_ms', 'real', (c) => c.notNull())
+        .addColumn('signature', 'text')
+        .addColumn('context', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -87,6 +87,48 @@ export interface SnapshotsTable {
   created_at: number;
 }
 
+/** The command knowledge graph (store/learning-store.ts). */
+export interface LearnCommandsTable {
+  command: string;
+  successes: number;
+  failures: number;
+  success_duration_ms: number;
+  last_seen_at: number;
+}
+
+export interface LearnEdgesTable {
+  previous: string;
+  command: string;
+  successes: number;
+  failures: number;
+}
+
+export interface LearnSignaturesTable {
+  command: string;
+  signature: string;
+  count: number;
+  last_seen_at: number;
+}
+
+export interface LearnFixesTable {
+  command: string;
+  signature: string;
+  fix: string;
+  count: number;
+}
+
+/** The latest outcomes with their context (JSON object of strings), capped in number. */
+export interface LearnOutcomesTable {
+  seq: Generated<number>;
+  command: string;
+  previous: string | null;
+  ok: number;
+  duration_ms: number;
+  signature: string | null;
+  context: string;
+  at: number;
+}
+
 export interface Database {
   jobs: JobsTable;
   job_outputs: JobOutputsTable;
@@ -94,4 +136,9 @@ export interface Database {
   sandboxes: SandboxesTable;
   sessions: SessionsTable;
   snapshots: SnapshotsTable;
+  learn_commands: LearnCommandsTable;
+  learn_edges: LearnEdgesTable;
+  learn_signatures: LearnSignaturesTable;
+  learn_fixes: LearnFixesTable;
+  learn_outcomes: LearnOutcomesTable;
 }

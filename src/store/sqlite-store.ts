@@ -16,11 +16,13 @@ import {
   toSummary,
 } from './job-rows.js';
 import type { FinishJob, JobListQuery, NewJob, PruneQuery, UnfinishedJob } from './job-store.js';
+import type { LearningStore } from './learning-store.js';
 import { migrate } from './migrations.js';
 import type { SandboxRowStore } from './sandbox-row-store.js';
 import type { Database, JobsTable } from './schema.js';
 import type { SessionStore } from './session-store.js';
 import type { SnapshotStore } from './snapshot-store.js';
+import { SqliteLearningRows } from './sqlite-learning-rows.js';
 import { SqliteLedger } from './sqlite-ledger.js';
 import { SqliteQueries } from './sqlite-queries.js';
 import { SqliteSandboxRows } from './sqlite-sandbox-rows.js';
@@ -54,6 +56,7 @@ export class SqliteStore implements Store {
   readonly sandboxes: SandboxRowStore;
   readonly sessions: SessionStore;
   readonly snapshots: SnapshotStore;
+  readonly learning: LearningStore;
   readonly #raw: Sqlite.Database;
   readonly #db: Kysely<Database>;
   readonly #q: SqliteQueries;
@@ -67,6 +70,7 @@ export class SqliteStore implements Store {
     this.sandboxes = new SqliteSandboxRows(this.#q);
     this.sessions = new SqliteSessionRows(this.#q);
     this.snapshots = new SqliteSnapshotRows(this.#q);
+    this.learning = new SqliteLearningRows(this.#q);
   }
 
   /** Opens (creating if needed) and migrates the database. */

@@ -32,30 +32,67 @@ function cut(s: string, max: number): string {
   return s.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
 }
 
+/** A driver's `{text, formats}` value, cut to the caps; `cut` says whether anything was lost. */
+function sanitizeValue(v: Record<string, unknown>): { value: ReplValue; cut: boolean } {
+  let truncated = false;
+  const text = str(v.text) ?? '';
+  const formats: ReplFormats = {};
+  const given = obj(v.formats) ?? {};
+  for (const [mime, cap] of Object.entries(FORMAT_CAPS) as [keyof ReplFormats, number][]) {
+    const f = str(given[mime]);
+    if (f === undefined) continue;
+    if (mime === 'image/png' && !BASE64.test(f)) continue;
+    if (f.length <= cap) formats[mime] = f;
+    else {
+      truncated = true;
+      if (mime === 'text/plain') formats[mime] = cut(f, cap);
+    }
+  }
+  if (text.length > L.maxTextChars) truncated = true;
+  return { value: { text: cut(text, L.maxTextChars), formats }, cut: truncated };
+}
+
+function sizeOf(v: ReplValue): number {
+  return v.text.length + Object.values(v.formats).reduce((n, f) => n + (f?.length ?? 0), 0);
+}
+
+/** Displays in order, at most maxDisplays of at most maxDisplayChars together. */
+function sanitizeDisplays(given: unknown[]): { displays: ReplValue[]; cut: boolean } {
+  const displays: ReplValue[] = [];
+  let chars = 0;
+  let truncated = false;
+  for (const d of given) {
+    const o = obj(d);
+    if (!o) continue;
+    const { value, cut: lost } = sanitizeValue(o);
+    chars += sizeOf(value);
+    if (displays.length >= L.maxDisplays || chars > L.maxDisplayChars) return { displays, cut: true };
+    truncated ||= lost;
+    displays.push(value);
+  }
+  return { displays, cut: truncated };
+}
+
 export function sanitizeAnswer(line: Record<string, unknown>): {
   result?: ReplValue;
+  displays?: ReplValue[];
   error?: ReplError;
   resultTruncated: boolean;
 } {
   let truncated = line.truncated === true;
-  const out: { result?: ReplValue; error?: ReplError; resultTruncated: boolean } = { resultTruncated: false };
+  const out: { result?: ReplValue; displays?: ReplValue[]; error?: ReplError; resultTruncated: boolean } = {
+    resultTruncated: false,
+  };
   const result = obj(line.result);
   if (result) {
-    const text = str(result.text) ?? '';
-    const formats: ReplFormats = {};
-    const given = obj(result.formats) ?? {};
-    for (const [mime, cap] of Object.entries(FORMAT_CAPS) as [keyof ReplFormats, number][]) {
-      const v = str(given[mime]);
-      if (v === undefined) continue;
-      if (mime === 'image/png' && !BASE64.test(v)) continue;
-      if (v.length <= cap) formats[mime] = v;
-      else {
-        truncated = true;
-        if (mime === 'text/plain') formats[mime] = cut(v, cap);
-      }
-    }
-    if (text.length > L.maxTextChars) truncated = true;
-    out.result = { text: cut(text, L.maxTextChars), formats };
+    const { value, cut: lost } = sanitizeValue(result);
+    truncated ||= lost;
+    out.result = value;
+  }
+  if (Array.isArray(line.displays) && line.displays.length > 0) {
+    const { displays, cut: lost } = sanitizeDisplays(line.displays.slice(0, L.maxDisplays + 1));
+    truncated ||= lost;
+    if (displays.length > 0) out.displays = displays;
   }
   const error = obj(line.error);
   if (error)

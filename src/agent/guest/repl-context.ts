@@ -119,7 +119,12 @@ export class ReplContext {
   }
 
   /** Runs code; output goes to `channel` as it comes. On timeout: SIGINT, then SIGKILL after a grace. */
-  async run(channel: number, code: string, timeoutMs: number): Promise<ReplRunResult> {
+  async run(
+    channel: number,
+    code: string,
+    timeoutMs: number,
+    env?: Record<string, string>,
+  ): Promise<ReplRunResult> {
     if (this.#dead)
       throw new GuestError(
         'REPL_CONTEXT_DEAD',
@@ -143,7 +148,9 @@ export class ReplContext {
     }, timeoutMs);
     const seq = ++this.#seq;
     const answer = this.#nextAnswer(seq);
-    (this.#child?.stdio[3] as Writable | undefined)?.write(`${JSON.stringify({ seq, code })}\n`);
+    (this.#child?.stdio[3] as Writable | undefined)?.write(
+      `${JSON.stringify({ seq, code, ...(env ? { env } : {}) })}\n`,
+    );
     const got = await answer;
     clearTimeout(timer);
     clearTimeout(killTimer);

@@ -2,7 +2,8 @@
  * hearth's JavaScript interpreter context, bundled to repl-node.js and run by the guest agent with
  * the tools layer's Node (`node --expose-internals repl-node.js`). Same pipe protocol as
  * repl-python.py: requests `{seq, code}` on fd 3, answers on fd 4 (with the request's `seq`), one
- * JSON object per line; the program's stdout and stderr are the run's output.
+ * JSON object per line; the program's stdout and stderr are the run's output. A request's `env`
+ * holds variables for that run only: process.env has its old values back after it.
  *
  * Code runs as a vm.Script in one vm context, so `let`/`const` bindings persist across runs and the
  * completion value of the last statement is the result. Top-level `await` is rewritten the way
@@ -162,6 +163,25 @@ async function run(code: string): Promise<Answer> {
   });
 }
 
+/** Sets a run's own variables (`env` of the request); returns the values to put back after it. */
+function applyEnv(env: unknown): Map<string, string | undefined> {
+  const saved = new Map<string, string | undefined>();
+  if (typeof env !== 'object' || env === null) return saved;
+  for (const [key, value] of Object.entries(env as Record<string, unknown>)) {
+    if (typeof value !== 'string') continue;
+    saved.set(key, process.env[key]);
+    process.env[key] = value;
+  }
+  return saved;
+}
+
+function restoreEnv(saved: Map<string, string | undefined>): void {
+  for (const [key, value] of saved) {
+    if (value === undefined) delete process.env[key];
+    else process.env[key] = value;
+  }
+}
+
 function answer(a: (Answer & { seq: unknown }) | { ready: true }): void {
   const line = Buffer.from(`${JSON.stringify(a)}\n`);
   for (let off = 0; off < line.length; ) off += writeSync(ANSWERS_FD, line, off);
@@ -171,13 +191,19 @@ async function main(): Promise<void> {
   answer({ ready: true });
   const requests = createInterface({ input: new Socket({ fd: 3, readable: true, writable: false }) });
   for await (const line of requests) {
-    let request: { code?: unknown; seq?: unknown };
+    let request: { code?: unknown; seq?: unknown; env?: unknown };
     try {
-      request = JSON.parse(line) as { code?: unknown; seq?: unknown };
+      request = JSON.parse(line) as { code?: unknown; seq?: unknown; env?: unknown };
     } catch {
       continue;
     }
-    if (typeof request.code === 'string') answer({ ...(await run(request.code)), seq: request.seq });
+    if (typeof request.code !== 'string') continue;
+    const saved = applyEnv(request.env);
+    try {
+      answer({ ...(await run(request.code)), seq: request.seq });
+    } finally {
+      restoreEnv(saved);
+    }
   }
   process.exit(0);
 }

@@ -51,6 +51,8 @@ export class GuestRepl {
           'image/png': L.maxPngBase64Chars,
           'application/json': L.maxJsonChars,
           error: L.maxErrorTextChars,
+          displays: L.maxDisplays,
+          displayChars: L.maxDisplayChars,
         }),
       },
     };
@@ -68,12 +70,15 @@ export class GuestRepl {
       throw new GuestError('FILE_NOT_FOUND', `working directory ${msg.cwd} does not exist`);
     if (this.#contexts.size >= L.maxContexts)
       throw new GuestError('REPL_CONTEXT_LIMIT', `a sandbox holds at most ${L.maxContexts} contexts`);
-    const ctx = new ReplContext(
-      `ctx-${randomBytes(8).toString('hex')}`,
-      language as ReplLanguage,
-      cwd,
-      this.#deps,
-    );
+    const env = checkEnv(msg.env);
+    // The context's own variables over the sandbox's; the driver's caps stay the agent's.
+    const deps = env
+      ? {
+          ...this.#deps,
+          env: { ...this.#deps.env, ...env, HEARTH_REPL_CAPS: this.#deps.env.HEARTH_REPL_CAPS ?? '{}' },
+        }
+      : this.#deps;
+    const ctx = new ReplContext(`ctx-${randomBytes(8).toString('hex')}`, language as ReplLanguage, cwd, deps);
     this.#contexts.set(ctx.id, ctx);
     try {
       await ctx.start();
@@ -92,7 +97,7 @@ export class GuestRepl {
     const t = msg.timeoutMs ?? L.defaultTimeoutMs;
     if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0 || t > L.maxTimeoutMs)
       throw new GuestError('BAD_REQUEST', `timeoutMs must be a number in (0, ${L.maxTimeoutMs}]`);
-    return ctx.run(msg.id, msg.code, t);
+    return ctx.run(msg.id, msg.code, t, checkEnv(msg.env));
   }
 
   list(): ReplContextInfo[] {
@@ -128,4 +133,18 @@ export class GuestRepl {
     if (!ctx) throw new GuestError('REPL_CONTEXT_NOT_FOUND', `no context ${String(id).slice(0, 64)}`);
     return ctx;
   }
+}
+
+/** A run's `env`: an object of at most maxEnvVars string values under shell-safe names. */
+function checkEnv(env: unknown): Record<string, string> | undefined {
+  if (env === undefined) return undefined;
+  if (typeof env !== 'object' || env === null || Array.isArray(env))
+    throw new GuestError('BAD_REQUEST', 'env must be an object of strings');
+  const entries = Object.entries(env as Record<string, unknown>);
+  if (entries.length > L.maxEnvVars)
+    throw new GuestError('BAD_REQUEST', `env holds at most ${L.maxEnvVars} variables`);
+  for (const [k, v] of entries)
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || typeof v !== 'string' || k.length + v.length > L.maxEnvChars)
+      throw new GuestError('BAD_REQUEST', 'env names are letters, digits and _; values are short strings');
+  return env as Record<string, string>;
 }

@@ -6,6 +6,7 @@ import { envdFilesRoutes } from './envd-files.js';
 import { envdFilesystemRoutes } from './envd-fs.js';
 import { envdProcessRoutes } from './envd-process.js';
 import { useE2bRestShape } from './errors.js';
+import { e2bInterpreterRoutes } from './interpreter.js';
 
 export interface E2bRouteOptions {
   sessions: SessionService;
@@ -27,4 +28,8 @@ export async function e2bRoutes(app: FastifyInstance, o: E2bRouteOptions): Promi
   await app.register(async (scope) => envdProcessRoutes(scope, o));
   await app.register(async (scope) => envdFilesystemRoutes(scope, { sessions: o.sessions }));
   await app.register(async (scope) => envdFilesRoutes(scope, o));
+  await app.register(async (scope) => {
+    useE2bRestShape(scope);
+    await e2bInterpreterRoutes(scope, o);
+  });
 }
