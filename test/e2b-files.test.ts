@@ -1,5 +1,4 @@
 import { request } from 'node:http';
-import type { Socket } from 'node:net';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { FileNotFoundError, type FilesystemEvent, FilesystemEventType, FileType, Sandbox } from 'e2b';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,8 +11,6 @@ import { settledLeftovers } from './leak-check.js';
 let e2b: Awaited<ReturnType<typeof startE2bServer>>;
 let sbx: Sandbox;
 let token: string;
-/** Connections to the server that have not sent a byte yet. */
-const unused = new Set<Socket>();
 
 /** The headers the SDK sends on envd requests, for the raw cases. */
 function envdHeaders(extra: Record<string, string> = {}): Record<string, string> {
@@ -53,19 +50,10 @@ describe('E2B envd filesystem', () => {
     });
     const created = (await res.json()) as { sandboxID: string; envdAccessToken: string };
     token = created.envdAccessToken;
-    e2b.server.app.server.on('connection', (socket: Socket) => {
-      unused.add(socket);
-      socket.once('data', () => unused.delete(socket));
-      socket.once('close', () => unused.delete(socket));
-    });
     sbx = await Sandbox.connect(created.sandboxID);
   }, 120_000);
   afterAll(async () => {
     await sbx?.kill();
-    // After a watch is stopped, the SDK's HTTP client may open a connection it never uses. Node
-    // counts such a connection as waiting for a request, so the server's close would wait for its
-    // headers timeout (about a minute); it carries nothing, so end it here.
-    for (const socket of unused) socket.destroy();
     await e2b?.close();
     expect(await settledLeftovers()).toEqual([]);
   });
