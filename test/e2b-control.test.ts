@@ -28,6 +28,8 @@ describe('E2B control plane', () => {
     expect(after.endAt.getTime()).toBeGreaterThan(Date.now() + 100_000);
     expect(await sbx.isRunning()).toBe(true);
     expect(await sbx.kill()).toBe(true);
+    // envd's /health for a sandbox that is gone answers 502, which the SDK reads as not running.
+    expect(await sbx.isRunning()).toBe(false);
     expect(await Sandbox.kill(sbx.sandboxId)).toBe(false);
     await expect(Sandbox.connect(sbx.sandboxId)).rejects.toThrow(/not found/i);
   });
