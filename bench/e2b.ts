@@ -12,22 +12,11 @@ import { Sandbox } from '@e2b/code-interpreter';
 import type { Session } from '../src/api/sessions.js';
 import { hearthPaths } from '../src/config/paths.js';
 import { startServer } from '../src/server/start.js';
-import { paired, pct, ratio, report } from './lib.js';
+import { paired, pct, postJson as post, ratio, report } from './lib.js';
 
 const G = 'e2b';
 /** Issue 9's target: each E2B round trip within 1.5× hearth's native API. */
 const TARGET_RATIO = 1.5;
-
-async function post<T>(url: string, body: object): Promise<T> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const out = (await res.json()) as T;
-  if (res.status >= 300) throw new Error(`POST ${url}: ${res.status} ${JSON.stringify(out).slice(0, 300)}`);
-  return out;
-}
 
 export default async function e2b(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-e2b-'));

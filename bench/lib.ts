@@ -118,3 +118,15 @@ export function bareBwrap(rootfs: string, command: string[]): string[] {
     ...command,
   ];
 }
+
+/** POSTs JSON and answers the JSON reply; a status of 300 or more throws with the reply's head. */
+export async function postJson<T>(url: string, body: object): Promise<T> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const out = (await res.json()) as T;
+  if (res.status >= 300) throw new Error(`POST ${url}: ${res.status} ${JSON.stringify(out).slice(0, 300)}`);
+  return out;
+}

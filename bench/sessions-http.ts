@@ -9,21 +9,10 @@ import { join } from 'node:path';
 import type { Session } from '../src/api/sessions.js';
 import { hearthPaths } from '../src/config/paths.js';
 import { startServer } from '../src/server/start.js';
-import { paired, pct, ratio, report } from './lib.js';
+import { paired, pct, postJson as post, ratio, report } from './lib.js';
 import { sessionHarness } from './session-harness.js';
 
 const G = 'sessions';
-
-async function post<T>(url: string, body: object): Promise<T> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const out = (await res.json()) as T;
-  if (res.status >= 300) throw new Error(`POST ${url}: ${res.status} ${JSON.stringify(out).slice(0, 300)}`);
-  return out;
-}
 
 export default async function sessionsHttp(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-sessions-http-'));

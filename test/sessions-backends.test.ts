@@ -14,41 +14,14 @@ import { loadBackend } from '../src/backends/registry.js';
 import { hearthPaths } from '../src/config/paths.js';
 import type { HearthError } from '../src/errors/hearth-error.js';
 import { MemoryLedger } from '../src/host/ledger.js';
-import { loadCatalog } from '../src/images/catalog.js';
-import { jobsConfig } from '../src/jobs/config.js';
-import { managerConfigFor } from '../src/jobs/service.js';
-import { SandboxManager } from '../src/sandboxes/manager.js';
-import { sessionsConfig } from '../src/sessions/config.js';
-import { SessionService } from '../src/sessions/service.js';
-import { SqliteStore } from '../src/store/sqlite-store.js';
 import { settledLeftovers } from './leak-check.js';
+import { openSessionService } from './session-service-fixture.js';
 
 const STOP_EVERYTHING = `echo before; sleep 0.5; for p in /proc/[0-9]*; do p=\${p#/proc/}; [ "$p" = "$$" ] || kill -STOP "$p" 2>/dev/null; done; sleep 1000`;
 const dir = mkdtempSync(join(tmpdir(), 'hearth-sessions-backends-'));
 const paths = { ...hearthPaths(), db: join(dir, 'hearth.db'), snapshots: join(dir, 'snapshots') };
-const catalog = loadCatalog();
 
-/** A service as `hearth serve` puts it together, on the test's database. */
-async function open(backend: string) {
-  const store = await SqliteStore.open({ path: paths.db });
-  const manager = new SandboxManager({
-    config: { ...managerConfigFor(jobsConfig({})), defaultBackend: backend, poolSize: 0 },
-    ledger: store.ledger,
-    rows: store.sandboxes,
-    paths,
-  });
-  const sessions = new SessionService({ manager, store, catalog, config: sessionsConfig({}), paths });
-  await sessions.start();
-  manager.start();
-  return {
-    sessions,
-    async close() {
-      await sessions.close();
-      await manager.close();
-      await store.close();
-    },
-  };
-}
+const open = (backend: string) => openSessionService(paths, backend);
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
   const err = await p.then(
