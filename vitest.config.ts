@@ -9,5 +9,8 @@ export default defineConfig({
     // Sandboxes and VMs are real processes; on 2 cores, files run one at a time.
     fileParallelism: false,
     pool: 'forks',
+    // The workflow parser imports its schema JSON without an import attribute, which Node refuses;
+    // inlined, Vite transforms it (dist/cli.js gets the same from esbuild in scripts/build.mjs).
+    server: { deps: { inline: [/@actions\/workflow-parser/] } },
   },
 });

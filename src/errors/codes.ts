@@ -60,6 +60,8 @@ export const ERROR_CODES = [
   'SNAPSHOT_INCOMPATIBLE',
   'SNAPSHOT_FAILED',
   'INPUT_REJECTED',
+  'WORKFLOW_INVALID',
+  'WORKFLOW_EXPRESSION',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -122,6 +124,8 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   SNAPSHOT_INCOMPATIBLE: 409,
   SNAPSHOT_FAILED: 500,
   INPUT_REJECTED: 422,
+  WORKFLOW_INVALID: 422,
+  WORKFLOW_EXPRESSION: 422,
 };
 
 export const ERROR_HINTS: Record<ErrorCode, string> = {
@@ -188,4 +192,6 @@ export const ERROR_HINTS: Record<ErrorCode, string> = {
     'The sandbox keeps running; the message says which step failed. Retry, or free room in the sandbox.',
   INPUT_REJECTED:
     'Fix the unknown commands the message names (it suggests known ones), or ask for a lower `validate` strictness.',
+  WORKFLOW_INVALID: 'Fix the workflow at the file, line and column the message names.',
+  WORKFLOW_EXPRESSION: 'Fix the expression the message quotes: its syntax, or the contexts and functions it uses.',
 };
