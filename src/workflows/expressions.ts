@@ -103,10 +103,11 @@ export async function evaluateExpression(expression: string, opts: EvaluateOptio
   throw expressionError(expression, new Error('hashFiles() nested too deeply'));
 }
 
-type FunctionMap = ConstructorParameters<typeof Evaluator>[2];
+type FunctionMap = NonNullable<ConstructorParameters<typeof Evaluator>[2]>;
+type FunctionDefinition = FunctionMap extends Map<string, infer F> ? F : never;
 
 function statusFunctions(status: StatusCheck, hashes: Map<string, string>, missing: Map<string, string[]>) {
-  const fixed = (name: string, value: boolean) => ({
+  const fixed = (name: string, value: boolean): FunctionDefinition => ({
     name,
     minArgs: 0,
     maxArgs: 0,
