@@ -21,16 +21,22 @@ export const MAX_MATRIX_LEGS = 256;
 
 type ValueMap = { [key: string]: Value };
 
-const isMap = (v: Value | undefined): v is ValueMap => v !== null && typeof v === 'object' && !Array.isArray(v);
+const isMap = (v: Value | undefined): v is ValueMap =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Expands an evaluated `strategy:` value (undefined when the job has none). */
 export function expandStrategy(jobId: string, strategy: Value | undefined): Strategy {
-  if (strategy === undefined || strategy === null) return { legs: [{}], failFast: true, maxParallel: undefined };
+  if (strategy === undefined || strategy === null)
+    return { legs: [{}], failFast: true, maxParallel: undefined };
   if (!isMap(strategy)) throw bad(jobId, 'strategy must be a mapping');
   const failFast = strategy['fail-fast'] ?? true;
   if (typeof failFast !== 'boolean') throw bad(jobId, 'strategy.fail-fast must be true or false');
   const maxParallel = strategy['max-parallel'];
-  if (maxParallel !== undefined && maxParallel !== null && !(typeof maxParallel === 'number' && maxParallel >= 1)) {
+  if (
+    maxParallel !== undefined &&
+    maxParallel !== null &&
+    !(typeof maxParallel === 'number' && maxParallel >= 1)
+  ) {
     throw bad(jobId, 'strategy.max-parallel must be a number of at least 1');
   }
   return {
@@ -78,7 +84,8 @@ export function expandMatrix(jobId: string, matrix: Value | undefined): MatrixVa
 
 function entries(jobId: string, value: Value | undefined, name: string): ValueMap[] {
   if (value === undefined || value === null) return [];
-  if (!Array.isArray(value) || !value.every(isMap)) throw bad(jobId, `matrix.${name} must be a list of mappings`);
+  if (!Array.isArray(value) || !value.every(isMap))
+    throw bad(jobId, `matrix.${name} must be a list of mappings`);
   return value;
 }
 

@@ -4,6 +4,7 @@
  */
 import {
   convertWorkflowTemplate,
+  isBasicExpression,
   isSequence,
   NoOperationTraceWriter,
   parseWorkflow as parseWithSchema,
@@ -11,9 +12,10 @@ import {
 import type { WorkflowJob } from '@actions/workflow-parser/model/workflow-template';
 import type { TemplateToken } from '@actions/workflow-parser/templates/tokens/template-token';
 import { HearthError } from '../errors/hearth-error.js';
+import { conditionExpression } from './conditions.js';
 import { checkGraph } from './graph.js';
 import type { JobDefinition, RunDefaults, StepDefinition, Workflow } from './model.js';
-import { lookup, stringAt, templateAt } from './tokens.js';
+import { lookup, multiLineValue, stringAt, templateAt } from './tokens.js';
 
 export interface WorkflowSource {
   /** The path shown in errors, e.g. `.github/workflows/ci.yml`. */
@@ -30,7 +32,10 @@ export interface WorkflowProblem {
 
 /** Parses and validates a workflow; throws WORKFLOW_INVALID listing every problem found. */
 export async function parseWorkflow(source: WorkflowSource): Promise<Workflow> {
-  const parsed = parseWithSchema({ name: source.file, content: source.content }, new NoOperationTraceWriter());
+  // The parser keeps the \r of CRLF files inside block scalars (`|-` around a lone `${{ }}` becomes a
+  // string); YAML means the same by either line ending, and line numbers do not change.
+  const content = source.content.replace(/\r\n?/g, '\n');
+  const parsed = parseWithSchema({ name: source.file, content }, new NoOperationTraceWriter());
   const root = parsed.value;
   const problems = collect(source.file, parsed.context.errors.getErrors());
   if (!root) {
@@ -42,7 +47,9 @@ export async function parseWorkflow(source: WorkflowSource): Promise<Workflow> {
   problems.push(...collect(source.file, parsed.context.errors.getErrors()));
   // The converter names unknown needs only when some job has none; hearth always names them.
   const jobs = converted.jobs ?? [];
-  for (const p of checkGraph(jobs.map((j) => ({ id: j.id.value, needs: (j.needs ?? []).map((n) => n.value) })))) {
+  for (const p of checkGraph(
+    jobs.map((j) => ({ id: j.id.value, needs: (j.needs ?? []).map((n) => n.value) })),
+  )) {
     const token = jobs.find((j) => j.id.value === p.job)?.needs?.find((n) => n.value === p.need);
     const reported = problems.some((q) => q.line === token?.line && q.column === token?.col);
     if (p.kind === 'unknown' && reported) continue;
@@ -65,7 +72,7 @@ function toJob(job: WorkflowJob, raw: TemplateToken | undefined): JobDefinition 
     id: job.id.value,
     name: templateAt(raw, 'name'),
     needs: (job.needs ?? []).map((n) => n.value),
-    if: job.if.expression,
+    if: condition(lookup(raw, 'if'), job.if.expression),
     strategy: templateAt(raw, 'strategy'),
     timeoutMinutes: templateAt(raw, 'timeout-minutes'),
     continueOnError: templateAt(raw, 'continue-on-error'),
@@ -88,7 +95,7 @@ function toJob(job: WorkflowJob, raw: TemplateToken | undefined): JobDefinition 
       id: step.id,
       hasUserId: userId !== undefined,
       name: templateAt(rawStep, 'name'),
-      if: 'if' in step && step.if ? step.if.expression : 'success()',
+      if: condition(lookup(rawStep, 'if'), 'if' in step && step.if ? step.if.expression : 'success()'),
       run: templateAt(rawStep, 'run'),
       uses: stringAt(rawStep, 'uses'),
       with: templateAt(rawStep, 'with'),
@@ -106,6 +113,12 @@ function stepAt(steps: TemplateToken | undefined, index: number): TemplateToken 
   return steps && isSequence(steps) && index < steps.count ? steps.get(index) : undefined;
 }
 
+/** The parser's `if:` expression, unless it was a multi-line scalar it read from the YAML source. */
+function condition(raw: TemplateToken | undefined, converted: string): string {
+  const text = raw && isBasicExpression(raw) ? multiLineValue(raw) : undefined;
+  return text === undefined ? converted : conditionExpression(text);
+}
+
 function runDefaults(token: TemplateToken | undefined): RunDefaults {
   const run = lookup(lookup(token, 'defaults'), 'run');
   return { shell: templateAt(run, 'shell'), workingDirectory: templateAt(run, 'working-directory') };
@@ -113,7 +126,11 @@ function runDefaults(token: TemplateToken | undefined): RunDefaults {
 
 function collect(
   file: string,
-  errors: ReadonlyArray<{ rawMessage: string; message: string; range?: { start: { line: number; column: number } } }>,
+  errors: ReadonlyArray<{
+    rawMessage: string;
+    message: string;
+    range?: { start: { line: number; column: number } };
+  }>,
 ): WorkflowProblem[] {
   return errors.map((e) => ({
     file,
@@ -135,7 +152,9 @@ function dedupe(problems: WorkflowProblem[]): WorkflowProblem[] {
 
 function invalid(file: string, problems: WorkflowProblem[]): HearthError {
   const lines = problems.map((p) =>
-    p.line === undefined ? `${p.file}: ${p.message}` : `${p.file} (Line: ${p.line}, Col: ${p.column}): ${p.message}`,
+    p.line === undefined
+      ? `${p.file}: ${p.message}`
+      : `${p.file} (Line: ${p.line}, Col: ${p.column}): ${p.message}`,
   );
   return new HearthError('WORKFLOW_INVALID', `workflow ${file} is invalid:\n${lines.join('\n')}`, {
     details: { errors: problems },

@@ -4,13 +4,14 @@
  * `if:` and `strategy:` are evaluated when the job's needs are done, with their results and outputs
  * in the `needs` context; fail-fast, max-parallel and a bound on concurrent legs are applied here.
  */
+
+import { HearthError } from '../errors/hearth-error.js';
 import { evaluateCondition } from './conditions.js';
 import type { Contexts, StatusCheck, Value } from './expressions.js';
 import { ancestors, checkGraph } from './graph.js';
 import { expandStrategy, type MatrixValues } from './matrix.js';
 import type { JobDefinition, Workflow } from './model.js';
 import { evaluateTemplate, toText } from './template.js';
-import { HearthError } from '../errors/hearth-error.js';
 
 export type JobResult = 'success' | 'failure' | 'cancelled' | 'skipped';
 export type LegResult = 'success' | 'failure' | 'cancelled';
@@ -128,7 +129,11 @@ export class WorkflowPlan {
     const start: Leg[] = [];
     for (const job of this.#order) {
       const run = this.#jobs.get(job.id) as JobRun;
-      while (run.pending.length > 0 && run.running.size < run.maxParallel && this.#running.size < this.#maxLegs) {
+      while (
+        run.pending.length > 0 &&
+        run.running.size < run.maxParallel &&
+        this.#running.size < this.#maxLegs
+      ) {
         const leg = run.pending.shift() as Leg;
         run.running.add(leg.key);
         this.#running.set(leg.key, run);
@@ -222,7 +227,8 @@ export class WorkflowPlan {
   #settle(run: JobRun): void {
     if (run.state.result !== undefined || !run.resolved) return;
     if (run.pending.length > 0 || run.running.size > 0 || run.outcomes.length < run.total) return;
-    const counts = (r: LegResult) => run.outcomes.some((o) => o.result === r && !(r === 'failure' && o.continueOnError));
+    const counts = (r: LegResult) =>
+      run.outcomes.some((o) => o.result === r && !(r === 'failure' && o.continueOnError));
     run.state.result = counts('failure') ? 'failure' : counts('cancelled') ? 'cancelled' : 'success';
   }
 }

@@ -24,10 +24,15 @@ const UNSUPPORTED = new Set(['pwsh', 'powershell', 'cmd']);
  * The command for a step's shell. Unset means bash (`bash -e {0}`, without pipefail, as GitHub runs
  * an unset shell on Linux), or sh where bash is missing; the executor says which it found.
  */
-export function shellCommand(shell: string | undefined, opts: { bashAvailable?: boolean } = {}): ShellCommand {
+export function shellCommand(
+  shell: string | undefined,
+  opts: { bashAvailable?: boolean } = {},
+): ShellCommand {
   const name = shell?.trim() ?? '';
   if (name === '') {
-    return opts.bashAvailable === false ? { template: 'sh -e {0}', extension: '.sh' } : { template: 'bash -e {0}', extension: '.sh' };
+    return opts.bashAvailable === false
+      ? { template: 'sh -e {0}', extension: '.sh' }
+      : { template: 'bash -e {0}', extension: '.sh' };
   }
   const known = KNOWN[name];
   if (known) return known;
