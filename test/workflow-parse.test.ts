@@ -141,13 +141,13 @@ jobs:
       '    runs-on: x',
       '    strategy:',
       '      matrix: |-',
-      '        ${{ fromJSON(\'{"n": [1]}\') }}',
+      `        \${{ fromJSON('{"n": [1]}') }}`,
       '    steps:',
       '      - run: |',
-      '          echo ${{ matrix.n }}',
+      `          echo \${{ matrix.n }}`,
       "          echo 'done' {x}",
       '        if: |-',
-      "          ${{ github.ref == 'x' }}",
+      `          \${{ github.ref == 'x' }}`,
       '',
     ].join('\r\n');
     const [job] = (await parseWorkflow({ file: 'm.yml', content })).jobs;

@@ -193,5 +193,6 @@ export const ERROR_HINTS: Record<ErrorCode, string> = {
   INPUT_REJECTED:
     'Fix the unknown commands the message names (it suggests known ones), or ask for a lower `validate` strictness.',
   WORKFLOW_INVALID: 'Fix the workflow at the file, line and column the message names.',
-  WORKFLOW_EXPRESSION: 'Fix the expression the message quotes: its syntax, or the contexts and functions it uses.',
+  WORKFLOW_EXPRESSION:
+    'Fix the expression the message quotes: its syntax, or the contexts and functions it uses.',
 };
