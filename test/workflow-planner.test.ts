@@ -204,6 +204,35 @@ describe('the planner', () => {
     expect(legs.map((l) => l.matrix)).toEqual([{ package: 'a' }, { package: 'b' }]);
   });
 
+  it.each([
+    ['evalmatrix-merge-map', [{ a: { env: { key1: 'val1', key2: 'val2', key3: 'val3' } } }]],
+    [
+      'evalmatrix-merge-array',
+      [{ a: { env: { key1: 'val1' } } }, { a: { env: { key2: 'val2' } } }, { a: { env: { key3: 'val3' } } }],
+    ],
+  ])('evaluates an insert directive and spliced lists in a matrix (act %s)', async (dir, matrixes) => {
+    const wf = await parseWorkflow({ file: dir, content: readFileSync(`${ACT}/${dir}/push.yml`, 'utf8') });
+    const legs = await new WorkflowPlan(wf, { contexts: {} }).next();
+    expect(legs.map((l) => l.matrix)).toEqual(matrixes);
+  });
+
+  it('gives each leg the job defaults over the workflow defaults (act defaults-run)', async () => {
+    const wf = await parseWorkflow({
+      file: 'defaults-run/main.yaml',
+      content: readFileSync(`${ACT}/defaults-run/main.yaml`, 'utf8'),
+    });
+    const legs = await new WorkflowPlan(wf, { contexts: {}, maxParallelLegs: 10 }).next();
+    const byJob = Object.fromEntries(legs.map((l) => [l.jobId, l.defaults]));
+    expect(byJob['without-defaults']).toEqual({
+      shell: { kind: 'literal', value: 'sh' },
+      workingDirectory: undefined,
+    });
+    expect(byJob['with-defaults']).toEqual({
+      shell: { kind: 'literal', value: 'bash' },
+      workingDirectory: { kind: 'literal', value: '/tmp' },
+    });
+  });
+
   it('fails a job whose strategy cannot be evaluated, with the reason, and skips its dependants', async () => {
     const wf = await workflow(`  a:
     runs-on: x

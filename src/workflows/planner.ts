@@ -10,7 +10,7 @@ import { evaluateCondition } from './conditions.js';
 import type { Contexts, StatusCheck, Value } from './expressions.js';
 import { ancestors, checkGraph } from './graph.js';
 import { expandStrategy, type MatrixValues } from './matrix.js';
-import type { JobDefinition, Workflow } from './model.js';
+import type { JobDefinition, RunDefaults, Workflow } from './model.js';
 import { evaluateTemplate, toText } from './template.js';
 
 export type JobResult = 'success' | 'failure' | 'cancelled' | 'skipped';
@@ -27,6 +27,8 @@ export interface Leg {
   strategy: { 'fail-fast': boolean; 'max-parallel': number; 'job-index': number; 'job-total': number };
   /** The `needs` context of this job. */
   needs: Record<string, { result: JobResult; outputs: Record<string, string> }>;
+  /** `defaults.run` of the job over those of the workflow (a step's own shell/working-directory win). */
+  defaults: RunDefaults;
 }
 
 export interface LegOutcome {
@@ -66,6 +68,7 @@ interface JobRun {
 export class WorkflowPlan {
   readonly #jobs = new Map<string, JobRun>();
   readonly #order: JobDefinition[];
+  readonly #defaults: RunDefaults;
   readonly #contexts: Contexts;
   readonly #maxLegs: number;
   readonly #running = new Map<string, JobRun>();
@@ -77,6 +80,7 @@ export class WorkflowPlan {
       throw new HearthError('WORKFLOW_INVALID', problems.map((p) => p.message).join('\n'));
     }
     this.#order = workflow.jobs;
+    this.#defaults = workflow.defaults;
     this.#contexts = opts.contexts;
     this.#maxLegs = Math.max(1, opts.maxParallelLegs ?? 4);
     for (const job of workflow.jobs) {
@@ -191,7 +195,7 @@ export class WorkflowPlan {
       }
       const strategy = expandStrategy(
         job.id,
-        job.strategy ? await evaluateTemplate(job.strategy, { contexts }) : undefined,
+        job.strategy ? await evaluateTemplate(job.strategy, { contexts, spliceArrays: true }) : undefined,
       );
       run.failFast = strategy.failFast;
       run.maxParallel = strategy.maxParallel ?? Number.POSITIVE_INFINITY;
@@ -208,6 +212,10 @@ export class WorkflowPlan {
           'job-total': strategy.legs.length,
         },
         needs,
+        defaults: {
+          shell: job.defaults.shell ?? this.#defaults.shell,
+          workingDirectory: job.defaults.workingDirectory ?? this.#defaults.workingDirectory,
+        },
       }));
     } catch (err) {
       run.state.result = 'failure';

@@ -58,7 +58,15 @@ function findClose(text: string, from: number): number {
 }
 
 /** Evaluates a template to a plain value. */
-export async function evaluateTemplate(template: Template, opts: EvaluateOptions): Promise<Value> {
+export interface TemplateOptions extends EvaluateOptions {
+  /**
+   * A list item that is an expression giving a list adds its items (as act does for matrix values).
+   * @default false
+   */
+  spliceArrays?: boolean;
+}
+
+export async function evaluateTemplate(template: Template, opts: TemplateOptions): Promise<Value> {
   switch (template.kind) {
     case 'literal':
       return template.value;
@@ -68,7 +76,11 @@ export async function evaluateTemplate(template: Template, opts: EvaluateOptions
       return null;
     case 'seq': {
       const out: Value[] = [];
-      for (const item of template.items) out.push(await evaluateTemplate(item, opts));
+      for (const item of template.items) {
+        const value = await evaluateTemplate(item, opts);
+        if (opts.spliceArrays && item.kind === 'expr' && Array.isArray(value)) out.push(...value);
+        else out.push(value);
+      }
       return out;
     }
     case 'map': {
