@@ -292,6 +292,11 @@ describe('expressions the executor evaluates', () => {
     });
   });
 
+  it('treats a context it was not given as null', async () => {
+    expect(await evaluateExpression('toJSON(matrix)', { contexts: {} })).toBe('null');
+    expect(await evaluateExpression('matrix.os', { contexts: {} })).toBe(null);
+  });
+
   it('answers status functions from the status it is given', async () => {
     const status = { success: false, failure: true, cancelled: false };
     expect(await evaluateExpression('failure() && !success()', { contexts: {}, status })).toBe(true);

@@ -83,20 +83,21 @@ export function parseExpression(expression: string): Expr {
 /** Evaluates one expression (without `${{ }}`) to a plain value. */
 export async function evaluateExpression(expression: string, opts: EvaluateOptions): Promise<Value> {
   const tree = parseExpression(expression);
+  // A context the caller did not give is null, as GitHub has `matrix` in a job without one.
   const contexts = new data.Dictionary(
-    ...Object.entries(opts.contexts).map(([key, value]) => ({ key, value: toData(value) })),
+    ...CONTEXT_NAMES.map((key) => ({ key, value: toData(opts.contexts[key]) })),
   );
   const hashes = new Map<string, string>();
   for (let round = 0; round <= MAX_HASH_ROUNDS; round++) {
     const missing = new Map<string, string[]>();
     const functions = statusFunctions(opts.status ?? STATUS_SUCCESS, hashes, missing);
-    let result: data.ExpressionData;
+    let result: Value;
     try {
-      result = new Evaluator(tree, contexts, functions).evaluate();
+      result = fromData(new Evaluator(tree, contexts, functions).evaluate());
     } catch (err) {
       throw expressionError(expression, err);
     }
-    if (missing.size === 0) return fromData(result);
+    if (missing.size === 0) return result;
     if (!opts.hashFiles) throw expressionError(expression, new Error('hashFiles() is not available here'));
     for (const [key, patterns] of missing) hashes.set(key, await opts.hashFiles(patterns));
   }

@@ -150,7 +150,7 @@ export class WorkflowPlan {
   /** Records a leg's end. Returns the running legs the executor must now cancel (fail-fast). */
   finished(key: string, outcome: LegOutcome): { cancel: string[] } {
     const run = this.#running.get(key);
-    if (!run) throw new HearthError('BAD_REQUEST', `leg '${key}' is not running`);
+    if (!run) throw new HearthError('INTERNAL', `leg '${key}' is not running`);
     this.#running.delete(key);
     run.running.delete(key);
     run.outcomes.push(outcome);
