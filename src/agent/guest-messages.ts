@@ -79,6 +79,9 @@ const FileStatSchema = Type.Object(
     size: Count,
     mode: Type.Integer({ minimum: 0, maximum: 0xffff_ffff }),
     mtimeMs: Type.Number(),
+    uid: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffff_ffff })),
+    gid: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffff_ffff })),
+    target: Type.Optional(Text),
   },
   strict,
 );

@@ -105,6 +105,11 @@ export interface FileStat {
   size: number;
   mode: number;
   mtimeMs: number;
+  /** Owner and group ids as the sandbox sees them (agents before these fields send none). */
+  uid?: number;
+  gid?: number;
+  /** Where a symlink points, as stored in it (not resolved). */
+  target?: string;
 }
 
 export interface HelloInfo {

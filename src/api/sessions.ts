@@ -238,6 +238,11 @@ export const FileEntry = Type.Object({
   size: Type.Number(),
   mode: Type.Integer(),
   mtime: Type.String({ format: 'date-time' }),
+  /** Owner and group ids inside the sandbox (1000 is the sandbox's user, 0 root). */
+  uid: Type.Optional(Type.Integer()),
+  gid: Type.Optional(Type.Integer()),
+  /** A symlink's target, as stored in the link. */
+  symlinkTarget: Type.Optional(Type.String()),
 });
 export type FileEntry = Static<typeof FileEntry>;
 

@@ -169,6 +169,10 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
           await s.close({ graceMs });
           await manager.close();
           await learning.close();
+          // Every service has finished: what is still connected carries nothing that matters. A
+          // client may hold a connection it never sent a request on (undici opens spares); Node
+          // waits for such a one's headers timeout (a minute) unless it is ended here.
+          a.server.closeAllConnections();
           await stopping;
           await store.close();
         })()),

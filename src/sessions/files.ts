@@ -14,6 +14,9 @@ export function toEntry(s: FileStat): FileEntry {
     size: s.size,
     mode: s.mode,
     mtime: new Date(s.mtimeMs).toISOString(),
+    ...(s.uid === undefined ? {} : { uid: s.uid }),
+    ...(s.gid === undefined ? {} : { gid: s.gid }),
+    ...(s.target === undefined ? {} : { symlinkTarget: s.target }),
   };
 }
 

@@ -9,6 +9,7 @@ import {
   mkdir,
   open,
   readdir,
+  readlink,
   rm,
   rmdir,
   stat,
@@ -92,14 +93,14 @@ export class GuestFiles {
     for (const name of names) {
       const child = join(abs, name);
       const cst = await lstat(child).catch(() => undefined);
-      if (cst) out.push(this.#toStat(child, cst));
+      if (cst) out.push(await this.#toStat(child, cst));
     }
     return out;
   }
 
   async stat(path: string): Promise<FileStat> {
     const abs = this.confine.resolve(path);
-    return this.#toStat(abs, await lstat(abs));
+    return await this.#toStat(abs, await lstat(abs));
   }
 
   async mkdir(path: string, recursive: boolean): Promise<null> {
@@ -119,7 +120,9 @@ export class GuestFiles {
     return null;
   }
 
-  #toStat(abs: string, st: Stats): FileStat {
+  async #toStat(abs: string, st: Stats): Promise<FileStat> {
+    // A link that vanishes between lstat and readlink is reported without its target.
+    const target = st.isSymbolicLink() ? await readlink(abs).catch(() => undefined) : undefined;
     return {
       name: basename(abs),
       path: this.confine.display(abs),
@@ -127,6 +130,9 @@ export class GuestFiles {
       size: st.size,
       mode: st.mode & 0o7777,
       mtimeMs: st.mtimeMs,
+      uid: st.uid,
+      gid: st.gid,
+      ...(target === undefined ? {} : { target }),
     };
   }
 }

@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { SandboxTokens } from '../../../e2b/tokens.js';
 import type { SessionService } from '../../../sessions/service.js';
 import { e2bControlRoutes } from './control.js';
+import { envdFilesRoutes } from './envd-files.js';
+import { envdFilesystemRoutes } from './envd-fs.js';
 import { envdProcessRoutes } from './envd-process.js';
 import { useE2bRestShape } from './errors.js';
 import { e2bInterpreterRoutes } from './interpreter.js';
@@ -24,6 +26,8 @@ export async function e2bRoutes(app: FastifyInstance, o: E2bRouteOptions): Promi
     await e2bControlRoutes(scope, o);
   });
   await app.register(async (scope) => envdProcessRoutes(scope, o));
+  await app.register(async (scope) => envdFilesystemRoutes(scope, { sessions: o.sessions }));
+  await app.register(async (scope) => envdFilesRoutes(scope, o));
   await app.register(async (scope) => {
     useE2bRestShape(scope);
     await e2bInterpreterRoutes(scope, o);
