@@ -90,7 +90,7 @@ export async function evaluateExpression(expression: string, opts: EvaluateOptio
   const hashes = new Map<string, string>();
   for (let round = 0; round <= MAX_HASH_ROUNDS; round++) {
     const missing = new Map<string, string[]>();
-    const functions = statusFunctions(opts.status ?? STATUS_SUCCESS, hashes, missing);
+    const functions = runnerFunctions(opts.status ?? STATUS_SUCCESS, hashes, missing);
     let result: Value;
     try {
       result = fromData(new Evaluator(tree, contexts, functions).evaluate());
@@ -107,7 +107,8 @@ export async function evaluateExpression(expression: string, opts: EvaluateOptio
 type FunctionMap = NonNullable<ConstructorParameters<typeof Evaluator>[2]>;
 type FunctionDefinition = FunctionMap extends Map<string, infer F> ? F : never;
 
-function statusFunctions(status: StatusCheck, hashes: Map<string, string>, missing: Map<string, string[]>) {
+/** The functions GitHub leaves to the runner: the status functions and hashFiles(). */
+function runnerFunctions(status: StatusCheck, hashes: Map<string, string>, missing: Map<string, string[]>) {
   const fixed = (name: string, value: boolean): FunctionDefinition => ({
     name,
     minArgs: 0,
