@@ -10,7 +10,7 @@ export default defineConfig({
     fileParallelism: false,
     pool: 'forks',
     // The workflow parser imports its schema JSON without an import attribute, which Node refuses;
-    // inlined, Vite transforms it (dist/cli.js gets the same from esbuild in scripts/build.mjs).
-    server: { deps: { inline: [/@actions\/workflow-parser/] } },
+    // pre-bundled by Vite's esbuild step it loads (dist/cli.js gets the same from scripts/build.mjs).
+    deps: { optimizer: { ssr: { enabled: true, include: ['@actions/workflow-parser'] } } },
   },
 });
