@@ -46,6 +46,18 @@ if (stale) {
   renameSync(tmp, shimOut);
 }
 
+// @actions/workflow-parser imports its schema JSON without an import attribute, which Node 20 refuses
+// to load; bundled, esbuild inlines the JSON. It and @actions/expressions are bundled together so the
+// parser and hearth's evaluator share one copy of the expression classes.
+const bundleActionsPackages = {
+  name: 'bundle-actions-packages',
+  setup(b) {
+    b.onResolve({ filter: /^@actions\/(workflow-parser|expressions)(\/|$)/ }, (args) => ({
+      path: fileURLToPath(import.meta.resolve(args.path)),
+    }));
+  },
+};
+
 await build({
   entryPoints: [join(root, 'src/cli/main.ts')],
   outfile: join(dist, 'cli.js'),
@@ -54,6 +66,7 @@ await build({
   target: 'node20',
   format: 'esm',
   packages: 'external',
+  plugins: [bundleActionsPackages],
   sourcemap: true,
   logLevel: 'warning',
 });

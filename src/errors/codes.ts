@@ -64,6 +64,8 @@ export const ERROR_CODES = [
   'WEBHOOK_SIGNATURE_MISSING',
   'WEBHOOK_SIGNATURE_INVALID',
   'REPOSITORY_FETCH_FAILED',
+  'WORKFLOW_INVALID',
+  'WORKFLOW_EXPRESSION',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -130,6 +132,8 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   WEBHOOK_SIGNATURE_MISSING: 400,
   WEBHOOK_SIGNATURE_INVALID: 401,
   REPOSITORY_FETCH_FAILED: 502,
+  WORKFLOW_INVALID: 422,
+  WORKFLOW_EXPRESSION: 422,
 };
 
 export const ERROR_HINTS: Record<ErrorCode, string> = {
@@ -204,4 +208,7 @@ export const ERROR_HINTS: Record<ErrorCode, string> = {
     "The webhook's secret in GitHub and HEARTH_GITHUB_WEBHOOK_SECRET differ, or the body was changed on the way: make them equal.",
   REPOSITORY_FETCH_FAILED:
     'Check HEARTH_GITHUB_TOKEN can read the repository, or that HEARTH_GITHUB_MIRROR_DIR holds <owner>/<repo>.git with the commit.',
+  WORKFLOW_INVALID: 'Fix the workflow at the file, line and column the message names.',
+  WORKFLOW_EXPRESSION:
+    'Fix the expression the message quotes: its syntax, or the contexts and functions it uses.',
 };
