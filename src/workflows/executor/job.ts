@@ -1,0 +1,216 @@
+/**
+ * One leg (a job, or a matrix combination of it) in exactly one sandbox: acquired before its first
+ * step, released after its last on every path. Steps run in order; `if:` decides with the job's
+ * status so far; a failed step without continue-on-error fails the job and only `always()`,
+ * `failure()` or `cancelled()` steps still run.
+ */
+import { performance } from 'node:perf_hooks';
+import { toHearthError } from '../../errors/hearth-error.js';
+import type { ManagedSandbox } from '../../sandboxes/managed-sandbox.js';
+import { evaluateCondition, truthy } from '../conditions.js';
+import type { Contexts, Value } from '../expressions.js';
+import type { Leg } from '../planner.js';
+import { evaluateStringMap, evaluateTemplate, toText } from '../template.js';
+import { runStep } from './step.js';
+import type { ExecuteOptions, JobRunResult, StepRunResult, StepStatus } from './types.js';
+import { copyWorkspace } from './workspace.js';
+
+/** GitHub's default job timeout: 360 minutes. */
+const DEFAULT_JOB_TIMEOUT_MINUTES = 360;
+
+export interface LegRun {
+  leg: Leg;
+  name: string;
+  contexts: Contexts;
+  /** Workflow env, evaluated. */
+  workflowEnv: Record<string, string>;
+  labels: Record<string, string>;
+  /** Aborted when the run is cancelled or fail-fast cancels this leg. */
+  signal: AbortSignal;
+}
+
+export type LegOptions = Pick<
+  ExecuteOptions,
+  'manager' | 'repositoryDir' | 'image' | 'backend' | 'slot' | 'onLog' | 'maxLogBytesPerStep'
+> & { workspace: string };
+
+export async function runLeg(
+  o: LegOptions,
+  run: LegRun,
+): Promise<JobRunResult & { continueOnError: boolean }> {
+  const started = performance.now();
+  const { leg } = run;
+  const base = { key: leg.key, jobId: leg.jobId, name: run.name, outputs: {}, steps: [] as StepRunResult[] };
+  const contexts: Contexts = { ...run.contexts, env: run.workflowEnv };
+  let continueOnError = false;
+  let jobTimeoutMs = DEFAULT_JOB_TIMEOUT_MINUTES * 60_000;
+  let jobEnv: Record<string, string>;
+  try {
+    jobEnv = { ...run.workflowEnv, ...(await evaluateStringMap(leg.job.env, { contexts })) };
+    if (leg.job.continueOnError)
+      continueOnError = truthy(await evaluateTemplate(leg.job.continueOnError, { contexts }));
+    if (leg.job.timeoutMinutes)
+      jobTimeoutMs = minutes(await evaluateTemplate(leg.job.timeoutMinutes, { contexts }), jobTimeoutMs);
+  } catch (err) {
+    const error = toHearthError(err).message;
+    return { ...base, result: 'failure', error, durationMs: performance.now() - started, continueOnError };
+  }
+  // The job's timeout and the run's cancel both stop the running step through one signal.
+  const ctrl = new AbortController();
+  const onAbort = () => ctrl.abort();
+  run.signal.addEventListener('abort', onAbort, { once: true });
+  if (run.signal.aborted) ctrl.abort();
+  const deadline = Date.now() + jobTimeoutMs;
+  const timer = setTimeout(() => ctrl.abort(), jobTimeoutMs);
+  timer.unref();
+  let sandbox: ManagedSandbox | undefined;
+  const steps: StepRunResult[] = [];
+  let failed = false;
+  let error: string | undefined;
+  try {
+    sandbox = await o.manager.acquire({
+      image: o.image ?? 'default',
+      backend: o.backend,
+      labels: run.labels,
+      slot: o.slot ?? 'long',
+      signal: ctrl.signal,
+    });
+    if (o.repositoryDir) await copyWorkspace(sandbox, o.repositoryDir, o.workspace);
+    const tempDir = `/tmp/hearth-workflow/${sandbox.id}`;
+    const env = { ...jobEnv };
+    const path: string[] = [];
+    const stepsContext: Record<string, Value> = {};
+    for (const step of leg.job.steps) {
+      const stepContexts: Contexts = {
+        ...contexts,
+        env: { ...env },
+        steps: stepsContext,
+        job: { status: failed ? 'failure' : 'success' },
+      };
+      const cancelled = ctrl.signal.aborted;
+      const status = { success: !failed, failure: failed, cancelled };
+      let name = step.uses ? `Run ${step.uses}` : `Run ${step.id}`;
+      let outcome: StepStatus | undefined;
+      let stepResult: StepRunResult | undefined;
+      try {
+        if (step.name) name = toText(await evaluateTemplate(step.name, { contexts: stepContexts }));
+        else if (step.run)
+          name = `Run ${toText(await evaluateTemplate(step.run, { contexts: stepContexts })).split('\n')[0]}`;
+        if (!(await evaluateCondition(step.if, { contexts: stepContexts, status }))) outcome = 'skipped';
+      } catch (err) {
+        outcome = 'failure';
+        const e = toHearthError(err).message;
+        stepResult = stepOf(step.index, step.id, name, 'failure', e);
+      }
+      if (outcome === 'skipped') stepResult = stepOf(step.index, step.id, name, 'skipped');
+      if (!stepResult) {
+        const stepMinutes = step.timeoutMinutes
+          ? minutes(
+              await evaluateTemplate(step.timeoutMinutes, { contexts: stepContexts }).catch(() => null),
+              0,
+            )
+          : 0;
+        const left = deadline - Date.now();
+        // A step that runs in spite of a cancel (always()) gets its own signal: only its timeout stops it.
+        const stepSignal = cancelled ? new AbortController().signal : ctrl.signal;
+        const { result, effects } = await runStep(step, name, {
+          sandbox,
+          tempDir,
+          contexts: stepContexts,
+          env,
+          path,
+          defaults: leg.defaults,
+          workspace: o.workspace,
+          labels: run.labels,
+          timeoutMs: stepMinutes > 0 ? Math.min(stepMinutes, left) : left,
+          maxLogBytes: o.maxLogBytesPerStep ?? 65_536,
+          onLine: (stream, line) => o.onLog?.(leg.key, name, stream, line),
+          signal: stepSignal,
+        });
+        Object.assign(env, effects.env);
+        path.unshift(...effects.path.reverse());
+        let coe = false;
+        if (step.continueOnError && result.outcome === 'failure') {
+          coe = truthy(
+            await evaluateTemplate(step.continueOnError, { contexts: stepContexts }).catch(() => false),
+          );
+        }
+        stepResult = { ...result, conclusion: coe ? 'success' : result.outcome };
+      }
+      steps.push(stepResult);
+      if (stepResult.conclusion === 'failure' || stepResult.conclusion === 'cancelled') failed = true;
+      if (step.hasUserId) {
+        stepsContext[step.id] = {
+          outputs: stepResult.outputs,
+          outcome: stepResult.outcome,
+          conclusion: stepResult.conclusion,
+        };
+      }
+      if (!sandbox.alive) {
+        failed = true;
+        error = sandbox.deathError?.message ?? 'the sandbox ended during the job';
+        break;
+      }
+    }
+    const outputs = await evaluateStringMap(leg.job.outputs, {
+      contexts: { ...contexts, env, steps: stepsContext },
+    }).catch(() => ({}));
+    const result =
+      ctrl.signal.aborted && !run.signal.aborted && Date.now() >= deadline
+        ? 'failure'
+        : run.signal.aborted
+          ? 'cancelled'
+          : failed
+            ? 'failure'
+            : 'success';
+    if (result === 'failure' && !error && Date.now() >= deadline)
+      error = `the job ran past its timeout (${jobTimeoutMs} ms)`;
+    return {
+      ...base,
+      result,
+      outputs,
+      steps,
+      sandboxId: sandbox.id,
+      durationMs: performance.now() - started,
+      continueOnError,
+      ...(error ? { error } : {}),
+    };
+  } catch (err) {
+    return {
+      ...base,
+      result: run.signal.aborted ? 'cancelled' : 'failure',
+      steps,
+      error: toHearthError(err).message,
+      durationMs: performance.now() - started,
+      continueOnError,
+      ...(sandbox ? { sandboxId: sandbox.id } : {}),
+    };
+  } finally {
+    clearTimeout(timer);
+    run.signal.removeEventListener('abort', onAbort);
+    await sandbox?.release();
+  }
+}
+
+function stepOf(index: number, id: string, name: string, status: StepStatus, error?: string): StepRunResult {
+  return {
+    index,
+    id,
+    name,
+    outcome: status,
+    conclusion: status,
+    exitCode: null,
+    timedOut: false,
+    outputs: {},
+    durationMs: 0,
+    log: error ? `${error}\n` : '',
+    summary: '',
+    ...(error ? { error } : {}),
+  };
+}
+
+/** `timeout-minutes` in ms (fractions allowed, as act takes them); `fallback` when not a positive number. */
+function minutes(value: Value, fallbackMs: number): number {
+  const n = typeof value === 'number' ? value : Number(toText(value));
+  return Number.isFinite(n) && n > 0 ? Math.round(n * 60_000) : fallbackMs;
+}

@@ -1,0 +1,84 @@
+/**
+ * What the workflow executor is given and what it returns: a run → its jobs (legs) → their steps.
+ */
+import type { SandboxManager } from '../../sandboxes/manager.js';
+import type { Contexts } from '../expressions.js';
+import type { Workflow } from '../model.js';
+import type { JobResult } from '../planner.js';
+
+export type StepStatus = 'success' | 'failure' | 'skipped' | 'cancelled';
+export type LogStream = 'stdout' | 'stderr';
+
+export interface ExecuteOptions {
+  manager: SandboxManager;
+  workflow: Workflow;
+  /** A host directory whose files are copied into each job's workspace; none means an empty workspace. */
+  repositoryDir?: string;
+  /** `owner/name`, for github.repository and the exec labels. @default 'local/repository' */
+  repository?: string;
+  /** The run's id, on every exec as `workflow_run`. @default a random UUID */
+  runId?: string;
+  /** github, vars, secrets, inputs… (github gets workspace, repository, run_id filled in when absent). */
+  contexts?: Contexts;
+  /** @default 'default' */
+  image?: string;
+  /** @default the manager's default backend */
+  backend?: string;
+  /**
+   * `long`: the executor's own bound (maxParallelLegs) limits sandboxes; `short`: each job also waits
+   * for one of the manager's slots, shared with other runs. @default 'long'
+   */
+  slot?: 'short' | 'long';
+  /** Legs running at once in this run. @default 4 */
+  maxParallelLegs?: number;
+  /** The sandbox's work directory as its programs see it. @default '/home/user' */
+  workspace?: string;
+  /** Output kept per step (the newest bytes); live lines go to onLog whatever this is. @default 65536 */
+  maxLogBytesPerStep?: number;
+  /** Called with each line a step prints (a line past 64 KiB is cut). */
+  onLog?: (job: string, step: string, stream: LogStream, line: string) => void;
+  /** Cancels the run: running steps are killed, `if: cancelled()`/`always()` steps still run. */
+  signal?: AbortSignal;
+}
+
+export interface StepRunResult {
+  index: number;
+  id: string;
+  name: string;
+  /** The step's own result (`steps.<id>.outcome`). */
+  outcome: StepStatus;
+  /** After continue-on-error (`steps.<id>.conclusion`). */
+  conclusion: StepStatus;
+  exitCode: number | null;
+  timedOut: boolean;
+  outputs: Record<string, string>;
+  durationMs: number;
+  /** Why the step failed without an exit code (an action not available, a lost sandbox…). */
+  error?: string;
+  /** The step's output, stdout and stderr interleaved, at most maxLogBytesPerStep (the newest). */
+  log: string;
+  /** What GITHUB_STEP_SUMMARY received (bounded). */
+  summary: string;
+}
+
+export interface JobRunResult {
+  /** The leg key: the job id, or `<job id>[<index>]` for a matrix leg. */
+  key: string;
+  jobId: string;
+  name: string;
+  result: JobResult;
+  sandboxId?: string;
+  outputs: Record<string, string>;
+  durationMs: number;
+  error?: string;
+  steps: StepRunResult[];
+}
+
+export interface WorkflowRunResult {
+  runId: string;
+  workflow: string;
+  result: 'success' | 'failure' | 'cancelled';
+  /** Every leg that ran, in the order they finished, plus jobs that never ran (skipped, failed to plan). */
+  jobs: JobRunResult[];
+  durationMs: number;
+}
