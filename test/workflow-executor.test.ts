@@ -119,4 +119,199 @@ jobs:
       workflow_run: 'run-five',
     });
   });
+
+  it('runs 3 workflows in parallel in 3 distinct sandboxes', async (ctx) => {
+    if (skip) ctx.skip();
+    const w = watch(manager);
+    const wf = await parse(
+      'on: push\njobs:\n  one:\n    runs-on: x\n    steps:\n      - run: echo a\n      - run: echo b\n',
+    );
+    const runs = await Promise.all(
+      ['p1', 'p2', 'p3'].map((runId) => executeWorkflow({ manager, workflow: wf, runId })),
+    );
+    expect(runs.map((r) => r.result)).toEqual(['success', 'success', 'success']);
+    const ids = runs.map((r) => r.jobs[0]?.sandboxId);
+    expect(new Set(ids).size).toBe(3);
+    for (const [i, runId] of ['p1', 'p2', 'p3'].entries()) expect([...w.used(runId)]).toEqual([ids[i]]);
+    expect(manager.list()).toEqual([]);
+  });
+
+  it('with 2 sandbox slots, a third workflow waits for a release and then runs', async (ctx) => {
+    if (skip) ctx.skip();
+    const limited = newManager(2);
+    try {
+      const w = watch(limited);
+      let most = 0;
+      limited.events.on('exec.started', () => {
+        most = Math.max(most, limited.list().length);
+      });
+      const wf = await parse(
+        'on: push\njobs:\n  one:\n    runs-on: x\n    steps:\n      - run: sleep 0.5\n      - run: echo done\n',
+      );
+      const runs = await Promise.all(
+        ['s1', 's2', 's3'].map((runId) =>
+          executeWorkflow({ manager: limited, workflow: wf, runId, slot: 'short' }),
+        ),
+      );
+      expect(runs.map((r) => r.result)).toEqual(['success', 'success', 'success']);
+      expect(new Set(runs.map((r) => r.jobs[0]?.sandboxId)).size).toBe(3);
+      expect(most).toBe(2);
+      // The sandbox that ran last had its first exec only after another was released.
+      const firstExec = (id: string) => w.log.findIndex((l) => l.kind === 'exec' && l.sandboxId === id);
+      const firstEnd = w.log.findIndex((l) => l.kind === 'ended');
+      const lastStarted = Math.max(...runs.map((r) => firstExec(r.jobs[0]?.sandboxId as string)));
+      expect(firstEnd).toBeGreaterThanOrEqual(0);
+      expect(lastStarted).toBeGreaterThan(firstEnd);
+      expect(limited.list()).toEqual([]);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('after a failing step skips the rest, runs if: always() steps and releases the sandbox', async (ctx) => {
+    if (skip) ctx.skip();
+    const w = watch(manager);
+    const wf = await parse(`
+on: push
+jobs:
+  build:
+    runs-on: x
+    steps:
+      - run: echo first
+      - id: broken
+        run: exit 3
+      - run: echo never
+      - if: failure()
+        run: echo "outcome=\${{ steps.broken.outcome }}"
+      - if: always()
+        run: echo cleanup
+`);
+    const lines: string[] = [];
+    const r = await executeWorkflow({
+      manager,
+      workflow: wf,
+      runId: 'fail',
+      onLog: (_j, _s, _t, line) => lines.push(line),
+    });
+    expect(r.result).toBe('failure');
+    const job = r.jobs[0];
+    expect(job?.result).toBe('failure');
+    expect(job?.steps.map((s) => s.outcome)).toEqual(['success', 'failure', 'skipped', 'success', 'success']);
+    expect(job?.steps[1]?.exitCode).toBe(3);
+    expect(lines).toContain('outcome=failure');
+    expect(lines).toContain('cleanup');
+    expect(lines).not.toContain('never');
+    expect(w.used('fail').size).toBe(1);
+    expect(w.ended().has(job?.sandboxId as string)).toBe(true);
+    expect(manager.list()).toEqual([]);
+  });
+
+  it('goes on after a failing step with continue-on-error', async (ctx) => {
+    if (skip) ctx.skip();
+    const wf = await parse(`
+on: push
+jobs:
+  build:
+    runs-on: x
+    steps:
+      - id: soft
+        continue-on-error: true
+        run: exit 1
+      - run: echo "\${{ steps.soft.outcome }}/\${{ steps.soft.conclusion }}"
+`);
+    const lines: string[] = [];
+    const r = await executeWorkflow({ manager, workflow: wf, onLog: (_j, _s, _t, l) => lines.push(l) });
+    expect(r.result).toBe('success');
+    expect(r.jobs[0]?.steps.map((s) => [s.outcome, s.conclusion])).toEqual([
+      ['failure', 'success'],
+      ['success', 'success'],
+    ]);
+    expect(lines).toContain('failure/success');
+  });
+
+  it('passes GITHUB_ENV, GITHUB_OUTPUT (multi-line too), GITHUB_PATH and outputs between steps and jobs', async (ctx) => {
+    if (skip) ctx.skip();
+    const wf = await parse(`
+on: push
+env:
+  LEVEL: workflow
+jobs:
+  first:
+    runs-on: x
+    outputs:
+      greeting: \${{ steps.out.outputs.greeting }}
+    env:
+      JOB_VAR: job
+    steps:
+      - run: |
+          echo "FROM_ENV=set by step one" >> "$GITHUB_ENV"
+          mkdir -p "$HOME/bin" && printf '#!/bin/sh\\necho mytool-ok\\n' > "$HOME/bin/mytool" && chmod +x "$HOME/bin/mytool"
+          echo "$HOME/bin" >> "$GITHUB_PATH"
+          echo "## summary" >> "$GITHUB_STEP_SUMMARY"
+      - id: out
+        run: |
+          echo "greeting=hello" >> "$GITHUB_OUTPUT"
+          { echo "multi<<EOF"; echo "line one"; echo "line two"; echo "EOF"; } >> "$GITHUB_OUTPUT"
+      - env:
+          STEP_VAR: \${{ steps.out.outputs.greeting }}-step
+        run: |
+          echo "env=$FROM_ENV|$LEVEL|$JOB_VAR|$STEP_VAR"
+          mytool
+          echo "multi=\${{ steps.out.outputs.multi }}"
+  second:
+    needs: first
+    runs-on: x
+    steps:
+      - run: echo "needs=\${{ needs.first.result }}:\${{ needs.first.outputs.greeting }}"
+`);
+    const lines: string[] = [];
+    const r = await executeWorkflow({
+      manager,
+      workflow: wf,
+      onLog: (j, _s, _t, l) => lines.push(`${j}:${l}`),
+    });
+    expect(r.result).toBe('success');
+    const first = r.jobs.find((j) => j.jobId === 'first');
+    expect(first?.outputs).toEqual({ greeting: 'hello' });
+    expect(first?.steps[0]?.summary).toBe('## summary\n');
+    expect(first?.steps[1]?.outputs).toEqual({ greeting: 'hello', multi: 'line one\nline two' });
+    expect(lines).toContain('first:env=set by step one|workflow|job|hello-step');
+    expect(lines).toContain('first:mytool-ok');
+    expect(lines).toContain('first:multi=line one');
+    expect(lines).toContain('first:line two');
+    expect(lines).toContain('second:needs=success:hello');
+    expect(first?.sandboxId).not.toBe(r.jobs.find((j) => j.jobId === 'second')?.sandboxId);
+  });
+
+  it('stops a step at its timeout-minutes and fails the job', async (ctx) => {
+    if (skip) ctx.skip();
+    const wf = await parse(`
+on: push
+jobs:
+  slow:
+    runs-on: x
+    steps:
+      - timeout-minutes: 0.02
+        run: sleep 30
+      - if: always()
+        run: echo after
+`);
+    const r = await executeWorkflow({ manager, workflow: wf });
+    expect(r.result).toBe('failure');
+    const steps = r.jobs[0]?.steps;
+    expect(steps?.[0]).toMatchObject({ outcome: 'failure', timedOut: true });
+    expect(steps?.[1]?.outcome).toBe('success');
+    expect(manager.list()).toEqual([]);
+  });
+
+  it('fails a uses: step it cannot run, naming the action', async (ctx) => {
+    if (skip) ctx.skip();
+    const wf = await parse(
+      'on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - uses: actions/setup-node@v4\n',
+    );
+    const r = await executeWorkflow({ manager, workflow: wf });
+    expect(r.result).toBe('failure');
+    expect(r.jobs[0]?.steps[0]?.error).toContain("'actions/setup-node@v4'");
+    expect(manager.list()).toEqual([]);
+  });
 });
