@@ -314,4 +314,90 @@ jobs:
     expect(r.jobs[0]?.steps[0]?.error).toContain("'actions/setup-node@v4'");
     expect(manager.list()).toEqual([]);
   });
+
+  it('stops a job at its timeout-minutes, still runs its always() step, and releases the sandbox', async (ctx) => {
+    if (skip) ctx.skip();
+    const w = watch(manager);
+    const wf = await parse(`
+on: push
+jobs:
+  slow:
+    runs-on: x
+    timeout-minutes: 0.02
+    steps:
+      - run: sleep 30
+      - run: echo never
+      - if: always()
+        run: echo cleanup
+`);
+    const lines: string[] = [];
+    const r = await executeWorkflow({
+      manager,
+      workflow: wf,
+      runId: 'job-timeout',
+      onLog: (_j, _s, _t, l) => lines.push(l),
+    });
+    expect(r.result).toBe('failure');
+    const job = r.jobs[0];
+    expect(job?.error).toContain('timeout');
+    expect(job?.steps.map((s) => s.outcome)).toEqual(['cancelled', 'skipped', 'success']);
+    expect(lines).toContain('cleanup');
+    expect(w.ended().has(job?.sandboxId as string)).toBe(true);
+    expect(manager.list()).toEqual([]);
+  });
+
+  it('cancels a run: the running step is killed, cancelled() steps run, the sandbox is released', async (ctx) => {
+    if (skip) ctx.skip();
+    const w = watch(manager);
+    const wf = await parse(`
+on: push
+jobs:
+  long:
+    runs-on: x
+    steps:
+      - run: echo started && sleep 30
+      - run: echo never
+      - if: cancelled()
+        run: echo was-cancelled
+`);
+    const ctrl = new AbortController();
+    const lines: string[] = [];
+    const r = await executeWorkflow({
+      manager,
+      workflow: wf,
+      runId: 'cancel',
+      signal: ctrl.signal,
+      onLog: (_j, _s, _t, l) => {
+        lines.push(l);
+        if (l === 'started') ctrl.abort();
+      },
+    });
+    expect(r.result).toBe('cancelled');
+    expect(r.jobs[0]?.result).toBe('cancelled');
+    expect(r.jobs[0]?.steps.map((s) => s.outcome)).toEqual(['cancelled', 'skipped', 'success']);
+    expect(lines).toContain('was-cancelled');
+    expect(w.ended().has(r.jobs[0]?.sandboxId as string)).toBe(true);
+    expect(manager.list()).toEqual([]);
+  });
+
+  it('fails the job when a step kills everything in its sandbox, and releases it', async (ctx) => {
+    if (skip) ctx.skip();
+    const w = watch(manager);
+    const wf = await parse(`
+on: push
+jobs:
+  rogue:
+    runs-on: x
+    steps:
+      - run: kill -9 -1; sleep 5
+      - if: always()
+        run: echo after
+`);
+    const r = await executeWorkflow({ manager, workflow: wf, runId: 'rogue' });
+    expect(r.result).toBe('failure');
+    expect(r.jobs[0]?.steps[0]?.outcome).toBe('failure');
+    expect(w.used('rogue').size).toBe(1);
+    expect(w.ended().has(r.jobs[0]?.sandboxId as string)).toBe(true);
+    expect(manager.list()).toEqual([]);
+  });
 });

@@ -1,8 +1,18 @@
 /**
  * The workflow model: parsing (GitHub's parser), expressions (GitHub's evaluator with hearth's
- * contexts and functions), the matrix, the planner an executor drives, and shell commands.
+ * contexts and functions), the matrix, the planner, shell commands, and the executor that runs a
+ * workflow's jobs in sandboxes.
  */
 export { conditionExpression, evaluateCondition, truthy } from './conditions.js';
+export {
+  type ExecuteOptions,
+  executeWorkflow,
+  type JobRunResult,
+  type LogStream,
+  type StepRunResult,
+  type StepStatus,
+  type WorkflowRunResult,
+} from './executor/index.js';
 export {
   CONTEXT_NAMES,
   type Contexts,

@@ -1,5 +1,4 @@
 /** Runs parsed workflows: one sandbox per job leg, through the SandboxManager. */
-export { parseEnvFile, parsePathFile } from './env-files.js';
 export { executeWorkflow } from './run.js';
 export type {
   ExecuteOptions,

@@ -17,6 +17,8 @@ import { copyWorkspace } from './workspace.js';
 
 /** GitHub's default job timeout: 360 minutes. */
 const DEFAULT_JOB_TIMEOUT_MINUTES = 360;
+/** What a step running after the job's timeout or a cancel gets when it has no timeout of its own. */
+const CLEANUP_TIMEOUT_MS = 5 * 60_000;
 
 export interface LegRun {
   leg: Leg;
@@ -122,7 +124,7 @@ export async function runLeg(
           defaults: leg.defaults,
           workspace: o.workspace,
           labels: run.labels,
-          timeoutMs: stepMinutes > 0 ? Math.min(stepMinutes, left) : left,
+          timeoutMs: stepTimeoutMs(stepMinutes, left),
           maxLogBytes: o.maxLogBytesPerStep ?? 65_536,
           onLine: (stream, line) => o.onLog?.(leg.key, name, stream, line),
           signal: stepSignal,
@@ -207,6 +209,15 @@ function stepOf(index: number, id: string, name: string, status: StepStatus, err
     summary: '',
     ...(error ? { error } : {}),
   };
+}
+
+/**
+ * A step's time: its own timeout within the job's time left. A step that runs after the job's time
+ * is up (an always() cleanup) gets its own timeout, or CLEANUP_TIMEOUT_MS.
+ */
+function stepTimeoutMs(stepMs: number, leftMs: number): number {
+  if (leftMs <= 0) return stepMs > 0 ? stepMs : CLEANUP_TIMEOUT_MS;
+  return stepMs > 0 ? Math.min(stepMs, leftMs) : leftMs;
 }
 
 /** `timeout-minutes` in ms (fractions allowed, as act takes them); `fallback` when not a positive number. */
