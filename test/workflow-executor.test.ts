@@ -218,6 +218,7 @@ jobs:
         continue-on-error: true
         run: exit 1
       - run: echo "\${{ steps.soft.outcome }}/\${{ steps.soft.conclusion }}"
+      - run: echo '\${{ steps.soft.outcome }}' | grep 'failure' | sed 's/fail/FAIL/'
 `);
     const lines: string[] = [];
     const r = await executeWorkflow({ manager, workflow: wf, onLog: (_j, _s, _t, l) => lines.push(l) });
@@ -225,8 +226,11 @@ jobs:
     expect(r.jobs[0]?.steps.map((s) => [s.outcome, s.conclusion])).toEqual([
       ['failure', 'success'],
       ['success', 'success'],
+      ['success', 'success'],
     ]);
     expect(lines).toContain('failure/success');
+    // Every '' in the script's quoting survives the expression around it.
+    expect(lines).toContain('FAILure');
   });
 
   it('passes GITHUB_ENV, GITHUB_OUTPUT (multi-line too), GITHUB_PATH and outputs between steps and jobs', async (ctx) => {

@@ -74,6 +74,12 @@ export function fromData(value: data.ExpressionData): Value {
 export function parseExpression(expression: string): Expr {
   try {
     const { tokens } = new Lexer(expression).lex();
+    // The lexer unescapes only the first '' of a string literal ('a''b''c' would keep one ''):
+    // every '' in a literal stands for one quote.
+    for (const t of tokens) {
+      if (t.lexeme.length >= 2 && t.lexeme.startsWith("'"))
+        t.value = t.lexeme.slice(1, -1).replaceAll("''", "'");
+    }
     return new Parser(tokens, [...CONTEXT_NAMES], EXTENSION_FUNCTIONS).parse();
   } catch (err) {
     throw expressionError(expression, err);

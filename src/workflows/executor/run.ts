@@ -41,7 +41,10 @@ export async function executeWorkflow(o: ExecuteOptions): Promise<WorkflowRunRes
   };
   o.signal?.addEventListener('abort', onCancel, { once: true });
   try {
-    workflowEnv = await evaluateStringMap(o.workflow.env, { contexts });
+    workflowEnv = {
+      ...o.env,
+      ...(await evaluateStringMap(o.workflow.env, { contexts: { ...contexts, env: { ...o.env } } })),
+    };
   } catch (err) {
     o.signal?.removeEventListener('abort', onCancel);
     const error = toHearthError(err).message;

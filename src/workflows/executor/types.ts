@@ -20,6 +20,8 @@ export interface ExecuteOptions {
   runId?: string;
   /** github, vars, secrets, inputs… (github gets workspace, repository, run_id filled in when absent). */
   contexts?: Contexts;
+  /** Variables every step gets under the workflow's `env:` (a CLI's --env-file, act's ACT=true). */
+  env?: Record<string, string>;
   /** @default 'default' */
   image?: string;
   /** @default the manager's default backend */
