@@ -9,6 +9,7 @@ import type { Contexts } from '../expressions.js';
 import type { RunDefaults, StepDefinition } from '../model.js';
 import { shellArgv, shellCommand } from '../shells.js';
 import { evaluateString, evaluateStringMap } from '../template.js';
+import { WorkflowCommands } from './commands.js';
 import { parseEnvFile, parsePathFile } from './env-files.js';
 import { StepLog } from './log-lines.js';
 import type { LogStream, StepRunResult, StepStatus } from './types.js';
@@ -50,7 +51,12 @@ export async function runStep(
   ctx: StepContext,
 ): Promise<{ result: Omit<StepRunResult, 'conclusion'>; effects: StepEffects }> {
   const started = performance.now();
-  const log = new StepLog(ctx.maxLogBytes, ctx.onLine);
+  const commands = new WorkflowCommands({ allowUnsecure: false });
+  const log: StepLog = new StepLog(ctx.maxLogBytes, (stream, line) => {
+    ctx.onLine(stream, line);
+    const refused = commands.line(line);
+    if (refused) queueMicrotask(() => log.note(refused));
+  });
   const effects: StepEffects = { env: {}, path: [], state: {} };
   const base = { index: step.index, id: step.id, name, outputs: {}, summary: '' };
   const finish = (outcome: StepStatus, extra: Partial<StepRunResult> = {}) => ({
@@ -70,6 +76,7 @@ export async function runStep(
     const env = { ...ctx.env };
     const stepEnv = await evaluateStringMap(step.env, { contexts: { ...ctx.contexts, env } });
     Object.assign(env, stepEnv);
+    commands.allowUnsecure = env.ACTIONS_ALLOW_UNSECURE_COMMANDS === 'true';
     if (step.uses !== undefined) {
       const action = step.uses.split('@')[0] ?? step.uses;
       if (BUILT_IN_ACTIONS.has(action)) return finish('success');
@@ -123,9 +130,9 @@ export async function runStep(
     const state = parseEnvFile(await read(files.GITHUB_STATE));
     for (const p of [...outputs.problems, ...envFile.problems, ...state.problems])
       log.note(`runner file: ${p}`);
-    effects.env = envFile.values;
+    effects.env = { ...commands.env, ...envFile.values };
     effects.state = state.values;
-    effects.path = parsePathFile(await read(files.GITHUB_PATH));
+    effects.path = [...commands.path, ...parsePathFile(await read(files.GITHUB_PATH))];
     const summary = await read(files.GITHUB_STEP_SUMMARY);
     const cancelled = ctx.signal.aborted;
     const ok = exit.exitCode === 0 && !exit.timedOut && !cancelled;
@@ -133,7 +140,7 @@ export async function runStep(
     return finish(cancelled ? 'cancelled' : ok ? 'success' : 'failure', {
       exitCode: exit.exitCode,
       timedOut: exit.timedOut,
-      outputs: outputs.values,
+      outputs: { ...commands.outputs, ...outputs.values },
       summary,
     });
   } catch (err) {
