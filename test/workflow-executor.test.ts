@@ -13,6 +13,7 @@ import { managerConfigFor } from '../src/jobs/service.js';
 import { SandboxManager } from '../src/sandboxes/manager.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { executeWorkflow } from '../src/workflows/executor/index.js';
+import { hashFilesInDirectory } from '../src/workflows/hash-files.js';
 import { parseWorkflow } from '../src/workflows/parse.js';
 import { settledLeftovers } from './leak-check.js';
 
@@ -89,6 +90,7 @@ jobs:
       - run: echo "ws=$GITHUB_WORKSPACE"
       - run: echo five > made.txt
       - run: cat made.txt
+      - run: echo "hash=\${{ hashFiles('**/*.md', 'src/**') }}"
 `);
     const r = await executeWorkflow({
       manager,
@@ -100,7 +102,11 @@ jobs:
     });
     expect(r.result).toBe('success');
     const [job] = r.jobs;
-    expect(job?.steps.map((s) => s.outcome)).toEqual(Array(6).fill('success'));
+    expect(job?.steps.map((s) => s.outcome)).toEqual(Array(7).fill('success'));
+    // hashFiles() reads the workspace in the sandbox: the same digest as of the host's copy.
+    const hash = await hashFilesInDirectory(repo, ['**/*.md', 'src/**']);
+    expect(hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(lines).toContain(`build stdout hash=${hash}`);
     expect(lines).toContain('build stdout hello from the repository');
     expect(lines).toContain('build stdout tool-ran');
     expect(lines).toContain('build stdout ws=/home/user');

@@ -8,9 +8,11 @@ import { performance } from 'node:perf_hooks';
 import { toHearthError } from '../../errors/hearth-error.js';
 import type { ManagedSandbox } from '../../sandboxes/managed-sandbox.js';
 import { evaluateCondition, truthy } from '../conditions.js';
-import type { Contexts, Value } from '../expressions.js';
+import type { Contexts, EvaluateOptions, Value } from '../expressions.js';
+import type { StepDefinition } from '../model.js';
 import type { Leg } from '../planner.js';
 import { evaluateStringMap, evaluateTemplate, toText } from '../template.js';
+import { sandboxHashFiles } from './hash-files.js';
 import { runStep } from './step.js';
 import type { ExecuteOptions, JobRunResult, StepRunResult, StepStatus } from './types.js';
 import { copyWorkspace } from './workspace.js';
@@ -79,6 +81,7 @@ export async function runLeg(
     });
     if (o.repositoryDir) await copyWorkspace(sandbox, o.repositoryDir, o.workspace);
     const tempDir = `/tmp/hearth-workflow/${sandbox.id}`;
+    const hashFiles = sandboxHashFiles(sandbox, o.workspace);
     const env = { ...jobEnv };
     const path: string[] = [];
     const stepsContext: Record<string, Value> = {};
@@ -95,10 +98,9 @@ export async function runLeg(
       let outcome: StepStatus | undefined;
       let stepResult: StepRunResult | undefined;
       try {
-        if (step.name) name = toText(await evaluateTemplate(step.name, { contexts: stepContexts }));
-        else if (step.run)
-          name = `Run ${toText(await evaluateTemplate(step.run, { contexts: stepContexts })).split('\n')[0]}`;
-        if (!(await evaluateCondition(step.if, { contexts: stepContexts, status }))) outcome = 'skipped';
+        name = await stepName(step, name, { contexts: stepContexts, hashFiles });
+        if (!(await evaluateCondition(step.if, { contexts: stepContexts, status, hashFiles })))
+          outcome = 'skipped';
       } catch (err) {
         outcome = 'failure';
         const e = toHearthError(err).message;
@@ -119,6 +121,7 @@ export async function runLeg(
           sandbox,
           tempDir,
           contexts: stepContexts,
+          hashFiles,
           env,
           path,
           defaults: leg.defaults,
@@ -192,6 +195,17 @@ export async function runLeg(
     run.signal.removeEventListener('abort', onAbort);
     await sandbox?.release();
   }
+}
+
+/** The step's `name:`, or `Run <first line of its script>`; a name that cannot be evaluated keeps `fallback`. */
+async function stepName(step: StepDefinition, fallback: string, opts: EvaluateOptions): Promise<string> {
+  try {
+    if (step.name) return toText(await evaluateTemplate(step.name, opts));
+    if (step.run) return `Run ${toText(await evaluateTemplate(step.run, opts)).split('\n')[0]}`;
+  } catch {
+    // The step itself reports what is wrong with its expressions.
+  }
+  return fallback;
 }
 
 function stepOf(index: number, id: string, name: string, status: StepStatus, error?: string): StepRunResult {

@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { toHearthError } from '../../errors/hearth-error.js';
 import type { ManagedSandbox } from '../../sandboxes/managed-sandbox.js';
-import type { Contexts } from '../expressions.js';
+import type { Contexts, HashFiles } from '../expressions.js';
 import type { RunDefaults, StepDefinition } from '../model.js';
 import { shellArgv, shellCommand } from '../shells.js';
 import { evaluateString, evaluateStringMap } from '../template.js';
@@ -24,6 +24,7 @@ export interface StepContext {
   /** The leg's private directory in the sandbox for scripts and runner files. */
   tempDir: string;
   contexts: Contexts;
+  hashFiles: HashFiles;
   /** The env the step sees before its own `env:` (workflow, job, GITHUB_ENV), evaluated. */
   env: Record<string, string>;
   /** Directories added by GITHUB_PATH, newest first. */
@@ -71,10 +72,10 @@ export async function runStep(
     },
     effects,
   });
-  const opts = { contexts: ctx.contexts };
+  const opts = { contexts: ctx.contexts, hashFiles: ctx.hashFiles };
   try {
     const env = { ...ctx.env };
-    const stepEnv = await evaluateStringMap(step.env, { contexts: { ...ctx.contexts, env } });
+    const stepEnv = await evaluateStringMap(step.env, { ...opts, contexts: { ...ctx.contexts, env } });
     Object.assign(env, stepEnv);
     commands.allowUnsecure = env.ACTIONS_ALLOW_UNSECURE_COMMANDS === 'true';
     if (step.uses !== undefined) {
@@ -84,7 +85,9 @@ export async function runStep(
       log.note(error);
       return finish('failure', { error });
     }
-    const script = step.run ? await evaluateString(step.run, { contexts: { ...ctx.contexts, env } }) : '';
+    const script = step.run
+      ? await evaluateString(step.run, { ...opts, contexts: { ...ctx.contexts, env } })
+      : '';
     const shellText = step.shell ?? ctx.defaults.shell;
     const shell = shellCommand(shellText ? await evaluateString(shellText, opts) : undefined);
     const wdText = step.workingDirectory ?? ctx.defaults.workingDirectory;
