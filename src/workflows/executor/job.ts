@@ -65,7 +65,11 @@ export async function runLeg(
   run.signal.addEventListener('abort', onAbort, { once: true });
   if (run.signal.aborted) ctrl.abort();
   const deadline = Date.now() + jobTimeoutMs;
-  const timer = setTimeout(() => ctrl.abort(), jobTimeoutMs);
+  let jobTimedOut = false;
+  const timer = setTimeout(() => {
+    jobTimedOut = true;
+    ctrl.abort();
+  }, jobTimeoutMs);
   timer.unref();
   let sandbox: ManagedSandbox | undefined;
   const steps: StepRunResult[] = [];
@@ -160,16 +164,15 @@ export async function runLeg(
     const outputs = await evaluateStringMap(leg.job.outputs, {
       contexts: { ...contexts, env, steps: stepsContext },
     }).catch(() => ({}));
-    const result =
-      ctrl.signal.aborted && !run.signal.aborted && Date.now() >= deadline
-        ? 'failure'
-        : run.signal.aborted
-          ? 'cancelled'
-          : failed
-            ? 'failure'
-            : 'success';
-    if (result === 'failure' && !error && Date.now() >= deadline)
-      error = `the job ran past its timeout (${jobTimeoutMs} ms)`;
+    // A job past its timeout fails (as on GitHub); one cancelled from outside is cancelled.
+    const result = jobTimedOut
+      ? 'failure'
+      : run.signal.aborted
+        ? 'cancelled'
+        : failed
+          ? 'failure'
+          : 'success';
+    if (jobTimedOut && !error) error = `the job ran past its timeout (${jobTimeoutMs} ms)`;
     return {
       ...base,
       result,
