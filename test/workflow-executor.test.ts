@@ -410,4 +410,50 @@ jobs:
     expect(w.ended().has(r.jobs[0]?.sandboxId as string)).toBe(true);
     expect(manager.list()).toEqual([]);
   });
+
+  it('gives each matrix leg its own sandbox, with working-directory, defaults.run and shells', async (ctx) => {
+    if (skip) ctx.skip();
+    const w = watch(manager);
+    const wf = await parse(`
+on: push
+defaults:
+  run:
+    shell: sh
+jobs:
+  legs:
+    runs-on: x
+    strategy:
+      matrix:
+        n: [1, 2, 3]
+    defaults:
+      run:
+        working-directory: src
+    steps:
+      - run: echo "leg=\${{ matrix.n }} dir=$(basename "$PWD") shell=$(readlink /proc/$$/exe)"
+      # The default image has python3 only; \`shell: python\` would need a python on PATH.
+      - shell: python3 {0}
+        working-directory: .
+        run: |
+          import os
+          print("py", os.path.exists("README.md"), \${{ matrix.n }} * 10)
+`);
+    const lines: string[] = [];
+    const r = await executeWorkflow({
+      manager,
+      workflow: wf,
+      runId: 'matrix',
+      repositoryDir: repo,
+      onLog: (j, _s, _t, l) => lines.push(`${j} ${l}`),
+    });
+    expect(r.result).toBe('success');
+    expect(r.jobs.map((j) => j.key).sort()).toEqual(['legs[0]', 'legs[1]', 'legs[2]']);
+    const ids = new Set(r.jobs.map((j) => j.sandboxId));
+    expect(ids.size).toBe(3);
+    expect(w.used('matrix')).toEqual(ids);
+    for (const [i, n] of [1, 2, 3].entries()) {
+      expect(lines.find((l) => l.startsWith(`legs[${i}] leg=${n} dir=src shell=`))).toMatch(/(dash|sh)$/);
+      expect(lines).toContain(`legs[${i}] py True ${n * 10}`);
+    }
+    expect(manager.list()).toEqual([]);
+  });
 });
