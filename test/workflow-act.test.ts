@@ -21,9 +21,9 @@ import { SandboxManager } from '../src/sandboxes/manager.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { executeWorkflow } from '../src/workflows/executor/index.js';
 import { parseWorkflow } from '../src/workflows/parse.js';
+import { ACT } from './act-corpus.js';
 import { settledLeftovers } from './leak-check.js';
 
-const ACT = process.env.HEARTH_ACT_CORPUS ?? '/work/shared/conformance/act';
 const FIXTURES = [
   'commands',
   'defaults-run',

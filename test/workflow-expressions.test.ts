@@ -20,8 +20,8 @@ import {
   interpolation,
   type Value,
 } from '../src/workflows/index.js';
+import { ACT } from './act-corpus.js';
 
-const ACT = '/work/shared/conformance/act';
 const DEVIATIONS = join(import.meta.dirname, 'conformance/workflow-expression-deviations.tsv');
 const TARGET = 0.95;
 

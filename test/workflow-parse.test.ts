@@ -8,8 +8,7 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HearthError } from '../src/errors/hearth-error.js';
 import { parseWorkflow } from '../src/workflows/index.js';
-
-const ACT = '/work/shared/conformance/act';
+import { ACT } from './act-corpus.js';
 
 /** Workflows act refuses, at planning or (†) when the job runs; hearth refuses them all when parsing. */
 const ACT_REFUSES = new Set([

@@ -15,8 +15,7 @@ import {
   shellCommand,
   WorkflowPlan,
 } from '../src/workflows/index.js';
-
-const ACT = '/work/shared/conformance/act';
+import { ACT } from './act-corpus.js';
 
 const workflow = (jobs: string) => parseWorkflow({ file: 'w.yml', content: `on: push\njobs:\n${jobs}` });
 const keys = (legs: Leg[]) => legs.map((l) => l.key);
@@ -318,7 +317,7 @@ describe('shell commands', () => {
     expect(shellCommand(undefined, { bashAvailable: false }).template).toBe('sh -e {0}');
     expect(shellCommand('bash').template).toBe('bash --noprofile --norc -e -o pipefail {0}');
     expect(shellCommand('sh').template).toBe('sh -e {0}');
-    expect(shellCommand('python').template).toBe('python {0}');
+    expect(shellCommand('python').template).toBe('python3 {0}');
     expect(shellCommand('node').template).toBe('node {0}');
     expect(shellArgv(shellCommand('perl -w {0}'), '/tmp/s')).toEqual(['perl', '-w', '/tmp/s']);
   });

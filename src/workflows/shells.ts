@@ -14,7 +14,8 @@ export interface ShellCommand {
 const KNOWN: Record<string, ShellCommand> = {
   bash: { template: 'bash --noprofile --norc -e -o pipefail {0}', extension: '.sh' },
   sh: { template: 'sh -e {0}', extension: '.sh' },
-  python: { template: 'python {0}', extension: '.py' },
+  // GitHub runs `python {0}`; Debian's images have python3 and no `python` name.
+  python: { template: 'python3 {0}', extension: '.py' },
   node: { template: 'node {0}', extension: '.js' },
 };
 
