@@ -95,12 +95,24 @@ export class ManagedSandbox {
     return () => this.#onEnd.delete(listener);
   }
 
-  exec(req: ExecRequest, handlers: ExecHandlers = {}, labels: Record<string, string> = {}): ExecHandle {
+  /**
+   * Runs a process. `script` names what it runs in the exec events when the argv only points at a
+   * file (a workflow step's `bash -e /tmp/…/script.sh`): the event then carries the script's text.
+   */
+  exec(
+    req: ExecRequest,
+    handlers: ExecHandlers = {},
+    labels: Record<string, string> = {},
+    opts: { script?: string } = {},
+  ): ExecHandle {
     this.#assertAlive();
     const limits = { ...this.#host.execDefaults, ...req.limits };
-    const what: ExecWhat = req.argv
-      ? { kind: 'command', argv: req.argv }
-      : { kind: 'command', shell: req.shell ?? '' };
+    const what: ExecWhat =
+      opts.script !== undefined
+        ? { kind: 'command', shell: opts.script }
+        : req.argv
+          ? { kind: 'command', argv: req.argv }
+          : { kind: 'command', shell: req.shell ?? '' };
     const watch = this.#watch(what, labels);
     const handle = this.#sandbox.agent.exec(
       { ...req, limits },

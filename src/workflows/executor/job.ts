@@ -11,7 +11,8 @@ import { evaluateCondition, truthy } from '../conditions.js';
 import type { Contexts, EvaluateOptions, Value } from '../expressions.js';
 import type { StepDefinition } from '../model.js';
 import type { Leg } from '../planner.js';
-import { evaluateStringMap, evaluateTemplate, toText } from '../template.js';
+import { evaluateString, evaluateStringMap, evaluateTemplate, toText } from '../template.js';
+import { stepAdvice } from './advice.js';
 import { sandboxHashFiles } from './hash-files.js';
 import { runStep } from './step.js';
 import type { ExecuteOptions, JobRunResult, StepRunResult, StepStatus } from './types.js';
@@ -35,7 +36,7 @@ export interface LegRun {
 
 export type LegOptions = Pick<
   ExecuteOptions,
-  'manager' | 'repositoryDir' | 'image' | 'backend' | 'slot' | 'onLog' | 'maxLogBytesPerStep'
+  'manager' | 'repositoryDir' | 'image' | 'backend' | 'slot' | 'onLog' | 'maxLogBytesPerStep' | 'advisor'
 > & { workspace: string };
 
 export async function runLeg(
@@ -89,6 +90,7 @@ export async function runLeg(
     const env = { ...jobEnv };
     const path: string[] = [];
     const stepsContext: Record<string, Value> = {};
+    let previousScript: string | undefined;
     for (const step of leg.job.steps) {
       const stepContexts: Contexts = {
         ...contexts,
@@ -121,6 +123,15 @@ export async function runLeg(
         const left = deadline - Date.now();
         // A step that runs in spite of a cancel (always()) gets its own signal: only its timeout stops it.
         const stepSignal = cancelled ? new AbortController().signal : ctrl.signal;
+        const script =
+          o.advisor && step.run
+            ? await evaluateString(step.run, { contexts: { ...stepContexts, env }, hashFiles }).catch(
+                () => undefined,
+              )
+            : undefined;
+        const advice =
+          o.advisor && script !== undefined ? await stepAdvice(o.advisor, script, previousScript) : undefined;
+        if (script !== undefined) previousScript = script;
         const { result, effects } = await runStep(step, name, {
           sandbox,
           tempDir,
@@ -144,7 +155,11 @@ export async function runLeg(
             await evaluateTemplate(step.continueOnError, { contexts: stepContexts }).catch(() => false),
           );
         }
-        stepResult = { ...result, conclusion: coe ? 'success' : result.outcome };
+        stepResult = {
+          ...result,
+          conclusion: coe ? 'success' : result.outcome,
+          ...(advice ? { advice } : {}),
+        };
       }
       steps.push(stepResult);
       if (stepResult.conclusion === 'failure' || stepResult.conclusion === 'cancelled') failed = true;

@@ -115,6 +115,8 @@ export async function runStep(
       },
       { onStdout: (c) => log.write('stdout', c), onStderr: (c) => log.write('stderr', c) },
       ctx.labels,
+      // The knowledge graph learns a shell step's commands, not the shell that reads them from a file.
+      shell.extension === '.sh' ? { script } : {},
     );
     const kill = () => void handle.kill().catch(() => {});
     ctx.signal.addEventListener('abort', kill, { once: true });

@@ -41,6 +41,41 @@ export interface ExecuteOptions {
   onLog?: (job: string, step: string, stream: LogStream, line: string) => void;
   /** Cancels the run: running steps are killed, `if: cancelled()`/`always()` steps still run. */
   signal?: AbortSignal;
+  /**
+   * What the command knowledge graph says of a step before it runs (LearningService.knowledge):
+   * attached to the step's result as `advice`. Its failures never fail a step.
+   */
+  advisor?: StepAdvisor;
+}
+
+/** The command knowledge graph's view of a step: the predicted success of its last command, and lessons. */
+export interface StepAdvisor {
+  predictSuccess(
+    command: string,
+    previous?: string,
+  ): Promise<{
+    command: string;
+    previous: string | null;
+    probability: number;
+    basis: string;
+    evidence: number;
+  }>;
+  lessons(opts: {
+    command: string;
+  }): Promise<
+    Array<{ command: string; signature: string; occurrences: number; confidence: number; fix: string | null }>
+  >;
+}
+
+export interface StepAdvice {
+  /** The step's last command, normalized, and the command before it (in the step or the one before). */
+  command: string;
+  previous: string | null;
+  /** Laplace-smoothed success of previous → command, else of the command, else the prior. */
+  probability: number;
+  basis: string;
+  evidence: number;
+  lessons: Array<{ signature: string; occurrences: number; confidence: number; fix: string | null }>;
 }
 
 export interface StepRunResult {
@@ -61,6 +96,8 @@ export interface StepRunResult {
   log: string;
   /** What GITHUB_STEP_SUMMARY received (bounded). */
   summary: string;
+  /** The knowledge graph's prediction and lessons for the step, taken before it ran (with an advisor). */
+  advice?: StepAdvice;
 }
 
 export interface JobRunResult {
