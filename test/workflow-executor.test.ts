@@ -51,6 +51,13 @@ function watch(m: SandboxManager) {
   };
 }
 
+/** Runs a workflow and keeps the lines its steps print. */
+async function runLogged(o: Omit<Parameters<typeof executeWorkflow>[0], 'onLog'>) {
+  const lines: string[] = [];
+  const r = await executeWorkflow({ ...o, onLog: (_j, _s, _t, line) => lines.push(line) });
+  return { r, lines };
+}
+
 const parse = (content: string) => parseWorkflow({ file: '.github/workflows/ci.yml', content });
 
 beforeAll(async () => {
@@ -192,12 +199,10 @@ jobs:
       - if: always()
         run: echo cleanup
 `);
-    const lines: string[] = [];
-    const r = await executeWorkflow({
+    const { r, lines } = await runLogged({
       manager,
       workflow: wf,
       runId: 'fail',
-      onLog: (_j, _s, _t, line) => lines.push(line),
     });
     expect(r.result).toBe('failure');
     const job = r.jobs[0];
@@ -226,8 +231,7 @@ jobs:
       - run: echo "\${{ steps.soft.outcome }}/\${{ steps.soft.conclusion }}"
       - run: echo '\${{ steps.soft.outcome }}' | grep 'failure' | sed 's/fail/FAIL/'
 `);
-    const lines: string[] = [];
-    const r = await executeWorkflow({ manager, workflow: wf, onLog: (_j, _s, _t, l) => lines.push(l) });
+    const { r, lines } = await runLogged({ manager, workflow: wf });
     expect(r.result).toBe('success');
     expect(r.jobs[0]?.steps.map((s) => [s.outcome, s.conclusion])).toEqual([
       ['failure', 'success'],
@@ -340,12 +344,10 @@ jobs:
       - if: always()
         run: echo cleanup
 `);
-    const lines: string[] = [];
-    const r = await executeWorkflow({
+    const { r, lines } = await runLogged({
       manager,
       workflow: wf,
       runId: 'job-timeout',
-      onLog: (_j, _s, _t, l) => lines.push(l),
     });
     expect(r.result).toBe('failure');
     const job = r.jobs[0];

@@ -11,11 +11,11 @@ import { evaluateCondition, truthy } from '../conditions.js';
 import type { Contexts, EvaluateOptions, Value } from '../expressions.js';
 import type { StepDefinition } from '../model.js';
 import type { Leg } from '../planner.js';
-import { evaluateString, evaluateStringMap, evaluateTemplate, toText } from '../template.js';
+import { evaluateStringMap, evaluateTemplate, toText } from '../template.js';
 import { stepAdvice } from './advice.js';
 import { sandboxHashFiles } from './hash-files.js';
 import { runStep } from './step.js';
-import type { ExecuteOptions, JobRunResult, StepRunResult, StepStatus } from './types.js';
+import type { ExecuteOptions, JobRunResult, StepAdvisor, StepRunResult, StepStatus } from './types.js';
 import { copyWorkspace } from './workspace.js';
 
 /** GitHub's default job timeout: 360 minutes. */
@@ -90,7 +90,14 @@ export async function runLeg(
     const env = { ...jobEnv };
     const path: string[] = [];
     const stepsContext: Record<string, Value> = {};
+    // The knowledge graph's advice for each `run:` step, with the script of the step before it.
     let previousScript: string | undefined;
+    const advisor = o.advisor;
+    const adviseOn = async (a: StepAdvisor, script: string) => {
+      const advice = await stepAdvice(a, script, previousScript);
+      previousScript = script;
+      return advice;
+    };
     for (const step of leg.job.steps) {
       const stepContexts: Contexts = {
         ...contexts,
@@ -123,15 +130,6 @@ export async function runLeg(
         const left = deadline - Date.now();
         // A step that runs in spite of a cancel (always()) gets its own signal: only its timeout stops it.
         const stepSignal = cancelled ? new AbortController().signal : ctrl.signal;
-        const script =
-          o.advisor && step.run
-            ? await evaluateString(step.run, { contexts: { ...stepContexts, env }, hashFiles }).catch(
-                () => undefined,
-              )
-            : undefined;
-        const advice =
-          o.advisor && script !== undefined ? await stepAdvice(o.advisor, script, previousScript) : undefined;
-        if (script !== undefined) previousScript = script;
         const { result, effects } = await runStep(step, name, {
           sandbox,
           tempDir,
@@ -146,6 +144,7 @@ export async function runLeg(
           maxLogBytes: o.maxLogBytesPerStep ?? 65_536,
           onLine: (stream, line) => o.onLog?.(leg.key, name, stream, line),
           signal: stepSignal,
+          ...(advisor ? { advise: (script: string) => adviseOn(advisor, script) } : {}),
         });
         Object.assign(env, effects.env);
         path.unshift(...effects.path.reverse());
@@ -158,7 +157,6 @@ export async function runLeg(
         stepResult = {
           ...result,
           conclusion: coe ? 'success' : result.outcome,
-          ...(advice ? { advice } : {}),
         };
       }
       steps.push(stepResult);

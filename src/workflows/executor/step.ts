@@ -12,7 +12,7 @@ import { evaluateString, evaluateStringMap } from '../template.js';
 import { WorkflowCommands } from './commands.js';
 import { parseEnvFile, parsePathFile } from './env-files.js';
 import { StepLog } from './log-lines.js';
-import type { LogStream, StepRunResult, StepStatus } from './types.js';
+import type { LogStream, StepAdvice, StepRunResult, StepStatus } from './types.js';
 
 /** Runner files a step may write; what it writes past this is not read. */
 const MAX_FILE_BYTES = 1024 * 1024;
@@ -37,6 +37,8 @@ export interface StepContext {
   maxLogBytes: number;
   onLine: (stream: LogStream, line: string) => void;
   signal: AbortSignal;
+  /** Asked with a `run:` step's script, as evaluated, before it runs: the knowledge graph's advice. */
+  advise?: (script: string) => Promise<StepAdvice | undefined>;
 }
 
 export interface StepEffects {
@@ -60,9 +62,11 @@ export async function runStep(
   });
   const effects: StepEffects = { env: {}, path: [], state: {} };
   const base = { index: step.index, id: step.id, name, outputs: {}, summary: '' };
+  let advice: StepAdvice | undefined;
   const finish = (outcome: StepStatus, extra: Partial<StepRunResult> = {}) => ({
     result: {
       ...base,
+      ...(advice ? { advice } : {}),
       outcome,
       exitCode: null,
       timedOut: false,
@@ -88,6 +92,7 @@ export async function runStep(
     const script = step.run
       ? await evaluateString(step.run, { ...opts, contexts: { ...ctx.contexts, env } })
       : '';
+    if (step.run && ctx.advise) advice = await ctx.advise(script);
     const shellText = step.shell ?? ctx.defaults.shell;
     const shell = shellCommand(shellText ? await evaluateString(shellText, opts) : undefined);
     const wdText = step.workingDirectory ?? ctx.defaults.workingDirectory;
