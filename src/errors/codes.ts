@@ -66,6 +66,10 @@ export const ERROR_CODES = [
   'REPOSITORY_FETCH_FAILED',
   'WORKFLOW_INVALID',
   'WORKFLOW_EXPRESSION',
+  'RLM_MODEL_MISSING',
+  'RLM_MODEL_FAILED',
+  'RLM_RUN_NOT_FOUND',
+  'RLM_CONTEXT_FILE_REFUSED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -134,6 +138,10 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   REPOSITORY_FETCH_FAILED: 502,
   WORKFLOW_INVALID: 422,
   WORKFLOW_EXPRESSION: 422,
+  RLM_MODEL_MISSING: 400,
+  RLM_MODEL_FAILED: 502,
+  RLM_RUN_NOT_FOUND: 404,
+  RLM_CONTEXT_FILE_REFUSED: 403,
 };
 
 export const ERROR_HINTS: Record<ErrorCode, string> = {
@@ -211,4 +219,10 @@ export const ERROR_HINTS: Record<ErrorCode, string> = {
   WORKFLOW_INVALID: 'Fix the workflow at the file, line and column the message names.',
   WORKFLOW_EXPRESSION:
     'Fix the expression the message quotes: its syntax, or the contexts and functions it uses.',
+  RLM_MODEL_MISSING: 'Name the root model (`rootModel`, `--root-model`) or set HEARTH_RLM_MODEL.',
+  RLM_MODEL_FAILED:
+    'Check OPENAI_BASE_URL, OPENAI_API_KEY and the model name; the message says what the model server answered.',
+  RLM_RUN_NOT_FOUND: 'Check the run id; it is in the answer of POST /v1/rlm/runs.',
+  RLM_CONTEXT_FILE_REFUSED:
+    'Send the context in the body, or put the file under HEARTH_RLM_CONTEXT_DIR on the server.',
 };

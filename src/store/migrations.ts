@@ -249,6 +249,45 @@ const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  '0007-rlm': {
+    // biome-ignore lint/suspicious/noExplicitAny: a migration sees the schema as it was then, not today's types
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('rlm_runs')
+        .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', 'text', (c) => c.notNull().unique())
+        .addColumn('parent_id', 'text')
+        .addColumn('depth', 'integer', (c) => c.notNull())
+        .addColumn('query', 'text', (c) => c.notNull())
+        .addColumn('root_model', 'text', (c) => c.notNull())
+        .addColumn('sub_model', 'text', (c) => c.notNull())
+        .addColumn('backend', 'text', (c) => c.notNull())
+        .addColumn('budgets', 'text', (c) => c.notNull())
+        .addColumn('stop_reason', 'text')
+        .addColumn('answer', 'text')
+        .addColumn('error', 'text')
+        .addColumn('tokens_in', 'integer', (c) => c.notNull())
+        .addColumn('tokens_out', 'integer', (c) => c.notNull())
+        .addColumn('iterations', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('finished_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('rlm_runs_parent').on('rlm_runs').column('parent_id').execute();
+      await db.schema
+        .createTable('rlm_steps')
+        .addColumn('run_id', 'text', (c) => c.notNull())
+        .addColumn('idx', 'integer', (c) => c.notNull())
+        .addColumn('model_text', 'text', (c) => c.notNull())
+        .addColumn('code', 'text', (c) => c.notNull())
+        .addColumn('output', 'text', (c) => c.notNull())
+        .addColumn('duration_ms', 'real', (c) => c.notNull())
+        .addColumn('tokens_in', 'integer', (c) => c.notNull())
+        .addColumn('tokens_out', 'integer', (c) => c.notNull())
+        .addColumn('sub_calls', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('rlm_steps_pk', ['run_id', 'idx'])
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -156,6 +156,40 @@ export interface WorkflowRequestsTable {
   created_at: number;
 }
 
+/** A recursive-language-model run; `budgets` and `error` are JSON. */
+export interface RlmRunsTable {
+  seq: Generated<number>;
+  id: string;
+  parent_id: string | null;
+  depth: number;
+  query: string;
+  root_model: string;
+  sub_model: string;
+  backend: string;
+  budgets: string;
+  stop_reason: string | null;
+  answer: string | null;
+  error: string | null;
+  tokens_in: number;
+  tokens_out: number;
+  iterations: number;
+  created_at: number;
+  finished_at: number | null;
+}
+
+/** One model answer of an RLM run and what it ran. */
+export interface RlmStepsTable {
+  run_id: string;
+  idx: number;
+  model_text: string;
+  code: string;
+  output: string;
+  duration_ms: number;
+  tokens_in: number;
+  tokens_out: number;
+  sub_calls: number;
+}
+
 export interface Database {
   jobs: JobsTable;
   job_outputs: JobOutputsTable;
@@ -170,4 +204,6 @@ export interface Database {
   learn_outcomes: LearnOutcomesTable;
   github_deliveries: GithubDeliveriesTable;
   workflow_requests: WorkflowRequestsTable;
+  rlm_runs: RlmRunsTable;
+  rlm_steps: RlmStepsTable;
 }

@@ -19,6 +19,7 @@ import {
 import type { FinishJob, JobListQuery, NewJob, PruneQuery, UnfinishedJob } from './job-store.js';
 import type { LearningStore } from './learning-store.js';
 import { migrate } from './migrations.js';
+import type { RlmStore } from './rlm-store.js';
 import type { SandboxRowStore } from './sandbox-row-store.js';
 import type { Database, JobsTable } from './schema.js';
 import type { SessionStore } from './session-store.js';
@@ -26,6 +27,7 @@ import type { SnapshotStore } from './snapshot-store.js';
 import { SqliteGitHubRows } from './sqlite-github-rows.js';
 import { SqliteLearningRows } from './sqlite-learning-rows.js';
 import { SqliteLedger } from './sqlite-ledger.js';
+import { SqliteRlmRows } from './sqlite-rlm-rows.js';
 import { SqliteQueries } from './sqlite-queries.js';
 import { SqliteSandboxRows } from './sqlite-sandbox-rows.js';
 import { SqliteSessionRows } from './sqlite-session-rows.js';
@@ -60,6 +62,7 @@ export class SqliteStore implements Store {
   readonly snapshots: SnapshotStore;
   readonly learning: LearningStore;
   readonly github: GitHubStore;
+  readonly rlm: RlmStore;
   readonly #raw: Sqlite.Database;
   readonly #db: Kysely<Database>;
   readonly #q: SqliteQueries;
@@ -75,6 +78,7 @@ export class SqliteStore implements Store {
     this.snapshots = new SqliteSnapshotRows(this.#q);
     this.learning = new SqliteLearningRows(this.#q);
     this.github = new SqliteGitHubRows(this.#q);
+    this.rlm = new SqliteRlmRows(this.#q);
   }
 
   /** Opens (creating if needed) and migrates the database. */

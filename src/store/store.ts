@@ -1,6 +1,7 @@
 import type { GitHubStore } from './github-store.js';
 import type { JobStore } from './job-store.js';
 import type { LearningStore } from './learning-store.js';
+import type { RlmStore } from './rlm-store.js';
 import type { SandboxRowStore } from './sandbox-row-store.js';
 import type { SessionStore } from './session-store.js';
 import type { SnapshotStore } from './snapshot-store.js';
@@ -18,4 +19,6 @@ export interface Store extends JobStore {
   readonly learning: LearningStore;
   /** GitHub webhook deliveries and the workflow runs they ask for. */
   readonly github: GitHubStore;
+  /** Recursive-language-model runs and their steps. */
+  readonly rlm: RlmStore;
 }
