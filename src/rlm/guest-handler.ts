@@ -4,7 +4,7 @@
  */
 import type { BudgetTracker } from './budgets.js';
 import { BudgetExhausted } from './budgets.js';
-import type { GuestCallHandler } from './guest-calls.js';
+import type { GuestCallHandler } from '../agent/guest-calls.js';
 import type { LlmPort } from './llm-client.js';
 
 /** Prompts of one batch asked at once; the rest wait their turn. @default 8 */
