@@ -49,20 +49,17 @@ export const RlmRunRequest = Type.Object(
 );
 export type RlmRunRequest = Static<typeof RlmRunRequest>;
 
-export const RlmStopReason = Type.Union(
-  ['final', 'tokens', 'time', 'iterations', 'depth', 'validation', 'error', 'cancelled'].map((r) =>
-    Type.Literal(r),
-  ),
-);
-export type RlmStopReason =
-  | 'final'
-  | 'tokens'
-  | 'time'
-  | 'iterations'
-  | 'depth'
-  | 'validation'
-  | 'error'
-  | 'cancelled';
+export const RlmStopReason = Type.Union([
+  Type.Literal('final'),
+  Type.Literal('tokens'),
+  Type.Literal('time'),
+  Type.Literal('iterations'),
+  Type.Literal('depth'),
+  Type.Literal('validation'),
+  Type.Literal('error'),
+  Type.Literal('cancelled'),
+]);
+export type RlmStopReason = Static<typeof RlmStopReason>;
 
 export const RlmStep = Type.Object(
   {

@@ -1,4 +1,3 @@
-import type { SessionsApi } from '../api/sessions-api.js';
 import { hearthPaths } from '../config/paths.js';
 import { loadCatalog } from '../images/catalog.js';
 import { jobsConfig } from '../jobs/config.js';
@@ -9,7 +8,8 @@ import { SessionService } from '../sessions/service.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 
 export interface EmbeddedSessions {
-  api: SessionsApi;
+  /** The service itself: a SessionsApi that also answers its sandboxes' guest calls (RLM runs). */
+  api: SessionService;
   /** Ends every session this process made (sandboxes and snapshots freed), then the service. Idempotent. */
   close(): Promise<void>;
 }

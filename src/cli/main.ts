@@ -6,6 +6,7 @@ import { registerImages } from './commands/images.js';
 import { registerJobs } from './commands/jobs.js';
 import { registerLearn } from './commands/learn.js';
 import { registerMcp } from './commands/mcp.js';
+import { registerRlm } from './commands/rlm.js';
 import { registerRun } from './commands/run.js';
 import { registerServe } from './commands/serve.js';
 import { registerSession } from './commands/session.js';
@@ -22,6 +23,7 @@ registerJobs(program);
 registerSession(program);
 registerMcp(program);
 registerLearn(program);
+registerRlm(program);
 registerImages(program);
 registerDoctor(program);
 

@@ -14,6 +14,8 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { SessionsApi } from '../api/sessions-api.js';
+import type { RlmService } from '../rlm/service.js';
+import { RLM_TOOL_DESCRIPTIONS, RLM_TOOL_HANDLERS, RLM_TOOL_SCHEMAS, type RlmToolName } from './rlm-tools.js';
 import { TOOL_DESCRIPTIONS, TOOL_SCHEMAS, type ToolName } from './tool-schemas.js';
 import { TOOL_HANDLERS, type ToolResult } from './tools.js';
 
@@ -29,6 +31,21 @@ const TOOLS = NAMES.map((name) => ({
 }));
 
 const isToolName = (n: string): n is ToolName => Object.hasOwn(TOOL_SCHEMAS, n);
+
+const RLM_NAMES = Object.keys(RLM_TOOL_SCHEMAS) as RlmToolName[];
+const RLM_CHECKS = new Map<
+  string,
+  {
+    Check(v: unknown): boolean;
+    Errors(v: unknown): ReturnType<ReturnType<typeof TypeCompiler.Compile>['Errors']>;
+  }
+>(RLM_NAMES.map((n) => [n, TypeCompiler.Compile(RLM_TOOL_SCHEMAS[n])]));
+const RLM_TOOLS = RLM_NAMES.map((name) => ({
+  name,
+  description: RLM_TOOL_DESCRIPTIONS[name],
+  inputSchema: JSON.parse(JSON.stringify(RLM_TOOL_SCHEMAS[name])) as { type: 'object' },
+}));
+const isRlmToolName = (n: string): n is RlmToolName => Object.hasOwn(RLM_TOOL_SCHEMAS, n);
 
 function failure(code: string, message: string, hint?: string): ToolResult {
   const text = `${code}: ${message}${hint ? `\nhint: ${hint}` : ''}`;
@@ -50,6 +67,8 @@ function toolError(err: unknown): ToolResult {
 export interface McpServerOptions {
   /** Called with an error no tool could turn into an answer (a bug). @default nothing */
   onInternalError?: (err: unknown) => void;
+  /** The RLM loop: with it, the rlm_* tools are served too. @default none */
+  rlm?: RlmService;
 }
 
 /** An MCP server whose tools call `api`. Connect it to a transport. */
@@ -62,11 +81,17 @@ export function createMcpServer(api: SessionsApi, o: McpServerOptions = {}): Ser
         'Start a session with session_create and pass its id to every other tool; end it with session_end.',
     },
   );
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: TOOLS }));
+  const rlm = o.rlm;
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({
+    tools: rlm ? [...TOOLS, ...RLM_TOOLS] : TOOLS,
+  }));
   server.setRequestHandler(CallToolRequestSchema, async (req) => {
     const { name, arguments: args = {} } = req.params;
-    if (!isToolName(name)) throw new McpError(ErrorCode.InvalidParams, `no tool ${name}`);
-    const check = CHECKS[name];
+    const known = isToolName(name) || (rlm !== undefined && isRlmToolName(name));
+    if (!known) throw new McpError(ErrorCode.InvalidParams, `no tool ${name}`);
+    const check = isToolName(name)
+      ? CHECKS[name]
+      : (RLM_CHECKS.get(name) as NonNullable<ReturnType<typeof RLM_CHECKS.get>>);
     if (!check.Check(args)) {
       const first = check.Errors(args).First();
       const where = first?.path || '(arguments)';
@@ -77,8 +102,16 @@ export function createMcpServer(api: SessionsApi, o: McpServerOptions = {}): Ser
       );
     }
     try {
-      const handler = TOOL_HANDLERS[name] as (api: SessionsApi, a: unknown) => Promise<ToolResult>;
-      return await handler(api, args);
+      if (isToolName(name)) {
+        const handler = TOOL_HANDLERS[name] as (api: SessionsApi, a: unknown) => Promise<ToolResult>;
+        return await handler(api, args);
+      }
+      const handler = RLM_TOOL_HANDLERS[name as RlmToolName] as (
+        api: SessionsApi,
+        rlm: RlmService,
+        a: unknown,
+      ) => Promise<ToolResult>;
+      return await handler(api, rlm as RlmService, args);
     } catch (err) {
       const answer = toolError(err);
       if (answer.content[0]?.type === 'text' && answer.content[0].text.startsWith('INTERNAL')) {

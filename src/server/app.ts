@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { SandboxTokens } from '../e2b/tokens.js';
 import type { JobService } from '../jobs/service.js';
 import type { LearningService } from '../learning/service.js';
+import type { RlmService } from '../rlm/service.js';
 import type { SessionService } from '../sessions/service.js';
 import { installAuth } from './auth.js';
 import { installBrowserGuard } from './browser-guard.js';
@@ -19,6 +20,7 @@ import { jobRoutes } from './routes/jobs.js';
 import { learningRoutes } from './routes/learning.js';
 import { mcpRoutes } from './routes/mcp.js';
 import { pistonRoutes } from './routes/piston.js';
+import { rlmRoutes } from './routes/rlm.js';
 import { sessionFileRoutes } from './routes/session-files.js';
 import { snapshotRoutes } from './routes/session-snapshots.js';
 import { sessionSocketRoute } from './routes/session-socket.js';
@@ -31,6 +33,8 @@ export interface AppOptions {
   sessions?: SessionService;
   /** The command knowledge graph; without it /v1/learning/* and /v1/validate are not served. */
   learning?: LearningService;
+  /** Recursive-language-model runs over sessions; without it /v1/rlm/* is not served. */
+  rlm?: RlmService;
   metrics: ServerMetrics;
   /** Bearer tokens; empty = no auth. */
   tokens?: readonly string[];
@@ -95,7 +99,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       maxFileBytes: o.maxFileBytes ?? 256 * 1024 * 1024,
     });
     await app.register(snapshotRoutes, { api: o.sessions });
-    await app.register(mcpRoutes, { api: o.sessions });
+    await app.register(mcpRoutes, { api: o.sessions, ...(o.rlm ? { rlm: o.rlm } : {}) });
+    if (o.rlm) await app.register(rlmRoutes, { rlm: o.rlm });
     const sessions = o.sessions;
     await app.register(async (scope) => sessionSocketRoute(scope, sessions));
     await app.register(e2bRoutes, {

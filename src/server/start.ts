@@ -11,6 +11,8 @@ import { JobService, managerConfigFor } from '../jobs/service.js';
 import { LearningService, learningConfig } from '../learning/service.js';
 import { SandboxManager } from '../sandboxes/manager.js';
 import { endDeadLocalLeases } from '../sandboxes/worker-id.js';
+import { rlmConfig } from '../rlm/config.js';
+import { RlmService } from '../rlm/service.js';
 import { sessionsConfig } from '../sessions/config.js';
 import { SessionService } from '../sessions/service.js';
 import { reaperLeases } from '../store/reaper-leases.js';
@@ -124,10 +126,19 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
       onWarning: (obj, msg) => app?.log.warn(obj, msg),
     });
     metrics.watch(service);
+    const rlm = new RlmService({
+      sessions,
+      store: store.rlm,
+      config: rlmConfig(env),
+      validator: learning,
+      ...(learning.config.defaultStrictness ? { defaultStrictness: learning.config.defaultStrictness } : {}),
+      onWarning: (obj, msg) => app?.log.warn(obj, msg),
+    });
     app = await buildApp({
       service,
       sessions,
       learning,
+      rlm,
       github,
       ...(env.HEARTH_MAX_FILE_BYTES
         ? { maxFileBytes: positiveInt('HEARTH_MAX_FILE_BYTES', env.HEARTH_MAX_FILE_BYTES) }

@@ -1,18 +1,44 @@
 import type { Command } from 'commander';
 import type { SessionsApi } from '../../api/sessions-api.js';
+import { hearthPaths } from '../../config/paths.js';
+import { LearningService, learningConfig } from '../../learning/service.js';
 import { serveStdio } from '../../mcp/stdio.js';
+import { rlmConfig } from '../../rlm/config.js';
+import { RlmService } from '../../rlm/service.js';
+import { SqliteStore } from '../../store/sqlite-store.js';
 import { SessionsClient } from '../../sdk/sessions-client.js';
 import { openEmbeddedSessions } from '../embedded-sessions.js';
 
 /** The sessions the MCP tools act on: the server at HEARTH_URL, else a service in this process. */
-async function openSessions(): Promise<{ api: SessionsApi; close: () => Promise<void> }> {
+async function openSessions(): Promise<{ api: SessionsApi; rlm?: RlmService; close: () => Promise<void> }> {
   if (process.env.HEARTH_URL) {
     return { api: new SessionsClient({ requestTimeoutMs: 120_000 }), close: async () => {} };
   }
   // stdout carries the protocol: warnings go to stderr.
-  return openEmbeddedSessions({
-    onWarning: (obj, msg) => process.stderr.write(`hearth mcp: ${msg} ${JSON.stringify(obj)}\n`),
+  const onWarning = (obj: object, msg: string) =>
+    process.stderr.write(`hearth mcp: ${msg} ${JSON.stringify(obj)}\n`);
+  const embedded = await openEmbeddedSessions({ onWarning });
+  // RLM runs of the rlm_query tool are recorded in the state database, for rlm_status and later.
+  const store = await SqliteStore.open({ path: hearthPaths().db });
+  const learning = new LearningService({ store: store.learning, config: learningConfig() });
+  await learning.start();
+  const rlm = new RlmService({
+    sessions: embedded.api,
+    store: store.rlm,
+    config: rlmConfig(),
+    validator: learning,
+    ...(learning.config.defaultStrictness ? { defaultStrictness: learning.config.defaultStrictness } : {}),
+    onWarning,
   });
+  return {
+    api: embedded.api,
+    rlm,
+    close: async () => {
+      await embedded.close();
+      await learning.close();
+      await store.close();
+    },
+  };
 }
 
 /** `hearth mcp`: the MCP server over stdio, for MCP clients that start it as a child process. */
@@ -25,13 +51,14 @@ export function registerMcp(program: Command): void {
       '\nWith HEARTH_URL set, the tools act on that server; otherwise on sessions held by this process,\nwhich end when it exits. Over HTTP, `hearth serve` answers MCP at /mcp.',
     )
     .action(async () => {
-      const { api, close } = await openSessions();
+      const { api, rlm, close } = await openSessions();
       const stop = new AbortController();
       process.once('SIGTERM', () => stop.abort());
       process.once('SIGINT', () => stop.abort());
       try {
         await serveStdio(api, {
           signal: stop.signal,
+          ...(rlm ? { rlm } : {}),
           onInternalError: (err) => process.stderr.write(`hearth mcp: ${(err as Error)?.stack ?? err}\n`),
         });
       } finally {

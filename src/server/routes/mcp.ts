@@ -3,10 +3,13 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { SessionsApi } from '../../api/sessions-api.js';
 import { HearthError } from '../../errors/hearth-error.js';
 import { createMcpServer } from '../../mcp/server.js';
+import type { RlmService } from '../../rlm/service.js';
 
 export interface McpRoutesOptions {
   /** The sessions the tools act on (the server's SessionService). */
   api: SessionsApi;
+  /** With it, the rlm_* tools are served. @default none */
+  rlm?: RlmService;
   /** @default '/mcp' */
   path?: string;
   /** The largest JSON-RPC request: a write_file carries the file, base64. @default 24 MiB */
@@ -27,6 +30,7 @@ export const mcpRoutes: FastifyPluginAsync<McpRoutesOptions> = async (app, o) =>
     async (req, reply) => {
       const server = createMcpServer(o.api, {
         onInternalError: (err) => req.log.error({ err }, 'MCP tool failed'),
+        ...(o.rlm ? { rlm: o.rlm } : {}),
       });
       const transport = new StreamableHTTPServerTransport({
         sessionIdGenerator: undefined,

@@ -1,0 +1,92 @@
+/**
+ * RLM runs as the server, the CLI and the MCP tools ask for them: a request (models, budgets,
+ * context) becomes a run of the loop; finished runs are read back from the store, steps in order.
+ */
+import type { Strictness } from '../api/learning.js';
+import type { RlmRun, RlmRunRequest } from '../api/rlm.js';
+import { HearthError } from '../errors/hearth-error.js';
+import type { RlmStore } from '../store/rlm-store.js';
+import { budgetsFrom } from './budgets.js';
+import { modelsFor, type RlmConfig } from './config.js';
+import { contextSource } from './context.js';
+import { LlmClient, type LlmPort } from './llm-client.js';
+import { type RlmEvents, RlmRunner } from './runner.js';
+import type { RlmSessions } from './sessions-port.js';
+import type { InputValidator } from './step-runner.js';
+
+export interface RlmServiceOptions {
+  sessions: RlmSessions;
+  store: RlmStore;
+  config: RlmConfig;
+  /** @default an LlmClient on config.baseUrl and config.apiKey */
+  llm?: LlmPort;
+  validator?: InputValidator;
+  defaultStrictness?: Strictness;
+  /**
+   * Whether `contextFile` may name any host file (the CLI, which reads as its user) or only one
+   * under config.contextDir (a server, whose clients are not its user). @default false
+   */
+  anyContextFile?: boolean;
+  onWarning?: (obj: object, msg: string) => void;
+}
+
+export class RlmService {
+  readonly #o: RlmServiceOptions;
+  readonly #runner: RlmRunner;
+
+  constructor(o: RlmServiceOptions) {
+    this.#o = o;
+    const llm =
+      o.llm ??
+      new LlmClient({
+        ...(o.config.baseUrl ? { baseUrl: o.config.baseUrl } : {}),
+        ...(o.config.apiKey ? { apiKey: o.config.apiKey } : {}),
+      });
+    this.#runner = new RlmRunner({
+      sessions: o.sessions,
+      llm,
+      store: o.store,
+      ...(o.validator ? { validator: o.validator } : {}),
+      ...(o.defaultStrictness ? { defaultStrictness: o.defaultStrictness } : {}),
+      ...(o.onWarning ? { onWarning: o.onWarning } : {}),
+    });
+  }
+
+  /** Runs a request to its end. Bad input (no model, a refused context file) throws before anything starts. */
+  async run(req: RlmRunRequest, o: { signal?: AbortSignal; events?: RlmEvents } = {}): Promise<RlmRun> {
+    if (req.context !== undefined && req.contextFile !== undefined) {
+      throw new HearthError('VALIDATION_FAILED', 'give context or contextFile, not both');
+    }
+    if (req.contextFile !== undefined && !this.#o.anyContextFile && !this.#o.config.contextDir) {
+      throw new HearthError(
+        'RLM_CONTEXT_FILE_REFUSED',
+        'this server loads no context files (HEARTH_RLM_CONTEXT_DIR is unset)',
+      );
+    }
+    const models = modelsFor(this.#o.config, req);
+    const allowedUnder = this.#o.anyContextFile ? undefined : this.#o.config.contextDir;
+    return this.#runner.run(
+      {
+        query: req.query,
+        source: contextSource(req, allowedUnder),
+        ...models,
+        budgets: budgetsFrom(req.budgets),
+        ...(req.backend ? { backend: req.backend } : {}),
+        ...(req.validate ? { strictness: req.validate } : {}),
+      },
+      o,
+    );
+  }
+
+  async get(id: string): Promise<RlmRun> {
+    const run = await this.#o.store.getRun(id);
+    if (!run) throw new HearthError('RLM_RUN_NOT_FOUND', `no RLM run ${id}`);
+    return run;
+  }
+
+  /** The run with the ids of the sub-runs its rlm_query calls started. */
+  async getWithChildren(id: string): Promise<RlmRun & { children: string[] }> {
+    const run = await this.get(id);
+    return { ...run, children: await this.#o.store.childRuns(id) };
+  }
+}
