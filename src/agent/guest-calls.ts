@@ -6,6 +6,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { ValueErrorType } from '@sinclair/typebox/errors';
 
 export type GuestCall =
   | { method: 'llm_query'; prompt: string; model?: string }
@@ -67,7 +68,7 @@ export function parseGuestCall(method: unknown, params: unknown): GuestCall {
   if (!checker) throw new GuestCallRefused(`unknown method ${JSON.stringify(String(method).slice(0, 64))}`);
   if (!checker.Check(params)) {
     const e = checker.Errors(params).First();
-    const tooLong = e?.schema.maxLength === L.maxPromptChars;
+    const tooLong = e?.type === ValueErrorType.StringMaxLength && e.schema.maxLength === L.maxPromptChars;
     throw new GuestCallRefused(
       tooLong
         ? `${method}: a prompt is over ${L.maxPromptChars} characters`
