@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GUEST_CALL_LIMITS, type GuestCall, type GuestCallHandler } from '../src/agent/guest-calls.js';
+import { loadBackend } from '../src/backends/registry.js';
 import { hearthPaths } from '../src/config/paths.js';
+import { MemoryLedger } from '../src/host/ledger.js';
 import { settledLeftovers } from './leak-check.js';
 import { openSessionService } from './session-service-fixture.js';
 
@@ -22,11 +24,9 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hearth-rlm-bridge-'));
   const paths = { ...hearthPaths(), db: join(dir, 'hearth.db'), snapshots: join(dir, 'snapshots') };
   svc = await openSessionService(paths, 'bwrap');
-  try {
-    sessionId = (await svc.sessions.createSession({ memoryMb: 512 })).id;
-  } catch (err) {
-    skip = (err as Error).message;
-  }
+  const probe = await (await loadBackend('bwrap', { ledger: new MemoryLedger() })).probe();
+  if (!probe.usable) skip = probe.reason;
+  else sessionId = (await svc.sessions.createSession({ memoryMb: 512 })).id;
 });
 
 afterAll(async () => {
@@ -225,6 +225,15 @@ describe('the sandbox bridge on bwrap', () => {
     expect(out.error?.value).toMatch(/no model is attached to this session/);
     const batched = await py('llm_query_batched(["x"])');
     expect(batched.error?.value).toMatch(/available only during an RLM run/);
+  });
+
+  it('the handler follows the session onto a restored sandbox', async (ctx) => {
+    if (skip) return ctx.skip(skip);
+    svc.sessions.setGuestCallHandler(sessionId, async () => 'still here');
+    const snap = await svc.sessions.createSnapshot(sessionId, { name: 'bridge' });
+    await svc.sessions.restoreSnapshot(sessionId, snap.id);
+    expect((await py('llm_query("x")')).result?.text).toBe("'still here'");
+    await svc.sessions.deleteSnapshot(snap.id);
   });
 
   it('works from the JavaScript context with await', async (ctx) => {
