@@ -158,6 +158,9 @@ describe('the sandbox bridge on bwrap', () => {
       ].join('\n'),
     );
     expect(raw.result?.text).toMatch(/'call': 7, 'ok': False, 'error': 'llm_query: a prompt is over 1048576/);
+    // Within the character caps, but six bytes a character once escaped: too large for one frame.
+    const escaped = await py('llm_query_batched(["\\x01" * 1048576, "\\x01" * 1048576])');
+    expect(escaped.error?.value).toMatch(/too large for one frame/);
     expect(h.calls).toEqual([]);
     expect((await py('llm_query("small")')).result?.text).toBe("'fine'");
   });

@@ -51,10 +51,7 @@ export class GuestAgent {
   readonly #pendingWrites = new Map<number, { chunks: Buffer[]; bytes: number }>();
   readonly #files: GuestFiles;
   readonly #repl: GuestRepl;
-  readonly #calls = new GuestCalls((msg) => {
-    this.#send(msg);
-    return true;
-  });
+  readonly #calls = new GuestCalls((msg) => this.#send(msg));
   #transport!: Transport;
   #sandboxId: string | undefined;
 

@@ -23,7 +23,8 @@ export class GuestCalls {
   #next = 1;
   #enabled = false;
 
-  constructor(private readonly send: (msg: GuestMessage) => boolean) {}
+  /** `send` writes one message to the host; it throws when the message is too large for a frame. */
+  constructor(private readonly send: (msg: GuestMessage) => void) {}
 
   /** Whether the host answers calls (it said `guest-calls` in its hello). */
   enable(on: boolean): void {
@@ -46,14 +47,9 @@ export class GuestCalls {
     const { method: name, ...rest } = call;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { channel, resolve, reject });
-      let sent: boolean;
       try {
         this.send({ type: 'call', id, channel, method: name, params: rest });
-        sent = true;
       } catch {
-        sent = false;
-      }
-      if (!sent) {
         this.#pending.delete(id);
         reject(new Error(`${name}: the call is too large for one frame`));
       }

@@ -154,8 +154,11 @@ def _file(line):
     except ValueError:
         obj = None
     if isinstance(obj, dict) and "call" in obj:
-        if obj["call"] in _waiting:
-            _call_answers[obj["call"]] = obj
+        # Only the agent's answers count; anything else with a "call" (a program can open this
+        # pipe for writing through /proc) is dropped.
+        n = obj["call"]
+        if isinstance(n, int) and n in _waiting:
+            _call_answers[n] = obj
     else:
         _queued.append(line)
 
