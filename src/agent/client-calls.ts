@@ -11,16 +11,13 @@ import {
   type GuestCallHandler,
   GuestCallRefused,
   GUEST_CALL_LIMITS as L,
+  NO_HANDLER_MESSAGE,
   parseGuestCall,
 } from './guest-calls.js';
 import type { GuestMessage, HostMessage } from './protocol.js';
 
 type CallMessage = Extract<GuestMessage, { type: 'call' }>;
 type CallResult = Extract<HostMessage, { type: 'call-result' }>;
-
-/** What a session says when no model is attached to it. */
-export const NO_HANDLER_MESSAGE =
-  'no model is attached to this session: llm_query, llm_query_batched and rlm_query are available only during an RLM run';
 
 interface InFlight {
   channel: number;

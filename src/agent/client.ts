@@ -336,6 +336,12 @@ export class AgentClient {
       return Promise.reject(tooLarge(err));
     }
     const answer = this.#requests.add(id, kind, timeoutMs, read, onOutput);
+    if (kind === 'repl-run') {
+      // A run that ended, however it did (its result, a timeout, a lost connection), takes the
+      // calls its code made with it.
+      const ended = () => this.#calls.runEnded(id);
+      answer.then(ended, ended);
+    }
     const frames = fileData ? encodeData(id, Stream.File, fileData) : [];
     frames.push(frame);
     this.#write(frames);
@@ -419,8 +425,6 @@ export class AgentClient {
       return;
     }
     this.#requests.onResult(msg, !this.#established);
-    // A repl-run that ended takes its calls with it.
-    this.#calls.runEnded(msg.id);
   }
 
   /** One answer to a guest call; one too large for a frame goes as an error instead. */

@@ -6,6 +6,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { ValueErrorType } from '@sinclair/typebox/errors';
 
 export type GuestCall =
   | { method: 'llm_query'; prompt: string; model?: string }
@@ -48,11 +49,12 @@ const PARAMS = {
   rlm_query: TypeCompiler.Compile(Type.Object({ prompt: Prompt, context: Type.Optional(Prompt) }, strict)),
 } as const;
 
-/** The methods a guest may call. */
-export const GUEST_CALL_METHODS: readonly GuestCallMethod[] = Object.keys(PARAMS) as GuestCallMethod[];
-
 /** The capability the agent announces in `hello` and the host in its own `hello`. */
 export const GUEST_CALLS_CAPABILITY = 'guest-calls';
+
+/** What a call gets when no model is attached to the sandbox (no handler, or a host without calls). */
+export const NO_HANDLER_MESSAGE =
+  'no model is attached to this session: llm_query, llm_query_batched and rlm_query are available only during an RLM run';
 
 /** A call refused before it reached a handler: `message` goes back to the guest. */
 export class GuestCallRefused extends Error {}
@@ -66,7 +68,7 @@ export function parseGuestCall(method: unknown, params: unknown): GuestCall {
   if (!checker) throw new GuestCallRefused(`unknown method ${JSON.stringify(String(method).slice(0, 64))}`);
   if (!checker.Check(params)) {
     const e = checker.Errors(params).First();
-    const tooLong = e?.schema.maxLength === L.maxPromptChars;
+    const tooLong = e?.type === ValueErrorType.StringMaxLength && e.schema.maxLength === L.maxPromptChars;
     throw new GuestCallRefused(
       tooLong
         ? `${method}: a prompt is over ${L.maxPromptChars} characters`
