@@ -39,12 +39,21 @@ export async function openRlm(backend = 'bwrap') {
       });
       const run = (
         query: string,
-        x: { context?: unknown; budgets?: RlmBudgets; strictness?: RlmRunInput['strictness']; events?: RlmEvents; signal?: AbortSignal } = {},
+        x: {
+          context?: unknown;
+          budgets?: RlmBudgets;
+          strictness?: RlmRunInput['strictness'];
+          events?: RlmEvents;
+          signal?: AbortSignal;
+        } = {},
       ): Promise<RlmRun> =>
         runner.run(
           {
             query,
-            source: typeof x.context === 'string' ? { kind: 'text', text: x.context } : { kind: 'json', value: x.context ?? '' },
+            source:
+              typeof x.context === 'string'
+                ? { kind: 'text', text: x.context }
+                : { kind: 'json', value: x.context ?? '' },
             rootModel: 'root-model',
             subModel: 'sub-model',
             budgets: budgetsFrom(x.budgets),

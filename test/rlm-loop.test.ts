@@ -23,7 +23,10 @@ describe('rlm loop (bwrap, stand-in model)', () => {
     const { run } = await rlm.runner({
       root: (conv, call) => {
         seen.push(conv.map((m) => m.content).join('\n'));
-        if (call === 0) return py('words = context.split()\nresult = f"{len(words)} words, last {words[-1]}"\nprint(len(context))');
+        if (call === 0)
+          return py(
+            'words = context.split()\nresult = f"{len(words)} words, last {words[-1]}"\nprint(len(context))',
+          );
         return 'Done.\nFINAL_VAR(result)';
       },
     });

@@ -33,14 +33,21 @@ function subAnswer(prompt: string): string {
   if (prompt.startsWith('FIND ')) {
     const nl = prompt.indexOf('\n');
     const word = prompt.slice(5, nl).trim();
-    return prompt.slice(nl + 1).split('\n').find((l) => l.includes(word)) ?? 'NONE';
+    return (
+      prompt
+        .slice(nl + 1)
+        .split('\n')
+        .find((l) => l.includes(word)) ?? 'NONE'
+    );
   }
   if (prompt.startsWith('CATEGORY\n')) {
     return prompt
       .slice(9)
       .split('\n')
       .filter((l) => l.trim())
-      .map((l) => Object.entries(CATEGORY_WORDS).find(([, ws]) => ws.some((w) => l.includes(w)))?.[0] ?? 'other')
+      .map(
+        (l) => Object.entries(CATEGORY_WORDS).find(([, ws]) => ws.some((w) => l.includes(w)))?.[0] ?? 'other',
+      )
       .join('\n');
   }
   return `echo: ${prompt.slice(0, 80)}`;
@@ -120,7 +127,11 @@ export class ModelStandin {
         created: Math.floor(Date.now() / 1000),
         model,
         choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
-        usage: { prompt_tokens: promptTokens, completion_tokens: tokens(text), total_tokens: promptTokens + tokens(text) },
+        usage: {
+          prompt_tokens: promptTokens,
+          completion_tokens: tokens(text),
+          total_tokens: promptTokens + tokens(text),
+        },
       }),
     );
   }

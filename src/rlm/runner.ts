@@ -93,10 +93,13 @@ export class RlmRunner {
     let error: RlmRun['error'] = null;
     let iterations = 0;
     let state: RunState | undefined;
+    /** Sub-runs in flight: a run is recorded as ended only after they are, so its tree reads whole. */
+    const children = new Set<Promise<unknown>>();
     try {
       const result = await this.#loop(
         f,
         id,
+        children,
         context,
         (s) => {
           state = s;
@@ -117,6 +120,7 @@ export class RlmRunner {
         };
       }
     } finally {
+      await Promise.allSettled(children);
       await this.#free(state?.sessionId);
     }
     await store.finishRun({
@@ -135,6 +139,7 @@ export class RlmRunner {
   async #loop(
     f: Frame,
     runId: string,
+    children: Set<Promise<unknown>>,
     context: { bytes: Buffer; json: boolean },
     onState: (s: RunState) => void,
     onIteration: () => void,
@@ -170,10 +175,12 @@ export class RlmRunner {
         ...sub,
         depth: f.depth,
         subRun: async ({ query, context: text }) => {
-          const child = await this.#run(
+          const running = this.#run(
             { ...f, input: { ...input, query }, depth: f.depth + 1, parentId: runId },
             { bytes: Buffer.from(text), json: false },
           );
+          children.add(running);
+          const child = await running.finally(() => children.delete(running));
           if (child.stopReason !== 'final' && tracker.stopped) throw new BudgetExhausted(tracker.stopped);
           return child.answer ?? '';
         },
