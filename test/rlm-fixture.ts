@@ -11,6 +11,7 @@ import { LearningService } from '../src/learning/service.js';
 import { budgetsFrom } from '../src/rlm/budgets.js';
 import { LlmClient } from '../src/rlm/llm-client.js';
 import { type RlmEvents, type RlmRunInput, RlmRunner } from '../src/rlm/runner.js';
+import { RlmService } from '../src/rlm/service.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { ModelStandin, type StandinOptions } from './rlm-standin.js';
 import { openSessionService } from './session-service-fixture.js';
@@ -63,6 +64,23 @@ export async function openRlm(backend = 'bwrap') {
           { ...(x.events ? { events: x.events } : {}), ...(x.signal ? { signal: x.signal } : {}) },
         );
       return { standin, runner, run };
+    },
+    /** An RlmService (as the server builds it) on a fresh stand-in; root-model and sub-model are its defaults. */
+    async service(o: StandinOptions & { contextDir?: string }) {
+      const standin = await ModelStandin.start(o);
+      standins.push(standin);
+      const service = new RlmService({
+        sessions: svc.sessions,
+        store: store.rlm,
+        config: {
+          baseUrl: standin.url,
+          model: 'root-model',
+          subModel: 'sub-model',
+          ...(o.contextDir ? { contextDir: o.contextDir } : {}),
+        },
+        validator: learning,
+      });
+      return { standin, service };
     },
     /** Sessions still open (every run must leave none). */
     async openSessions() {
