@@ -2,9 +2,10 @@
  * The host's side of the sandbox's llm_query / llm_query_batched / rlm_query: every call is
  * checked against the run's budgets first, spends into them, and stops with the run.
  */
+
+import type { GuestCallHandler } from '../agent/guest-calls.js';
 import type { BudgetTracker } from './budgets.js';
 import { BudgetExhausted } from './budgets.js';
-import type { GuestCallHandler } from '../agent/guest-calls.js';
 import type { LlmPort } from './llm-client.js';
 
 /** Prompts of one batch asked at once; the rest wait their turn. @default 8 */

@@ -1,5 +1,5 @@
-import type { SessionsApi } from '../api/sessions-api.js';
 import type { GuestCallHandler } from '../agent/guest-calls.js';
+import type { SessionsApi } from '../api/sessions-api.js';
 
 /**
  * What the RLM loop needs of sessions: a part of SessionsApi, so the in-process SessionService

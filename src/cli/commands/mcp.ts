@@ -5,8 +5,8 @@ import { LearningService, learningConfig } from '../../learning/service.js';
 import { serveStdio } from '../../mcp/stdio.js';
 import { rlmConfig } from '../../rlm/config.js';
 import { RlmService } from '../../rlm/service.js';
-import { SqliteStore } from '../../store/sqlite-store.js';
 import { SessionsClient } from '../../sdk/sessions-client.js';
+import { SqliteStore } from '../../store/sqlite-store.js';
 import { openEmbeddedSessions } from '../embedded-sessions.js';
 
 /** The sessions the MCP tools act on: the server at HEARTH_URL, else a service in this process. */
