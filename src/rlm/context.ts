@@ -85,6 +85,9 @@ export async function loadContext(o: {
       `the context could not be loaded into the REPL: ${r.error?.value ?? 'timed out'}`,
     );
   }
-  const [type = 'str', len = String(o.bytes.length)] = r.stdout.trim().split(' ');
-  return { path, description: `a Python ${type} of length ${len}` };
+  // Printed by the sandbox: only a short type name and a number are taken from it.
+  const [type, len] = r.stdout.trim().split(' ');
+  const safeType = /^[A-Za-z_]{1,32}$/.test(type ?? '') ? type : 'value';
+  const safeLen = /^[0-9]{1,15}$/.test(len ?? '') ? len : 'unknown';
+  return { path, description: `a Python ${safeType} of length ${safeLen}` };
 }

@@ -41,6 +41,9 @@ export interface StepOutcome {
   final?: string;
 }
 
+/** Characters of an answer a FINAL_VAR takes from the REPL (the sandbox's output is bounded anyway). */
+const MAX_ANSWER_CHARS = 1024 * 1024;
+
 const NO_COMMAND =
   'No code block or command found. Write a ```python block, a command such as RUN(cmd), or end with FINAL(answer) or FINAL_VAR(name).';
 
@@ -141,7 +144,8 @@ export async function runStep(env: StepEnv, state: RunState, commands: RlmComman
           { signal: env.tracker.signal },
         );
         if (!r.error && !r.timedOut) {
-          return { code: ran.join('\n'), output: cut(out.join('\n'), b.maxOutputChars), final: r.stdout };
+          const final = r.stdout.slice(0, MAX_ANSWER_CHARS);
+          return { code: ran.join('\n'), output: cut(out.join('\n'), b.maxOutputChars), final };
         }
         note(`[FINAL_VAR(${c.name}): ${r.error ? `${r.error.name}: ${r.error.value}` : 'timed out'}]`, false);
         break;
