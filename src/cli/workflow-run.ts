@@ -1,0 +1,199 @@
+/**
+ * `hearth workflow run`: act's command on hearth's sandboxes. The workflows are chosen and parsed,
+ * the flags read into contexts (secrets, vars, inputs, the event), then each workflow runs in turn
+ * in this process on the state directory's store (openWorkflowHost), its lines printed live and a
+ * summary (or one JSON document) at the end. Exit code: 0 if every run succeeded, 1 if one did not,
+ * 2 for bad flags or an invalid workflow.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { HearthError, toHearthError } from '../errors/hearth-error.js';
+import type { Value } from '../workflows/expressions.js';
+import {
+  type ExecuteOptions,
+  executeWorkflow,
+  SecretMask,
+  type WorkflowRunResult,
+} from '../workflows/index.js';
+import { dryRun } from './workflow-dryrun.js';
+import { openWorkflowHost, type WorkflowHost } from './workflow-host.js';
+import {
+  eventPayload,
+  inputsContext,
+  matrixFlags,
+  pairs,
+  parseDotenv,
+  readUserFile,
+  secretFlags,
+  usage,
+} from './workflow-inputs.js';
+import { jsonDocument, LivePrinter, type Outputs, type RunReport, summaryText } from './workflow-output.js';
+import { formatTable, listTable, loadWorkflows, selectWorkflows } from './workflow-select.js';
+
+export interface WorkflowRunFlags {
+  workflows?: string;
+  job?: string;
+  eventpath?: string;
+  matrix: string[];
+  secret: string[];
+  secretFile?: string;
+  var: string[];
+  varFile?: string;
+  envFile?: string;
+  input: string[];
+  list?: boolean;
+  dryrun?: boolean;
+  dryRun?: boolean;
+  directory?: string;
+  backend?: string;
+  image?: string;
+  json?: boolean;
+  /** False with --no-advice. */
+  advice: boolean;
+}
+
+/**
+ * The one place a workflow is executed: the knowledge graph advises each step unless told not to.
+ * A recording wrapper (runs kept in the store) takes its place without changing the callers.
+ */
+export async function executeRun(
+  host: WorkflowHost,
+  opts: Omit<ExecuteOptions, 'manager' | 'advisor'> & { advice: boolean },
+): Promise<WorkflowRunResult> {
+  const { advice, ...rest } = opts;
+  return executeWorkflow({
+    ...rest,
+    manager: host.manager,
+    ...(advice ? { advisor: host.learning.knowledge } : {}),
+  });
+}
+
+/** Runs the command; returns its exit code. Every error it prints is masked. */
+export async function workflowRun(
+  event: string | undefined,
+  f: WorkflowRunFlags,
+  out: Outputs,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  const mask = new SecretMask();
+  try {
+    return await run(event, f, out, env, mask);
+  } catch (err) {
+    const e = toHearthError(err);
+    out.stderr(mask.apply(`hearth: ${e.message} [${e.code}]\n`));
+    if (e.hint) out.stderr(`hint: ${e.hint}\n`);
+    return 2;
+  }
+}
+
+async function run(
+  eventArg: string | undefined,
+  f: WorkflowRunFlags,
+  out: Outputs,
+  env: NodeJS.ProcessEnv,
+  mask: SecretMask,
+): Promise<number> {
+  const repoDir = resolve(f.directory ?? '.');
+  if (!existsSync(repoDir) || !statSync(repoDir).isDirectory())
+    throw usage(`--directory ${repoDir} is not a directory`);
+  const event = eventArg ?? 'push';
+  const all = await loadWorkflows(
+    f.workflows ? resolve(f.workflows) : join(repoDir, '.github', 'workflows'),
+    repoDir,
+  );
+  if (f.list) {
+    out.stdout(formatTable(listTable(f.job ? selectWorkflows(all, { event, job: f.job }) : all)));
+    return 0;
+  }
+  const chosen = selectWorkflows(all, { event, ...(f.job ? { job: f.job } : {}) });
+  if (chosen.length === 0)
+    throw new HearthError(
+      'VALIDATION_FAILED',
+      `no workflow runs on '${event}' (see --list for their events)`,
+    );
+  // act's defaults: .secrets, .vars and .env in the repository when present.
+  const dotenv = (path: string | undefined, fallback: string, flag: string) => {
+    const file = path ? resolve(path) : join(repoDir, fallback);
+    const text = readUserFile(file, flag, path === undefined);
+    return text === undefined ? {} : parseDotenv(text, file);
+  };
+  const secrets = { ...dotenv(f.secretFile, '.secrets', '--secret-file'), ...secretFlags(f.secret, env) };
+  mask.addAll(secrets);
+  const vars = { ...dotenv(f.varFile, '.vars', '--var-file'), ...pairs(f.var, '--var') };
+  const runEnv = dotenv(f.envFile, '.env', '--env-file');
+  const payload = eventPayload(f.eventpath);
+  const given = pairs(f.input, '--input');
+  const matrixFilter = matrixFlags(f.matrix);
+  const prepared = chosen.map((w) => {
+    const declared = (w.workflow.on[event] as { inputs?: unknown } | null | undefined)?.inputs;
+    const fromEvent = isRecord(payload.inputs) ? payload.inputs : {};
+    const inputs = inputsContext(declared, given, fromEvent);
+    // act hands --input to the workflow as github.event.inputs too.
+    const eventValue: Record<string, Value> = { ...(payload as Record<string, Value>) };
+    if (Object.keys(inputs).length > 0) eventValue.inputs = stringsOf(inputs);
+    const github: Record<string, Value> = {
+      event_name: event,
+      event: eventValue,
+      ...(typeof payload.ref === 'string' ? { ref: payload.ref } : {}),
+    };
+    return { w, contexts: { github, secrets, vars, inputs } };
+  });
+  const dry = f.dryrun || f.dryRun;
+  if (dry) {
+    for (const { w, contexts } of prepared)
+      await dryRun(w, {
+        contexts,
+        ...(matrixFilter ? { matrixFilter } : {}),
+        print: (line) => out.stdout(mask.apply(`${line}\n`)),
+      });
+    return 0;
+  }
+  out.stderr(`hearth: preparing ${prepared.length} workflow run(s) on '${event}'\n`);
+  const host = await openWorkflowHost({ env });
+  const ctrl = new AbortController();
+  const onSignal = () => {
+    out.stderr('hearth: cancelling the run (its sandboxes are released)\n');
+    ctrl.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const reports: RunReport[] = [];
+  try {
+    for (const { w, contexts } of prepared) {
+      if (ctrl.signal.aborted) break;
+      const printer = new LivePrinter({ workflow: w.workflow.name, mask, out, json: f.json === true });
+      const result = await executeRun(host, {
+        workflow: w.workflow,
+        repositoryDir: repoDir,
+        repository: `local/${basename(repoDir)}`,
+        contexts,
+        env: runEnv,
+        mask,
+        onLog: printer.onLog,
+        onEvent: printer.onEvent,
+        signal: ctrl.signal,
+        advice: f.advice,
+        ...(matrixFilter ? { matrixFilter } : {}),
+        ...(f.backend ? { backend: f.backend } : {}),
+        ...(f.image ? { image: f.image } : {}),
+      });
+      reports.push({ file: w.file, event, run: result });
+    }
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    await host.close();
+  }
+  if (f.json) out.stdout(jsonDocument(reports, mask));
+  else out.stdout(summaryText(reports, { advice: f.advice, mask }));
+  const ok = reports.length === prepared.length && reports.every((r) => r.run.result === 'success');
+  return ok ? 0 : 1;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function stringsOf(values: Record<string, string | number | boolean>): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, String(v)]));
+}
