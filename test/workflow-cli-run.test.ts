@@ -187,12 +187,12 @@ describe.skipIf(skip)('hearth workflow run', () => {
       expect(r.stderr).not.toBe('');
     }
     const bad = tempRepository({
-      '.github/workflows/bad.yml': 'name: s\non: push\njobs:\n  a:\n    steps: 3\n',
+      '.github/workflows/bad.yml': 'on: push\njobs:\n  a:\n    steps: 3\n',
     });
     try {
       const r = await cli(['run'], bad);
       expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/\.github\/workflows\/bad\.yml \(Line: \d+, Col: \d+\): Unexpected value '3'/);
+      expect(r.stderr).toMatch(/\.github\/workflows\/bad\.yml \(Line: 4, Col: \d+\): Unexpected value '3'/);
       expect(r.stderr).toContain('[WORKFLOW_INVALID]');
     } finally {
       rmSync(bad, { recursive: true, force: true });
