@@ -229,8 +229,7 @@ describe.skipIf(skip)('hearth workflow run', () => {
 describe.skipIf(skip)('secret files', () => {
   it('masks each line of a multi-line secret from --secret-file', async () => {
     const dir = tempRepository({
-      '.github/workflows/s.yml':
-        'name: s\non: push\njobs:\n  s:\n    runs-on: x\n    steps:\n      - run: printf "%s\\n" "${{ secrets.MULTI }}"\n',
+      '.github/workflows/s.yml': `name: s\non: push\njobs:\n  s:\n    runs-on: x\n    steps:\n      - run: printf "%s\\n" "\${{ secrets.MULTI }}"\n`,
     });
     try {
       writeFileSync(join(dir, 'my.secrets'), 'MULTI="first-line\\nsecond-line"\n');

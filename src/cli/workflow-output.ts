@@ -101,7 +101,7 @@ export function summaryText(reports: RunReport[], o: { advice: boolean; mask: Se
     for (const job of run.jobs) {
       if (job.steps.length === 0) {
         const row = [job.name, '-', job.result, seconds(job.durationMs)];
-        rows.push(o.advice ? [...row, '', job.error ?? ''] : row);
+        rows.push(o.advice ? [...row, '', ''] : row);
       }
       for (const s of job.steps) {
         const row = [job.name, s.name, resultOf(s), seconds(s.durationMs)];
@@ -111,6 +111,7 @@ export function summaryText(reports: RunReport[], o: { advice: boolean; mask: Se
     // Masked cell by cell, before the columns are measured.
     text += o.mask.apply(`\n${run.workflow} (${file}): ${run.result} in ${seconds(run.durationMs)}\n`);
     text += formatTable(rows.map((r) => r.map((c) => cell(o.mask.apply(c)))));
+    for (const job of run.jobs) if (job.error) text += o.mask.apply(`${job.name}: ${job.error}\n`);
   }
   return text;
 }

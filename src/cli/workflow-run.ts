@@ -7,7 +7,9 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { BACKEND_NAMES } from '../backends/backend.js';
 import { HearthError, toHearthError } from '../errors/hearth-error.js';
+import { BackendSet } from '../sandboxes/backend-set.js';
 import type { Value } from '../workflows/expressions.js';
 import {
   type ExecuteOptions,
@@ -138,6 +140,8 @@ async function run(
     };
     return { w, contexts: { github, secrets, vars, inputs } };
   });
+  if (f.backend !== undefined && !BackendSet.isKnown(f.backend))
+    throw usage(`--backend ${f.backend} is not one of ${BACKEND_NAMES.join(', ')}`);
   const dry = f.dryrun || f.dryRun;
   if (dry) {
     for (const { w, contexts } of prepared)
@@ -159,6 +163,8 @@ async function run(
   process.once('SIGTERM', onSignal);
   const reports: RunReport[] = [];
   try {
+    // A backend that cannot run here is a usage error (exit 2), said once rather than by every job.
+    await host.manager.backends.get(f.backend);
     for (const { w, contexts } of prepared) {
       if (ctrl.signal.aborted) break;
       const printer = new LivePrinter({ workflow: w.workflow.name, mask, out, json: f.json === true });
