@@ -2,6 +2,7 @@
  * `hearth workflow run` as users run it: the built dist/cli.js as a child process, on bwrap, against
  * temporary repositories, with its own state directory (so the knowledge graph starts empty).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +32,7 @@ jobs:
           v=masked-$(echo 42)-value
           echo "::add-mask::$v"
           echo "made $v"
-      - run: echo "greeting=\${{ inputs.greeting }} loud=\${{ inputs.loud }} head=\${{ github.event.head_commit.message }} var=\${{ vars.COLOR }} env=$FROM_ENV_FILE"
+      - run: echo "greeting=\${{ inputs.greeting }} loud=\${{ inputs.loud }} head=\${{ github.event.head_commit.message }} var=\${{ vars.COLOR }} env=$FROM_ENV_FILE ref=\${{ github.ref_name }} sha=\${{ github.sha }}"
   test:
     needs: build
     runs-on: ubuntu-latest
@@ -77,6 +78,11 @@ beforeAll(() => {
     'event.json': JSON.stringify({ head_commit: { message: 'hello-from-event' } }),
   });
   failing = tempRepository({ '.github/workflows/fails.yml': FAILING });
+  // A git checkout: github.sha and github.ref come from it, as act reads them.
+  const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { stdio: 'ignore' });
+  git('init', '-q', '-b', 'trunk');
+  git('add', '.');
+  git('-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '-m', 'init');
 });
 
 afterAll(async () => {
@@ -123,7 +129,9 @@ describe.skipIf(skip)('hearth workflow run', () => {
     expect(r.stdout).toMatch(/\[ci\/build\] {3}✅ {2}Success - greet \[\d+\.\d\ds\]/);
     expect(r.stderr).toContain('[ci/build]   | to stderr\n');
     expect(r.stdout).toContain('[ci/build]   | made ***\n');
-    expect(r.stdout).toContain('greeting= loud= head=hello-from-event var=blue env=dotenv-value');
+    expect(r.stdout).toMatch(
+      /greeting= loud= head=hello-from-event var=blue env=dotenv-value ref=trunk sha=[0-9a-f]{40}\n/,
+    );
     expect(r.stdout).toContain('[ci/test (18)]   | node=18');
     expect(r.stdout).toContain('[ci/test (20)]   | node=20');
     expect(r.stdout).toContain('[ci/lint]   | linted');
@@ -180,6 +188,7 @@ describe.skipIf(skip)('hearth workflow run', () => {
       ['run', 'release'],
       ['run', '-s', 'UNSET_IN_THIS_ENV_123'],
       ['run', '-e', 'missing.json'],
+      ['run', '--backend', 'nope'],
     ];
     for (const args of cases) {
       const r = await cli(args);

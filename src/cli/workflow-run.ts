@@ -8,41 +8,26 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { BACKEND_NAMES } from '../backends/backend.js';
-import { HearthError, toHearthError } from '../errors/hearth-error.js';
+import { toHearthError } from '../errors/hearth-error.js';
 import { BackendSet } from '../sandboxes/backend-set.js';
-import type { Value } from '../workflows/expressions.js';
 import {
   type ExecuteOptions,
   executeWorkflow,
   SecretMask,
   type WorkflowRunResult,
 } from '../workflows/index.js';
+import { type ContextFlags, prepareRuns } from './workflow-contexts.js';
 import { dryRun } from './workflow-dryrun.js';
 import { openWorkflowHost, type WorkflowHost } from './workflow-host.js';
-import {
-  eventPayload,
-  inputsContext,
-  matrixFlags,
-  pairs,
-  parseDotenv,
-  readUserFile,
-  secretFlags,
-  usage,
-} from './workflow-inputs.js';
+import { matrixFlags, usage } from './workflow-inputs.js';
 import { jsonDocument, LivePrinter, type Outputs, type RunReport, summaryText } from './workflow-output.js';
 import { formatTable, listTable, loadWorkflows, selectWorkflows } from './workflow-select.js';
 
-export interface WorkflowRunFlags {
+/** The flags of `hearth workflow run`, as commander gives them. */
+export interface WorkflowRunFlags extends ContextFlags {
   workflows?: string;
   job?: string;
-  eventpath?: string;
   matrix: string[];
-  secret: string[];
-  secretFile?: string;
-  var: string[];
-  varFile?: string;
-  envFile?: string;
-  input: string[];
   list?: boolean;
   dryrun?: boolean;
   dryRun?: boolean;
@@ -70,35 +55,34 @@ export async function executeRun(
   });
 }
 
+export interface WorkflowRunOptions {
+  /** The event argument; @default 'push' */
+  event?: string;
+  flags: WorkflowRunFlags;
+  out: Outputs;
+  /** Where bare `-s NAME` secrets and the host's settings are read. @default process.env */
+  env?: NodeJS.ProcessEnv;
+}
+
 /** Runs the command; returns its exit code. Every error it prints is masked. */
-export async function workflowRun(
-  event: string | undefined,
-  f: WorkflowRunFlags,
-  out: Outputs,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<number> {
+export async function workflowRun(o: WorkflowRunOptions): Promise<number> {
   const mask = new SecretMask();
   try {
-    return await run(event, f, out, env, mask);
+    return await run({ ...o, env: o.env ?? process.env }, mask);
   } catch (err) {
     const e = toHearthError(err);
-    out.stderr(mask.apply(`hearth: ${e.message} [${e.code}]\n`));
-    if (e.hint) out.stderr(`hint: ${e.hint}\n`);
+    o.out.stderr(mask.apply(`hearth: ${e.message} [${e.code}]\n`));
+    if (e.hint) o.out.stderr(`hint: ${e.hint}\n`);
     return 2;
   }
 }
 
-async function run(
-  eventArg: string | undefined,
-  f: WorkflowRunFlags,
-  out: Outputs,
-  env: NodeJS.ProcessEnv,
-  mask: SecretMask,
-): Promise<number> {
+async function run(o: WorkflowRunOptions & { env: NodeJS.ProcessEnv }, mask: SecretMask): Promise<number> {
+  const { flags: f, out, env } = o;
   const repoDir = resolve(f.directory ?? '.');
   if (!existsSync(repoDir) || !statSync(repoDir).isDirectory())
     throw usage(`--directory ${repoDir} is not a directory`);
-  const event = eventArg ?? 'push';
+  const event = o.event ?? 'push';
   const all = await loadWorkflows(
     f.workflows ? resolve(f.workflows) : join(repoDir, '.github', 'workflows'),
     repoDir,
@@ -108,38 +92,9 @@ async function run(
     return 0;
   }
   const chosen = selectWorkflows(all, { event, ...(f.job ? { job: f.job } : {}) });
-  if (chosen.length === 0)
-    throw new HearthError(
-      'VALIDATION_FAILED',
-      `no workflow runs on '${event}' (see --list for their events)`,
-    );
-  // act's defaults: .secrets, .vars and .env in the repository when present.
-  const dotenv = (path: string | undefined, fallback: string, flag: string) => {
-    const file = path ? resolve(path) : join(repoDir, fallback);
-    const text = readUserFile(file, flag, path === undefined);
-    return text === undefined ? {} : parseDotenv(text, file);
-  };
-  const secrets = { ...dotenv(f.secretFile, '.secrets', '--secret-file'), ...secretFlags(f.secret, env) };
-  mask.addAll(secrets);
-  const vars = { ...dotenv(f.varFile, '.vars', '--var-file'), ...pairs(f.var, '--var') };
-  const runEnv = dotenv(f.envFile, '.env', '--env-file');
-  const payload = eventPayload(f.eventpath);
-  const given = pairs(f.input, '--input');
+  if (chosen.length === 0) throw usage(`no workflow runs on '${event}' (see --list for their events)`);
   const matrixFilter = matrixFlags(f.matrix);
-  const prepared = chosen.map((w) => {
-    const declared = (w.workflow.on[event] as { inputs?: unknown } | null | undefined)?.inputs;
-    const fromEvent = isRecord(payload.inputs) ? payload.inputs : {};
-    const inputs = inputsContext(declared, given, fromEvent);
-    // act hands --input to the workflow as github.event.inputs too.
-    const eventValue: Record<string, Value> = { ...(payload as Record<string, Value>) };
-    if (Object.keys(inputs).length > 0) eventValue.inputs = stringsOf(inputs);
-    const github: Record<string, Value> = {
-      event_name: event,
-      event: eventValue,
-      ...(typeof payload.ref === 'string' ? { ref: payload.ref } : {}),
-    };
-    return { w, contexts: { github, secrets, vars, inputs } };
-  });
+  const { runs: prepared, runEnv } = prepareRuns({ flags: f, workflows: chosen, event, repoDir, env, mask });
   if (f.backend !== undefined && !BackendSet.isKnown(f.backend))
     throw usage(`--backend ${f.backend} is not one of ${BACKEND_NAMES.join(', ')}`);
   const dry = f.dryrun || f.dryRun;
@@ -194,12 +149,4 @@ async function run(
   else out.stdout(summaryText(reports, { advice: f.advice, mask }));
   const ok = reports.length === prepared.length && reports.every((r) => r.run.result === 'success');
   return ok ? 0 : 1;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-function stringsOf(values: Record<string, string | number | boolean>): Record<string, string> {
-  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, String(v)]));
 }

@@ -45,6 +45,6 @@ export function registerWorkflow(program: Command): void {
     // A bad flag is a usage error like any other: exit code 2 (commander would use 1, a failed run's code).
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
     .action(async (event: string | undefined, flags: WorkflowRunFlags) => {
-      process.exitCode = await workflowRun(event, flags, processOutputs);
+      process.exitCode = await workflowRun({ ...(event ? { event } : {}), flags, out: processOutputs });
     });
 }
