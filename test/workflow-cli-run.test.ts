@@ -92,7 +92,8 @@ afterAll(async () => {
 
 describe.skipIf(skip)('hearth workflow run', () => {
   it('--list shows stage, job, name, workflow, file and events; -j keeps the job and its needs', async () => {
-    const r = await cli(['run', '--list']);
+    // -C names the repository; the command runs from elsewhere.
+    const r = await cli(['run', '--list', '-C', repo], tmpdir());
     expect(r.code).toBe(0);
     const rows = r.stdout.trim().split('\n');
     expect(rows[0]).toMatch(/^Stage\s+Job ID\s+Job name\s+Workflow name\s+Workflow file\s+Events$/);
@@ -108,7 +109,7 @@ describe.skipIf(skip)('hearth workflow run', () => {
   });
 
   it('--dry-run prints the legs and steps that would run, --matrix keeping the matching legs', async () => {
-    const r = await cli(['run', '-n', '--matrix', 'node:20']);
+    const r = await cli(['run', '--dry-run', '--matrix', 'node:20']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('*DRYRUN* [ci/build] ⭐ Run greet');
     expect(r.stdout).toContain('*DRYRUN* [ci/test (20)] ⭐ Run echo "node=20"');
