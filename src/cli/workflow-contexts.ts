@@ -41,6 +41,8 @@ export function prepareRuns(o: {
   repoDir: string;
   env: NodeJS.ProcessEnv;
   mask: SecretMask;
+  /** Told of a required input left without a value (act runs the workflow anyway, and so does hearth). */
+  warn: (message: string) => void;
 }): { runs: PreparedRun[]; runEnv: Record<string, string> } {
   const { flags: f, event, repoDir } = o;
   // act's defaults: .secrets, .vars and .env in the repository when present.
@@ -60,6 +62,8 @@ export function prepareRuns(o: {
     const declared = (w.workflow.on[event] as { inputs?: unknown } | null | undefined)?.inputs;
     const fromEvent = isRecord(payload.inputs) ? payload.inputs : {};
     const inputs = inputsContext(declared, given, fromEvent);
+    for (const name of requiredMissing(declared, { ...fromEvent, ...given }))
+      o.warn(`${w.file}: the required input '${name}' has no value (give --input ${name}=…)`);
     // act hands --input to the workflow as github.event.inputs too.
     const eventValue: Record<string, Value> = { ...(payload as Record<string, Value>) };
     if (Object.keys(inputs).length > 0) eventValue.inputs = stringsOf(inputs);
@@ -94,6 +98,15 @@ function gitContext(dir: string): Record<string, string> {
     ...(sha ? { sha } : {}),
     ...(ref ? { ref, ref_name: ref.replace(/^refs\/(heads|tags)\//, '') } : {}),
   };
+}
+
+/** Declared inputs marked required that neither the event, --input nor a default gives. */
+function requiredMissing(declared: unknown, given: Record<string, unknown>): string[] {
+  if (!isRecord(declared)) return [];
+  return Object.entries(declared)
+    .filter(([, spec]) => isRecord(spec) && spec.required === true && spec.default === undefined)
+    .map(([name]) => name)
+    .filter((name) => given[name] === undefined);
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

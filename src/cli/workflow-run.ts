@@ -94,7 +94,15 @@ async function run(o: WorkflowRunOptions & { env: NodeJS.ProcessEnv }, mask: Sec
   const chosen = selectWorkflows(all, { event, ...(f.job ? { job: f.job } : {}) });
   if (chosen.length === 0) throw usage(`no workflow runs on '${event}' (see --list for their events)`);
   const matrixFilter = matrixFlags(f.matrix);
-  const { runs: prepared, runEnv } = prepareRuns({ flags: f, workflows: chosen, event, repoDir, env, mask });
+  const { runs: prepared, runEnv } = prepareRuns({
+    flags: f,
+    workflows: chosen,
+    event,
+    repoDir,
+    env,
+    mask,
+    warn: (message) => out.stderr(`hearth: warning: ${message}\n`),
+  });
   if (f.backend !== undefined && !BackendSet.isKnown(f.backend))
     throw usage(`--backend ${f.backend} is not one of ${BACKEND_NAMES.join(', ')}`);
   const dry = f.dryrun || f.dryRun;
