@@ -10,6 +10,7 @@ import { registerRlm } from './commands/rlm.js';
 import { registerRun } from './commands/run.js';
 import { registerServe } from './commands/serve.js';
 import { registerSession } from './commands/session.js';
+import { registerWorkflow } from './commands/workflow.js';
 
 const program = new Command()
   .name('hearth')
@@ -23,6 +24,7 @@ registerJobs(program);
 registerSession(program);
 registerMcp(program);
 registerLearn(program);
+registerWorkflow(program);
 registerRlm(program);
 registerImages(program);
 registerDoctor(program);

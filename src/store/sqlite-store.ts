@@ -32,8 +32,10 @@ import { SqliteRlmRows } from './sqlite-rlm-rows.js';
 import { SqliteSandboxRows } from './sqlite-sandbox-rows.js';
 import { SqliteSessionRows } from './sqlite-session-rows.js';
 import { SqliteSnapshotRows } from './sqlite-snapshot-rows.js';
+import { SqliteWorkflowRunRows } from './sqlite-workflow-run-rows.js';
 import type { Store } from './store.js';
 import { guarded } from './store-errors.js';
+import type { WorkflowRunStore } from './workflow-run-store.js';
 
 export interface SqliteStoreOptions {
   /** The database file, or `:memory:`. */
@@ -62,6 +64,7 @@ export class SqliteStore implements Store {
   readonly snapshots: SnapshotStore;
   readonly learning: LearningStore;
   readonly github: GitHubStore;
+  readonly workflowRuns: WorkflowRunStore;
   readonly rlm: RlmStore;
   readonly #raw: Sqlite.Database;
   readonly #db: Kysely<Database>;
@@ -78,6 +81,7 @@ export class SqliteStore implements Store {
     this.snapshots = new SqliteSnapshotRows(this.#q);
     this.learning = new SqliteLearningRows(this.#q);
     this.github = new SqliteGitHubRows(this.#q);
+    this.workflowRuns = new SqliteWorkflowRunRows(this.#q);
     this.rlm = new SqliteRlmRows(this.#q);
   }
 
