@@ -86,6 +86,13 @@ describe('MCP server', () => {
           'snapshot_list',
           'snapshot_restore',
           'write_file',
+          // The server has an RLM service, so the RLM tools are served too.
+          'rlm_bash',
+          'rlm_code',
+          'rlm_context',
+          'rlm_query',
+          'rlm_snapshot',
+          'rlm_status',
         ].sort(),
       );
       const runCode = tools.find((t) => t.name === 'run_code');

@@ -54,6 +54,10 @@ describe('rlm with hearth serve', () => {
     expect(run.answer).toBe("['b', 'NONE']");
     expect(run.steps[0]?.subCalls).toBe(2);
     expect((await server.client.listSessions()).filter((s) => s.state !== 'ended')).toEqual([]);
+    const doc = (await (
+      await fetch(`${server.url}/openapi.json`, { headers: { authorization: `Bearer ${server.token}` } })
+    ).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/rlm/runs', '/v1/rlm/runs/{id}']));
   });
 
   it('the loop drives the server’s sessions through the SDK client', async () => {
