@@ -80,6 +80,36 @@ describe('rlm over HTTP', () => {
     }
   });
 
+  it('a reader that goes away mid-stream cancels the run, and its session is freed', async () => {
+    const { app, url } = await serve(
+      Array.from({ length: 30 }, () => py('import time\ntime.sleep(0.3)\nprint("tick")')),
+    );
+    try {
+      const ctrl = new AbortController();
+      const res = await fetch(`${url}/v1/rlm/runs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify({ query: 'slow', context: 'x', backend: 'bwrap' }),
+        signal: ctrl.signal,
+      });
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      let seen = '';
+      while (!seen.includes('event: step')) seen += new TextDecoder().decode((await reader.read()).value);
+      const runId = (events(seen.slice(0, seen.indexOf('\n\n') + 2))[0]?.data as { id: string }).id;
+      ctrl.abort();
+      let run = await rlm.store.rlm.getRun(runId);
+      for (let i = 0; i < 200 && run?.state !== 'finished'; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        run = await rlm.store.rlm.getRun(runId);
+      }
+      expect(run?.stopReason).toBe('cancelled');
+      expect(run?.steps.length).toBeLessThan(30);
+      expect(await rlm.openSessions()).toEqual([]);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('without SSE waits and answers the run; bad requests are 4xx with codes', async () => {
     const ctxDir = join(dir, 'contexts');
     mkdirSync(ctxDir);

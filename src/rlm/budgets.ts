@@ -45,14 +45,17 @@ export class BudgetTracker {
   #stop: RlmStopReason | undefined;
   readonly #abort = new AbortController();
   readonly #timer: NodeJS.Timeout;
+  readonly #outer: AbortSignal | undefined;
+  readonly #onOuterAbort = () => this.stop('cancelled');
 
   constructor(budgets: Budgets, outer?: AbortSignal) {
     this.budgets = budgets;
     this.deadlineMs = Date.now() + budgets.maxSeconds * 1000;
     this.#timer = setTimeout(() => this.stop('time'), budgets.maxSeconds * 1000);
     this.#timer.unref();
+    this.#outer = outer;
     if (outer?.aborted) this.stop('cancelled');
-    outer?.addEventListener('abort', () => this.stop('cancelled'), { once: true });
+    outer?.addEventListener('abort', this.#onOuterAbort, { once: true });
   }
 
   get signal(): AbortSignal {
@@ -92,8 +95,9 @@ export class BudgetTracker {
     this.tokensOut += tokensOut;
   }
 
-  /** Frees the deadline timer. Idempotent. */
+  /** Frees the deadline timer and lets go of the caller's signal. Idempotent. */
   close(): void {
     clearTimeout(this.#timer);
+    this.#outer?.removeEventListener('abort', this.#onOuterAbort);
   }
 }
