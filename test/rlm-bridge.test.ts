@@ -259,5 +259,19 @@ describe('the sandbox bridge on bwrap', () => {
     expect(none.error?.value).toMatch(/no model is attached/);
     const bad = await js('await llm_query(42)');
     expect(bad.error?.name).toBe('TypeError');
+    // A call that is never answered ends with the run's timeout; the context lives on.
+    svc.sessions.setGuestCallHandler(
+      sessionId,
+      (_call, signal) =>
+        new Promise((_r, reject) => signal.addEventListener('abort', () => reject(new Error('cancelled')))),
+    );
+    const waited = await svc.sessions.runCode(sessionId, {
+      code: 'await llm_query("x")',
+      language: 'javascript',
+      timeoutMs: 1500,
+    });
+    expect(waited.timedOut).toBe(true);
+    expect(waited.contextLost).toBe(false);
+    expect((await js('1 + 2')).result?.text).toBe('3');
   });
 });
