@@ -66,6 +66,7 @@ export const ERROR_CODES = [
   'REPOSITORY_FETCH_FAILED',
   'WORKFLOW_INVALID',
   'WORKFLOW_EXPRESSION',
+  'WORKFLOW_ACTION_UNAVAILABLE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -134,6 +135,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   REPOSITORY_FETCH_FAILED: 502,
   WORKFLOW_INVALID: 422,
   WORKFLOW_EXPRESSION: 422,
+  WORKFLOW_ACTION_UNAVAILABLE: 422,
 };
 
 export const ERROR_HINTS: Record<ErrorCode, string> = {
@@ -211,4 +213,6 @@ export const ERROR_HINTS: Record<ErrorCode, string> = {
   WORKFLOW_INVALID: 'Fix the workflow at the file, line and column the message names.',
   WORKFLOW_EXPRESSION:
     'Fix the expression the message quotes: its syntax, or the contexts and functions it uses.',
+  WORKFLOW_ACTION_UNAVAILABLE:
+    'Put the action under the actions directory (HEARTH_ACTIONS_DIR) as <owner>/<repo>@<ref>/, or use a composite or node action: docker actions are not run.',
 };

@@ -37,7 +37,7 @@ export interface LegRun {
 export type LegOptions = Pick<
   ExecuteOptions,
   'manager' | 'repositoryDir' | 'image' | 'backend' | 'slot' | 'onLog' | 'maxLogBytesPerStep' | 'advisor'
-> & { workspace: string };
+> & { workspace: string; actionsDir?: string };
 
 export async function runLeg(
   o: LegOptions,
@@ -145,6 +145,7 @@ export async function runLeg(
           onLine: (stream, line) => o.onLog?.(leg.key, name, stream, line),
           signal: stepSignal,
           ...(advisor ? { advise: (script: string) => adviseOn(advisor, script) } : {}),
+          ...(o.actionsDir ? { actionsDir: o.actionsDir } : {}),
         });
         Object.assign(env, effects.env);
         path.unshift(...effects.path.reverse());

@@ -46,6 +46,11 @@ export interface ExecuteOptions {
    * attached to the step's result as `advice`. Its failures never fail a step.
    */
   advisor?: StepAdvisor;
+  /**
+   * Where remote actions (`uses: owner/repo[/path]@ref`) are taken from: `<dir>/<owner>/<repo>@<ref>/`.
+   * hearth never downloads actions. @default process.env.HEARTH_ACTIONS_DIR
+   */
+  actionsDir?: string;
 }
 
 /** The command knowledge graph's view of a step: the predicted success of its last command, and lessons. */
