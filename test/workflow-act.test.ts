@@ -45,7 +45,10 @@ const EVENTS: Record<string, Record<string, unknown>> = {
  * nested/ has two planner rows: planning the folder with recursion fails on workflows/fail.yml (an
  * empty file), without it success.yml plans.
  */
-const NESTED: Record<string, string> = { 'nested/success.yml': 'success', 'nested/workflows/fail.yml': 'error' };
+const NESTED: Record<string, string> = {
+  'nested/success.yml': 'success',
+  'nested/workflows/fail.yml': 'error',
+};
 
 interface Fixture {
   /** The directory for a directory with one workflow; `dir/file` where a directory has several. */
