@@ -23,6 +23,7 @@ import { managerConfigFor } from '../src/jobs/service.js';
 import { SandboxManager } from '../src/sandboxes/manager.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { executeWorkflow } from '../src/workflows/executor/index.js';
+import type { Value } from '../src/workflows/expressions.js';
 import { parseWorkflow } from '../src/workflows/parse.js';
 import { ACT } from './act-corpus.js';
 import { settledLeftovers } from './leak-check.js';
@@ -37,7 +38,7 @@ const CLI_FIXTURES = [
 ];
 const DISAGREEMENTS = join(import.meta.dirname, 'conformance', 'workflow-act-disagreements.tsv');
 /** The event.json act's tests give (transcribed in EXPECTED.tsv's notes). */
-const EVENTS: Record<string, Record<string, unknown>> = {
+const EVENTS: Record<string, { [key: string]: Value }> = {
   'pull-request': { pull_request: { head: { ref: 'sample-head-ref' }, base: { ref: 'sample-base-ref' } } },
 };
 
