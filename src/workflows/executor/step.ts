@@ -14,7 +14,6 @@ import { execWithRunnerFiles } from './step-exec.js';
 import type { StepAdvice, StepRunResult, StepStatus } from './types.js';
 import { runUses } from './uses.js';
 
-
 /** Runs a step whose `if:` passed. Never throws: every failure is the step's result. */
 export async function runStep(step: StepDefinition, name: string, ctx: StepContext): Promise<StepRun> {
   const started = performance.now();
