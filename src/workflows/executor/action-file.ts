@@ -28,7 +28,7 @@ export interface ActionDefinition {
   runs: ActionRuns;
 }
 
-const NODE_VERSIONS = /^node(1[026]|2[024])$/;
+const NODE_VERSIONS = /^node(12|16|20|24)$/;
 const ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 type Plain = null | boolean | number | string | Plain[] | { [key: string]: Plain };
