@@ -59,7 +59,7 @@ export async function runUses(r: UsesRun): Promise<UsesOutcome> {
       throw invalid(`action file ${found.actionFile} is larger than ${MAX_ACTION_FILE_BYTES} bytes`);
     file = { name: found.actionFile, text: readFileSync(found.actionFile, 'utf8') };
   } else {
-    actionDir = posix.join(ctx.workspace, ref.path);
+    actionDir = posix.join(ctx.workspace, ref.path).replace(/(.)\/+$/, '$1');
     file = await readSandboxActionFile(ctx.sandbox, actionDir, uses);
   }
   const def = parseActionFile(file.name, file.text);
