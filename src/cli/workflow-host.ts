@@ -35,7 +35,11 @@ export async function openWorkflowHost(
     paths,
     onWarning: warn,
   });
-  const learning = new LearningService({ store: store.learning, config: learningConfig(env), onWarning: warn });
+  const learning = new LearningService({
+    store: store.learning,
+    config: learningConfig(env),
+    onWarning: warn,
+  });
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {

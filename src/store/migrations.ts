@@ -249,6 +249,103 @@ const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  '0006-workflow-runs': {
+    // Workflow runs with their legs, steps and step snapshots. A step keeps the state a retry from
+    // the step after it resumes with; secrets are kept by name only. Jobs, steps and snapshots go
+    // with their run.
+    // biome-ignore lint/suspicious/noExplicitAny: a migration sees the schema as it was then
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('workflow_runs')
+        .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', 'text', (c) => c.notNull().unique())
+        .addColumn('workflow', 'text', (c) => c.notNull())
+        .addColumn('workflow_path', 'text')
+        .addColumn('workflow_content', 'text', (c) => c.notNull())
+        .addColumn('repository_dir', 'text')
+        .addColumn('repository', 'text', (c) => c.notNull())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .addColumn('event_payload', 'text', (c) => c.notNull())
+        .addColumn('inputs', 'text', (c) => c.notNull())
+        .addColumn('vars', 'text', (c) => c.notNull())
+        .addColumn('secret_names', 'text', (c) => c.notNull())
+        .addColumn('backend', 'text')
+        .addColumn('image', 'text', (c) => c.notNull())
+        .addColumn('snapshots', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('error', 'text')
+        .addColumn('retry_of', 'text')
+        .addColumn('owner_pid', 'integer')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('started_at', 'bigint')
+        .addColumn('finished_at', 'bigint')
+        .execute();
+      await db.schema
+        .createIndex('workflow_runs_status_seq')
+        .on('workflow_runs')
+        .columns(['status', 'seq'])
+        .execute();
+      await db.schema
+        .createTable('workflow_jobs')
+        .addColumn('run_id', 'text', (c) => c.notNull().references('workflow_runs.id').onDelete('cascade'))
+        .addColumn('leg_key', 'text', (c) => c.notNull())
+        .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('result', 'text', (c) => c.notNull())
+        .addColumn('sandbox_id', 'text')
+        .addColumn('started_at', 'bigint')
+        .addColumn('duration_ms', 'real')
+        .addColumn('error', 'text')
+        .addColumn('outputs', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('workflow_jobs_pk', ['run_id', 'leg_key'])
+        .execute();
+      await db.schema
+        .createTable('workflow_steps')
+        .addColumn('run_id', 'text', (c) => c.notNull().references('workflow_runs.id').onDelete('cascade'))
+        .addColumn('leg_key', 'text', (c) => c.notNull())
+        .addColumn('step_index', 'integer', (c) => c.notNull())
+        .addColumn('step_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('conclusion', 'text', (c) => c.notNull())
+        .addColumn('exit_code', 'integer')
+        .addColumn('started_at', 'bigint')
+        .addColumn('duration_ms', 'real', (c) => c.notNull())
+        .addColumn('error', 'text')
+        .addColumn('log', 'text', (c) => c.notNull())
+        .addColumn('summary', 'text', (c) => c.notNull())
+        .addColumn('advice', 'text')
+        .addColumn('outputs', 'text', (c) => c.notNull())
+        .addColumn('snapshot_id', 'text')
+        .addColumn('state', 'text')
+        .addColumn('carried_from', 'text')
+        .addPrimaryKeyConstraint('workflow_steps_pk', ['run_id', 'leg_key', 'step_index'])
+        .execute();
+      await db.schema
+        .createTable('workflow_snapshots')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('run_id', 'text', (c) => c.notNull().references('workflow_runs.id').onDelete('cascade'))
+        .addColumn('leg_key', 'text', (c) => c.notNull())
+        .addColumn('step_index', 'integer', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('dir', 'text', (c) => c.notNull())
+        .addColumn('info', 'text', (c) => c.notNull())
+        .addColumn('size_bytes', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('workflow_snapshots_run')
+        .on('workflow_snapshots')
+        .columns(['run_id', 'leg_key', 'step_index'])
+        .execute();
+      await db.schema
+        .createIndex('workflow_snapshots_created')
+        .on('workflow_snapshots')
+        .column('created_at')
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -156,6 +156,82 @@ export interface WorkflowRequestsTable {
   created_at: number;
 }
 
+/** A workflow run: what it ran (file content, repository dir, event, inputs, secret names) and how it went. */
+export interface WorkflowRunsTable {
+  seq: Generated<number>;
+  id: string;
+  workflow: string;
+  workflow_path: string | null;
+  workflow_content: string;
+  repository_dir: string | null;
+  repository: string;
+  event: string;
+  event_payload: string;
+  inputs: string;
+  vars: string;
+  secret_names: string;
+  backend: string | null;
+  image: string;
+  snapshots: string;
+  status: string;
+  error: string | null;
+  retry_of: string | null;
+  owner_pid: number | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+/** A leg of a run (a job or a matrix combination). */
+export interface WorkflowJobsTable {
+  run_id: string;
+  leg_key: string;
+  job_id: string;
+  name: string;
+  result: string;
+  sandbox_id: string | null;
+  started_at: number | null;
+  duration_ms: number | null;
+  error: string | null;
+  outputs: string;
+  seq: number;
+}
+
+/** A step of a leg; `state` (JSON) is what a retry from the next step resumes with. */
+export interface WorkflowStepsTable {
+  run_id: string;
+  leg_key: string;
+  step_index: number;
+  step_id: string;
+  name: string;
+  outcome: string;
+  conclusion: string;
+  exit_code: number | null;
+  started_at: number | null;
+  duration_ms: number;
+  error: string | null;
+  log: string;
+  summary: string;
+  advice: string | null;
+  outputs: string;
+  snapshot_id: string | null;
+  state: string | null;
+  carried_from: string | null;
+}
+
+/** A snapshot of a leg's sandbox after a step; its files are in `dir`. */
+export interface WorkflowSnapshotsTable {
+  id: string;
+  run_id: string;
+  leg_key: string;
+  step_index: number;
+  kind: string;
+  dir: string;
+  info: string;
+  size_bytes: number;
+  created_at: number;
+}
+
 export interface Database {
   jobs: JobsTable;
   job_outputs: JobOutputsTable;
@@ -170,4 +246,8 @@ export interface Database {
   learn_outcomes: LearnOutcomesTable;
   github_deliveries: GithubDeliveriesTable;
   workflow_requests: WorkflowRequestsTable;
+  workflow_runs: WorkflowRunsTable;
+  workflow_jobs: WorkflowJobsTable;
+  workflow_steps: WorkflowStepsTable;
+  workflow_snapshots: WorkflowSnapshotsTable;
 }

@@ -30,8 +30,10 @@ import { SqliteQueries } from './sqlite-queries.js';
 import { SqliteSandboxRows } from './sqlite-sandbox-rows.js';
 import { SqliteSessionRows } from './sqlite-session-rows.js';
 import { SqliteSnapshotRows } from './sqlite-snapshot-rows.js';
+import { SqliteWorkflowRunRows } from './sqlite-workflow-run-rows.js';
 import type { Store } from './store.js';
 import { guarded } from './store-errors.js';
+import type { WorkflowRunStore } from './workflow-run-store.js';
 
 export interface SqliteStoreOptions {
   /** The database file, or `:memory:`. */
@@ -60,6 +62,7 @@ export class SqliteStore implements Store {
   readonly snapshots: SnapshotStore;
   readonly learning: LearningStore;
   readonly github: GitHubStore;
+  readonly workflowRuns: WorkflowRunStore;
   readonly #raw: Sqlite.Database;
   readonly #db: Kysely<Database>;
   readonly #q: SqliteQueries;
@@ -75,6 +78,7 @@ export class SqliteStore implements Store {
     this.snapshots = new SqliteSnapshotRows(this.#q);
     this.learning = new SqliteLearningRows(this.#q);
     this.github = new SqliteGitHubRows(this.#q);
+    this.workflowRuns = new SqliteWorkflowRunRows(this.#q);
   }
 
   /** Opens (creating if needed) and migrates the database. */

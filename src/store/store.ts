@@ -4,6 +4,7 @@ import type { LearningStore } from './learning-store.js';
 import type { SandboxRowStore } from './sandbox-row-store.js';
 import type { SessionStore } from './session-store.js';
 import type { SnapshotStore } from './snapshot-store.js';
+import type { WorkflowRunStore } from './workflow-run-store.js';
 
 /**
  * The one store object the server opens and passes around: jobs, the host ledger, and the rows
@@ -18,4 +19,6 @@ export interface Store extends JobStore {
   readonly learning: LearningStore;
   /** GitHub webhook deliveries and the workflow runs they ask for. */
   readonly github: GitHubStore;
+  /** Workflow runs, their jobs, steps and step snapshots. */
+  readonly workflowRuns: WorkflowRunStore;
 }
