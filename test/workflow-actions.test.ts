@@ -13,6 +13,7 @@ import { jobsConfig } from '../src/jobs/config.js';
 import { managerConfigFor } from '../src/jobs/service.js';
 import { SandboxManager } from '../src/sandboxes/manager.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
+import { parseActionFile } from '../src/workflows/executor/action-file.js';
 import { executeWorkflow } from '../src/workflows/executor/index.js';
 import { parseWorkflow } from '../src/workflows/parse.js';
 import { settledLeftovers } from './leak-check.js';
@@ -88,6 +89,7 @@ runs:
 `,
   'bad/action.yml': 'runs:\n  using: java\n',
   'loop/action.yml': 'runs:\n  using: composite\n  steps:\n    - uses: ./loop\n',
+  'slow/action.yml': 'runs:\n  using: composite\n  steps:\n    - run: sleep 30\n      shell: bash\n',
   'fails/action.yml': 'runs:\n  using: composite\n  steps:\n    - shell: bash\n      run: exit 3\n',
 };
 
@@ -212,9 +214,15 @@ ${step('./.github/actions/greet')}
 ${step('./loop')}
 ${step('./fails')}
 ${step('docker://alpine:3')}
+      - run: |
+          head -c 300000 /dev/zero | tr '\\0' a > big.yml
+          mkdir -p big && mv big.yml big/action.yml
+${step('./big')}
+${step('./fails', '        timeout-minutes: 5\n')}
+${step('./slow', '        timeout-minutes: 0.02\n')}
 `);
     expect(r.result).toBe('success');
-    const [missing, bad, required, loop, fails, docker] = steps;
+    const [missing, bad, required, loop, fails, docker, , big, , slow] = steps;
     expect(missing?.outcome).toBe('failure');
     expect(missing?.error).toMatch(
       /no action\.yml or action\.yaml could be read in \/home\/user\/missing-action/,
@@ -227,7 +235,47 @@ ${step('docker://alpine:3')}
     expect(fails?.outcome).toBe('failure');
     expect(fails?.error).toContain("action './fails' failed at 'Run exit 3'");
     expect(docker?.error).toContain('docker image');
+    expect(big?.error).toContain('could be read in /home/user/big (the file is larger than 262144 bytes)');
+    expect(slow?.outcome).toBe('failure');
+    expect(slow?.log).toContain('ran past its time limit');
     for (const s of steps) expect(s.conclusion).toBe('success');
+  });
+});
+
+describe('action files', () => {
+  it.for([
+    ['runs: [', /action file a\.yml: .*(flow|collection|end)/i],
+    ['- just a list', /the file is not a mapping/],
+    ['name: x', /'runs' is missing/],
+    ['runs:\n  using: composite\n  steps: {}', /'runs\.steps' must be a list/],
+    [
+      'runs:\n  using: composite\n  steps:\n    - name: nothing',
+      /runs\.steps\[0\] needs exactly one of run or uses/,
+    ],
+    ['runs:\n  using: composite\n  steps:\n    - run: x\n      id: 9bad', /runs\.steps\[0\]\.id must start/],
+    ['runs:\n  using: node20', /'runs\.main' must name the script/],
+    ['inputs: 3\nruns:\n  using: composite\n  steps: []', /'inputs' must be a mapping/],
+    [
+      'a: &a [x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\nruns: {using: composite, steps: []}',
+      /action file a\.yml: .*alias/i,
+    ],
+  ] as const)('refuses %j naming the file and the problem', ([text, problem]) => {
+    expect(() => parseActionFile('a.yml', text)).toThrow(problem);
+  });
+
+  it('reads inputs, outputs and steps with their expressions', () => {
+    const def = parseActionFile(
+      'a.yml',
+      `inputs:\n  x: {required: true}\n  y: {default: "\${{ github.sha }}"}\noutputs:\n  o: {value: "\${{ steps.s.outputs.v }}"}\nruns:\n  using: composite\n  steps:\n    - id: s\n      if: inputs.x\n      run: echo \${{ inputs.x }}\n      shell: bash\n`,
+    );
+    expect(def.inputs.x).toEqual({ required: true });
+    expect(def.inputs.y?.default).toEqual({ kind: 'expr', expr: 'github.sha' });
+    expect(def.outputs.o).toEqual({ kind: 'expr', expr: 'steps.s.outputs.v' });
+    expect(def.runs.using === 'composite' && def.runs.steps[0]).toMatchObject({
+      id: 's',
+      hasUserId: true,
+      if: 'success() && (inputs.x)',
+    });
   });
 });
 
