@@ -19,6 +19,8 @@ export interface ExecSpec {
   cwd: string;
   /** A private directory in the sandbox for the runner files. */
   dir: string;
+  /** A script file to write (mode 0755) with the runner files, before the process starts. */
+  script?: { path: string; text: string };
   /** Given for a shell script, which the knowledge graph learns from. */
   learnScript?: string;
 }
@@ -45,7 +47,11 @@ export async function execWithRunnerFiles(
     GITHUB_STEP_SUMMARY: `${spec.dir}/summary`,
     GITHUB_STATE: `${spec.dir}/state`,
   };
-  for (const f of Object.values(files)) await ctx.sandbox.writeFile(f, '');
+  // The agent answers requests concurrently: the files are created at once, not one round trip each.
+  await Promise.all([
+    ...Object.values(files).map((f) => ctx.sandbox.writeFile(f, '')),
+    ...(spec.script ? [ctx.sandbox.writeFile(spec.script.path, spec.script.text, { mode: 0o755 })] : []),
+  ]);
   const fullEnv: Record<string, string> = { ...spec.env, ...files };
   if (ctx.path.length > 0) fullEnv.PATH = [...ctx.path, spec.env.PATH ?? DEFAULT_PATH].join(':');
   const handle = ctx.sandbox.exec(
@@ -66,9 +72,18 @@ export async function execWithRunnerFiles(
     (await ctx.sandbox.readFile(path, { maxBytes: MAX_FILE_BYTES }).catch(() => Buffer.alloc(0))).toString(
       'utf8',
     );
-  const outputs = parseEnvFile(await read(files.GITHUB_OUTPUT));
-  const envFile = parseEnvFile(await read(files.GITHUB_ENV));
-  const state = parseEnvFile(await read(files.GITHUB_STATE));
+  const [outputText, envText, stateText, pathText, summary] = await Promise.all(
+    [
+      files.GITHUB_OUTPUT,
+      files.GITHUB_ENV,
+      files.GITHUB_STATE,
+      files.GITHUB_PATH,
+      files.GITHUB_STEP_SUMMARY,
+    ].map(read),
+  );
+  const outputs = parseEnvFile(outputText ?? '');
+  const envFile = parseEnvFile(envText ?? '');
+  const state = parseEnvFile(stateText ?? '');
   for (const p of [...outputs.problems, ...envFile.problems, ...state.problems])
     log.note(`runner file: ${p}`);
   if (exit.timedOut) log.note(`the step ran past its time limit (${ctx.timeoutMs} ms) and was stopped`);
@@ -79,9 +94,9 @@ export async function execWithRunnerFiles(
     outputs: { ...commands.outputs, ...outputs.values },
     effects: {
       env: { ...commands.env, ...envFile.values },
-      path: [...commands.path, ...parsePathFile(await read(files.GITHUB_PATH))],
+      path: [...commands.path, ...parsePathFile(pathText ?? '')],
       state: state.values,
     },
-    summary: await read(files.GITHUB_STEP_SUMMARY),
+    summary: summary ?? '',
   };
 }

@@ -63,12 +63,12 @@ export async function runStep(step: StepDefinition, name: string, ctx: StepConte
     const dir = `${ctx.tempDir}/${step.index}`;
     await ctx.sandbox.mkdir(dir, { recursive: true });
     const scriptPath = `${dir}/script${shell.extension}`;
-    await ctx.sandbox.writeFile(scriptPath, script, { mode: 0o755 });
     const out = await execWithRunnerFiles(ctx, log, commands, {
       argv: shellArgv(shell, scriptPath),
       env,
       cwd: wd === '' ? ctx.workspace : wd.startsWith('/') ? wd : `${ctx.workspace}/${wd}`,
       dir,
+      script: { path: scriptPath, text: script },
       // The knowledge graph learns a shell step's commands, not the shell that reads them from a file.
       ...(shell.extension === '.sh' ? { learnScript: script } : {}),
     });
