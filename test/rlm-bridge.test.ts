@@ -198,6 +198,25 @@ describe('the sandbox bridge on bwrap', () => {
     expect((await svc.sessions.getSession(sessionId)).state).toBe('running');
   });
 
+  it('a program that floods calls and never reads the answers loses its interpreter, not the sandbox', async (ctx) => {
+    if (skip) return ctx.skip(skip);
+    const h = recording(() => 'fine');
+    svc.sessions.setGuestCallHandler(sessionId, h.handler);
+    const flood = await py(
+      [
+        'import os',
+        'chunk = b"".join(b\'{"call": %d, "method": "nope"}\\n\' % i for i in range(20000))',
+        'for _ in range(200): os.write(4, chunk)',
+      ].join('\n'),
+      120_000,
+    );
+    expect(flood.contextLost).toBe(true);
+    expect(h.calls).toEqual([]);
+    expect((await svc.sessions.getSession(sessionId)).state).toBe('running');
+    // The default context comes back with a fresh interpreter.
+    expect((await py('llm_query("x")')).result?.text).toBe("'fine'");
+  }, 180_000);
+
   it('an interrupt or the run timeout ends a call that waits, and the handler hears it', async (ctx) => {
     if (skip) return ctx.skip(skip);
     let aborted = 0;
@@ -218,6 +237,32 @@ describe('the sandbox bridge on bwrap', () => {
     await expect.poll(() => aborted).toBe(1);
     svc.sessions.setGuestCallHandler(sessionId, async () => 'back');
     expect((await py('llm_query("x")')).result?.text).toBe("'back'");
+  });
+
+  it('a call from a thread left running between runs is answered with an error, not left waiting', async (ctx) => {
+    if (skip) return ctx.skip(skip);
+    const h = recording(() => 'answered');
+    svc.sessions.setGuestCallHandler(sessionId, h.handler);
+    await py(
+      [
+        'import threading, time',
+        'def _late():',
+        '    time.sleep(0.3)',
+        '    try: got = llm_query("late")',
+        '    except Exception as e: got = "error: " + str(e)',
+        '    open("/tmp/late.txt", "w").write(got)',
+        'threading.Thread(target=_late, daemon=True).start()',
+      ].join('\n'),
+    );
+    // No run in between: the file is read through the agent's file calls.
+    const read = () =>
+      svc.sessions.readFile(sessionId, '/tmp/late.txt').then(
+        (b) => b.toString(),
+        () => '',
+      );
+    await expect.poll(read, { timeout: 20_000 }).toMatch(/^error: no code is running in this context/);
+    expect(h.calls).toEqual([]);
+    expect((await py('llm_query("now")')).result?.text).toBe("'answered'");
   });
 
   it('without a handler the functions raise saying no model is attached', async (ctx) => {
@@ -259,5 +304,19 @@ describe('the sandbox bridge on bwrap', () => {
     expect(none.error?.value).toMatch(/no model is attached/);
     const bad = await js('await llm_query(42)');
     expect(bad.error?.name).toBe('TypeError');
+    // A call that is never answered ends with the run's timeout; the context lives on.
+    svc.sessions.setGuestCallHandler(
+      sessionId,
+      (_call, signal) =>
+        new Promise((_r, reject) => signal.addEventListener('abort', () => reject(new Error('cancelled')))),
+    );
+    const waited = await svc.sessions.runCode(sessionId, {
+      code: 'await llm_query("x")',
+      language: 'javascript',
+      timeoutMs: 1500,
+    });
+    expect(waited.timedOut).toBe(true);
+    expect(waited.contextLost).toBe(false);
+    expect((await js('1 + 2')).result?.text).toBe('3');
   });
 });

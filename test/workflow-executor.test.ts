@@ -321,11 +321,11 @@ jobs:
   it('fails a uses: step it cannot run, naming the action', async (ctx) => {
     if (skip) ctx.skip();
     const wf = await parse(
-      'on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - uses: actions/setup-node@v4\n',
+      'on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - uses: acme/missing-action@v4\n',
     );
     const r = await executeWorkflow({ manager, workflow: wf });
     expect(r.result).toBe('failure');
-    expect(r.jobs[0]?.steps[0]?.error).toContain("'actions/setup-node@v4'");
+    expect(r.jobs[0]?.steps[0]?.error).toContain("'acme/missing-action@v4'");
     expect(manager.list()).toEqual([]);
   });
 

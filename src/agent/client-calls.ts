@@ -5,6 +5,8 @@
  * bound is answered with an error. A handler's signal fires when the run that made the call ends
  * or the connection closes; the guest then gets an error answer at once.
  */
+
+import { encodeJson } from './framing.js';
 import {
   checkCallAnswer,
   type GuestCall,
@@ -29,9 +31,9 @@ export class GuestCallTable {
   readonly #inFlight = new Map<number, InFlight>();
   #closed = false;
 
-  /** `send` writes one answer; `runLive(channel)` says whether the repl-run on that channel still runs. */
+  /** `write` sends one frame; `runLive(channel)` says whether the repl-run on that channel still runs. */
   constructor(
-    private readonly send: (msg: CallResult) => void,
+    private readonly write: (frame: Buffer) => void,
     private readonly runLive: (channel: number) => boolean,
   ) {}
 
@@ -116,16 +118,34 @@ export class GuestCallTable {
     if (this.#closed) return;
     if (error === 'cancelled') this.#fail(id, 'the call was cancelled: the run that made it ended');
     else if (error !== undefined || value === undefined) this.#fail(id, error ?? 'no answer');
-    else this.send({ type: 'call-result', id, ok: true, value });
+    else this.#send({ type: 'call-result', id, ok: true, value });
+  }
+
+  #send(msg: CallResult): void {
+    this.write(encodeAnswer(msg));
   }
 
   #fail(id: number, message: string): void {
     if (this.#closed) return;
-    this.send({
+    this.#send({
       type: 'call-result',
       id,
       ok: false,
       error: { code: 'GUEST_CALL_FAILED', message: message.slice(0, L.maxErrorChars) },
+    });
+  }
+}
+
+/** One answer; one too large for a frame (a long answer of escaped characters) goes as an error. */
+function encodeAnswer(msg: CallResult): Buffer {
+  try {
+    return encodeJson(msg);
+  } catch {
+    return encodeJson({
+      type: 'call-result',
+      id: msg.id,
+      ok: false,
+      error: { code: 'GUEST_CALL_FAILED', message: 'the answer is too large for one frame' },
     });
   }
 }

@@ -69,7 +69,7 @@ export class AgentClient {
   readonly #requests = new RequestTable();
   readonly #execs = new Map<number, PendingExec>();
   readonly #calls = new GuestCallTable(
-    (msg) => this.#sendCallResult(msg),
+    (frame) => this.#write([frame]),
     (channel) => this.#requests.has(channel),
   );
   readonly #closeListeners: Array<(err?: Error) => void> = [];
@@ -425,22 +425,6 @@ export class AgentClient {
       return;
     }
     this.#requests.onResult(msg, !this.#established);
-  }
-
-  /** One answer to a guest call; one too large for a frame goes as an error instead. */
-  #sendCallResult(msg: Extract<HostMessage, { type: 'call-result' }>): void {
-    let frame: Buffer;
-    try {
-      frame = encodeJson(msg);
-    } catch {
-      frame = encodeJson({
-        type: 'call-result',
-        id: msg.id,
-        ok: false,
-        error: { code: 'GUEST_CALL_FAILED', message: 'the answer is too large for one frame' },
-      });
-    }
-    this.#write([frame]);
   }
 
   /** `log` messages are not used by the host; a flood of them is a guest misbehaving. */

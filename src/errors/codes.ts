@@ -68,6 +68,7 @@ export const ERROR_CODES = [
   'WORKFLOW_EXPRESSION',
   'WORKFLOW_RUN_NOT_FOUND',
   'WORKFLOW_RUN_ACTIVE',
+  'WORKFLOW_ACTION_UNAVAILABLE',
   'RLM_MODEL_MISSING',
   'RLM_MODEL_FAILED',
   'RLM_RUN_NOT_FOUND',
@@ -142,6 +143,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   WORKFLOW_EXPRESSION: 422,
   WORKFLOW_RUN_NOT_FOUND: 404,
   WORKFLOW_RUN_ACTIVE: 409,
+  WORKFLOW_ACTION_UNAVAILABLE: 422,
   RLM_MODEL_MISSING: 400,
   RLM_MODEL_FAILED: 502,
   RLM_RUN_NOT_FOUND: 404,
@@ -225,6 +227,8 @@ export const ERROR_HINTS: Record<ErrorCode, string> = {
     'Fix the expression the message quotes: its syntax, or the contexts and functions it uses.',
   WORKFLOW_RUN_NOT_FOUND: 'Check the run id; GET /v1/runs or `hearth workflow runs` lists them.',
   WORKFLOW_RUN_ACTIVE: 'Wait for the run to end (GET /v1/runs/:id), then try again.',
+  WORKFLOW_ACTION_UNAVAILABLE:
+    'Put the action under the actions directory (HEARTH_ACTIONS_DIR) as <owner>/<repo>@<ref>/, or use a composite or node action: docker actions are not run.',
   RLM_MODEL_MISSING: 'Name the root model (`rootModel`, `--root-model`) or set HEARTH_RLM_MODEL.',
   RLM_MODEL_FAILED:
     'Check OPENAI_BASE_URL, OPENAI_API_KEY and the model name; the message says what the model server answered.',

@@ -36,6 +36,8 @@ export interface ReplContextDeps {
  * characters with JSON's escapes); past it the context is killed.
  */
 const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+/** Call answers written to a driver that has not read them yet; past it the context is killed. */
+const MAX_REPLY_BACKLOG_BYTES = 64 * 1024 * 1024;
 
 type Answer = { line: Record<string, unknown> } | { exited: string };
 
@@ -248,16 +250,28 @@ export class ReplContext {
 
   /**
    * A call from the running code. Its answer goes back on fd 3 only while that run lasts: after
-   * it the driver reads fd 3 for code, and a late answer is dropped. Between runs calls are ignored.
+   * it the driver reads fd 3 for code, and a late answer is dropped. A call between runs (from a
+   * thread the code left behind) is answered with an error at once, so that it does not wait forever.
    */
   #call(line: Record<string, unknown>): void {
     const run = this.#run;
     const n = line.call;
-    if (!run || !Number.isSafeInteger(n)) return;
+    if (!Number.isSafeInteger(n)) return;
     const reply = (answer: Record<string, unknown>): void => {
       if (this.#run !== run || this.#dead) return;
-      (this.#child?.stdio[3] as Writable | undefined)?.write(`${JSON.stringify({ call: n, ...answer })}\n`);
+      const requests = this.#child?.stdio[3] as Writable | undefined;
+      // A program that floods calls and never reads their answers would grow this backlog
+      // without end: past the cap the interpreter is killed, as for an oversize answer line.
+      if (requests && requests.writableLength > MAX_REPLY_BACKLOG_BYTES) {
+        void this.kill();
+        return;
+      }
+      requests?.write(`${JSON.stringify({ call: n, ...answer })}\n`);
     };
+    if (!run) {
+      reply({ ok: false, error: 'no code is running in this context: a call must come from a run' });
+      return;
+    }
     this.deps.call(run.channel, line.method, line.params).then(
       (value) => reply({ ok: true, value }),
       (err: unknown) => reply({ ok: false, error: err instanceof Error ? err.message : String(err) }),

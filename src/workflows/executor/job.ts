@@ -53,7 +53,7 @@ export type LegOptions = Pick<
   | 'maxLogBytesPerStep'
   | 'advisor'
   | 'onEvent'
-> & { workspace: string; mask?: SecretMask };
+> & { workspace: string; mask?: SecretMask; actionsDir?: string };
 
 export async function runLeg(
   o: LegOptions,
@@ -163,6 +163,7 @@ export async function runLeg(
           signal: stepSignal,
           ...(o.mask ? { mask: o.mask } : {}),
           ...(advisor ? { advise: (script: string) => adviseOn(advisor, script) } : {}),
+          ...(o.actionsDir ? { actionsDir: o.actionsDir } : {}),
         });
         Object.assign(env, effects.env);
         path.unshift(...effects.path.reverse());

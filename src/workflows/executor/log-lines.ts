@@ -40,6 +40,11 @@ export class StepLog {
     this.#emit('stderr', line);
   }
 
+  /** Keeps a line already sent live elsewhere (a composite action's step): it is not emitted again. */
+  keep(line: string): void {
+    this.#append(line);
+  }
+
   /** Emits what is left without a newline; returns the kept text. */
   end(): string {
     for (const stream of ['stdout', 'stderr'] as const) {
@@ -62,6 +67,10 @@ export class StepLog {
     } catch {
       // Nor may the one that shows its lines.
     }
+    this.#append(line);
+  }
+
+  #append(line: string): void {
     this.#kept += `${line}\n`;
     if (this.#kept.length > this.#maxBytes * 2) this.#kept = this.#kept.slice(-this.#maxBytes);
   }

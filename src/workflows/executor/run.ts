@@ -8,6 +8,7 @@ import { toHearthError } from '../../errors/hearth-error.js';
 import type { Contexts, Value } from '../expressions.js';
 import { type Leg, legName, WorkflowPlan } from '../planner.js';
 import { evaluateStringMap, evaluateTemplate, toText } from '../template.js';
+import { completeGithub, githubEnv } from './github-env.js';
 import { runLeg } from './job.js';
 import { SecretMask } from './mask.js';
 import type { ExecuteOptions, JobRunResult, WorkflowRunResult } from './types.js';
@@ -21,15 +22,16 @@ export async function executeWorkflow(o: ExecuteOptions): Promise<WorkflowRunRes
   const repository = o.repository ?? 'local/repository';
   const workspace = o.workspace ?? DEFAULT_WORKSPACE;
   const given = o.contexts ?? {};
-  const github = {
+  const github = completeGithub({
     repository,
     run_id: runId,
     workspace,
     workflow: o.workflow.name,
     event_name: 'push',
     ...(isMap(given.github) ? given.github : {}),
-  };
-  const contexts: Contexts = { ...given, github, runner: { os: 'Linux', arch: 'X64', temp: '/tmp' } };
+  });
+  const runner = { os: 'Linux', arch: 'X64', temp: '/tmp' };
+  const contexts: Contexts = { ...given, github, runner };
   const mask = o.mask ?? new SecretMask();
   mask.addAll(isMap(given.secrets) ? given.secrets : undefined);
   const plan = new WorkflowPlan(o.workflow, {
@@ -90,7 +92,13 @@ export async function executeWorkflow(o: ExecuteOptions): Promise<WorkflowRunRes
           leg,
           name: displayName,
           contexts: legContexts,
-          workflowEnv: { CI: 'true', GITHUB_ACTIONS: 'true', GITHUB_WORKSPACE: workspace, ...workflowEnv },
+          workflowEnv: {
+            CI: 'true',
+            GITHUB_ACTIONS: 'true',
+            ...githubEnv(github, runner),
+            GITHUB_WORKSPACE: workspace,
+            ...workflowEnv,
+          },
           labels: { repository, workflow: o.workflow.name, workflow_job: leg.key, workflow_run: runId },
           signal: ctrl.signal,
         },

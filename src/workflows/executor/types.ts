@@ -56,6 +56,11 @@ export interface ExecuteOptions {
   matrixFilter?: Record<string, string[]>;
   /** A leg's start (before its sandbox) and end, and each step's start and end: for live progress. */
   onEvent?: (event: RunEvent) => void;
+  /**
+   * Where remote actions (`uses: owner/repo[/path]@ref`) are taken from: `<dir>/<owner>/<repo>@<ref>/`.
+   * hearth never downloads actions. @default process.env.HEARTH_ACTIONS_DIR
+   */
+  actionsDir?: string;
 }
 
 export type RunEvent =
