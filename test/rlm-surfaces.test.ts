@@ -95,7 +95,7 @@ describe('rlm over HTTP', () => {
       const reader = (res.body as ReadableStream<Uint8Array>).getReader();
       let seen = '';
       while (!seen.includes('event: step')) seen += new TextDecoder().decode((await reader.read()).value);
-      const runId = (events(seen.slice(0, seen.indexOf('\n\n') + 2))[0]?.data as { id: string }).id;
+      const runId = String(events(seen.slice(0, seen.indexOf('\n\n') + 2))[0]?.data.id);
       ctrl.abort();
       let run = await rlm.store.rlm.getRun(runId);
       for (let i = 0; i < 200 && run?.state !== 'finished'; i++) {
