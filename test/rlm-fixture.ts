@@ -2,7 +2,7 @@
  * An RLM runner as the server puts it together — the real SessionService on bwrap, SQLite records,
  * the LearningService's validator — driving the stand-in model server (rlm-standin.ts).
  */
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RlmBudgets, RlmRun } from '../src/api/rlm.js';
@@ -27,6 +27,8 @@ export async function openRlm(backend = 'bwrap') {
 
   return {
     sessions: svc.sessions,
+    /** Where the sessions' snapshot files go: empty once every run has ended. */
+    snapshotFiles: () => (existsSync(paths.snapshots) ? readdirSync(paths.snapshots) : []),
     store,
     /** A runner on a fresh stand-in whose root model follows `root`. */
     async runner(o: StandinOptions) {
@@ -91,6 +93,7 @@ export async function openRlm(backend = 'bwrap') {
       await learning.close();
       await store.close();
       await svc.close();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -98,6 +98,7 @@ describe('rlm loop (bwrap, stand-in model)', () => {
     // `context` is loaded again where the restore lost the interpreter.
     expect(r.steps[3]?.output.trim()).toBe('3');
     expect(await rlm.openSessions()).toEqual([]);
+    expect(rlm.snapshotFiles()).toEqual([]);
   });
 
   it('strict validation: a refused command reaches the model as feedback with the retry count, then ends the run', async () => {

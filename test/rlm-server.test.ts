@@ -4,7 +4,7 @@
  * this process driving the server's sessions through the SDK's SessionsClient — where the sandbox's
  * own llm_query cannot reach this process, so the model is told to use QUERY_LLM instead.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,9 +66,8 @@ describe('rlm with hearth serve', () => {
       seen.push(conv[0]?.content ?? '');
       return first(conv) ? `${py('n = len(context)\nprint(n)')}\nQUERY_LLM("hi")` : 'FINAL_VAR(n)';
     };
-    const store = await SqliteStore.open({
-      path: join(mkdtempSync(join(tmpdir(), 'hearth-rlm-sdk-')), 'r.db'),
-    });
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-rlm-sdk-'));
+    const store = await SqliteStore.open({ path: join(dir, 'r.db') });
     try {
       const runner = new RlmRunner({
         sessions: server.client,
@@ -89,6 +88,7 @@ describe('rlm with hearth serve', () => {
       expect((await server.client.listSessions()).filter((s) => s.state !== 'ended')).toEqual([]);
     } finally {
       await store.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -4,7 +4,7 @@
  * as a child process; the rlm_* MCP tools through the MCP SDK's client.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -27,6 +27,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await rlm?.close();
+  rmSync(dir, { recursive: true, force: true });
   expect(await settledLeftovers()).toEqual([]);
 });
 
