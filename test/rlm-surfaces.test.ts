@@ -132,6 +132,16 @@ describe('rlm over HTTP', () => {
       expect(((await outside.json()) as { error: { code: string } }).error.code).toBe(
         'RLM_CONTEXT_FILE_REFUSED',
       );
+      // Refused before a stream is opened: a 4xx, not an `error` event in a 200 stream.
+      const streamed = await fetch(`${url}/v1/rlm/runs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify({ query: 'sum', contextFile: join(ctxDir, 'missing.txt') }),
+      });
+      expect(streamed.status).toBe(403);
+      expect(((await streamed.json()) as { error: { code: string } }).error.code).toBe(
+        'RLM_CONTEXT_FILE_REFUSED',
+      );
       const both = await post({ query: 'q', context: 'x', contextFile: join(ctxDir, 'numbers.txt') });
       expect(both.status).toBe(400);
       const badBudget = await post({ query: 'q', budgets: { maxTokens: 0 } });

@@ -17,7 +17,9 @@ export interface LoadedContext {
 export type ContextSource =
   | { kind: 'text'; text: string }
   | { kind: 'json'; value: unknown }
-  | { kind: 'file'; path: string; allowedUnder?: string };
+  | { kind: 'file'; path: string; allowedUnder?: string }
+  /** Already read (a file checked before the run was answered). */
+  | { kind: 'read'; bytes: Buffer; json: boolean };
 
 /** The largest context file read from the host. @default 256 MiB */
 const MAX_CONTEXT_BYTES = 256 * 1024 * 1024;
@@ -58,6 +60,7 @@ async function readHostFile(path: string, allowedUnder?: string): Promise<Buffer
 export async function readContext(src: ContextSource): Promise<{ bytes: Buffer; json: boolean }> {
   if (src.kind === 'file') return { bytes: await readHostFile(src.path, src.allowedUnder), json: false };
   if (src.kind === 'text') return { bytes: Buffer.from(src.text), json: false };
+  if (src.kind === 'read') return { bytes: src.bytes, json: src.json };
   return { bytes: Buffer.from(JSON.stringify(src.value)), json: true };
 }
 

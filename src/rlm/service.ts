@@ -8,9 +8,9 @@ import { HearthError } from '../errors/hearth-error.js';
 import type { RlmStore } from '../store/rlm-store.js';
 import { budgetsFrom } from './budgets.js';
 import { modelsFor, type RlmConfig } from './config.js';
-import { contextSource } from './context.js';
+import { contextSource, readContext } from './context.js';
 import { LlmClient, type LlmPort } from './llm-client.js';
-import { type RlmEvents, RlmRunner } from './runner.js';
+import { type RlmEvents, type RlmRunInput, RlmRunner } from './runner.js';
 import type { RlmSessions } from './sessions-port.js';
 import type { InputValidator } from './step-runner.js';
 
@@ -54,6 +54,19 @@ export class RlmService {
 
   /** Runs a request to its end. Bad input (no model, a refused context file) throws before anything starts. */
   async run(req: RlmRunRequest, o: { signal?: AbortSignal; events?: RlmEvents } = {}): Promise<RlmRun> {
+    return this.start(await this.prepare(req), o);
+  }
+
+  /** Runs what prepare() made of a request. */
+  start(input: RlmRunInput, o: { signal?: AbortSignal; events?: RlmEvents } = {}): Promise<RlmRun> {
+    return this.#runner.run(input, o);
+  }
+
+  /**
+   * Checks a request and reads its context, so that what is wrong with it (no model, a refused or
+   * missing file) is a 4xx answer before anything starts — before an event stream is opened too.
+   */
+  async prepare(req: RlmRunRequest): Promise<RlmRunInput> {
     if (req.context !== undefined && req.contextFile !== undefined) {
       throw new HearthError('VALIDATION_FAILED', 'give context or contextFile, not both');
     }
@@ -65,17 +78,15 @@ export class RlmService {
     }
     const models = modelsFor(this.#o.config, req);
     const allowedUnder = this.#o.anyContextFile ? undefined : this.#o.config.contextDir;
-    return this.#runner.run(
-      {
-        query: req.query,
-        source: contextSource(req, allowedUnder),
-        ...models,
-        budgets: budgetsFrom(req.budgets),
-        ...(req.backend ? { backend: req.backend } : {}),
-        ...(req.validate ? { strictness: req.validate } : {}),
-      },
-      o,
-    );
+    const read = await readContext(contextSource(req, allowedUnder));
+    return {
+      query: req.query,
+      source: { kind: 'read', ...read },
+      ...models,
+      budgets: budgetsFrom(req.budgets),
+      ...(req.backend ? { backend: req.backend } : {}),
+      ...(req.validate ? { strictness: req.validate } : {}),
+    };
   }
 
   async get(id: string): Promise<RlmRun> {

@@ -34,12 +34,13 @@ export const rlmRoutes: FastifyPluginAsyncTypebox<RlmRoutesOptions> = async (app
       },
     },
     async (req, reply) => {
+      const input = await rlm.prepare(req.body);
       if (!wantsEventStream(req)) {
         const ctrl = new AbortController();
         const onClose = () => ctrl.abort();
         req.raw.socket.once('close', onClose);
         try {
-          return await rlm.run(req.body, { signal: ctrl.signal });
+          return await rlm.start(input, { signal: ctrl.signal });
         } finally {
           req.raw.socket.off('close', onClose);
         }
@@ -59,7 +60,7 @@ export const rlmRoutes: FastifyPluginAsyncTypebox<RlmRoutesOptions> = async (app
         }
       };
       try {
-        const run = await rlm.run(req.body, {
+        const run = await rlm.start(input, {
           signal: ctrl.signal,
           events: {
             onRun: (r) => send('run', r),
