@@ -33,6 +33,7 @@ describe('rlm loop (bwrap, stand-in model)', () => {
     const context = `${'alpha beta '.repeat(5000)}omega`;
     const r = await run('How many words?', { context });
     expect(r.stopReason).toBe('final');
+    expect(r.backend).toBe('bwrap');
     expect(r.answer).toBe('10001 words, last omega');
     expect(r.steps.map((s) => s.index)).toEqual([1, 2]);
     expect(r.steps[0]?.output.trim()).toBe(String(context.length));

@@ -132,6 +132,7 @@ export class RlmRunner {
       tokensOut: tracker.tokensOut,
       iterations,
       finishedAtMs: Date.now(),
+      ...(state ? { backend: state.backend } : {}),
     });
     return (await store.getRun(id)) as RlmRun;
   }
@@ -159,6 +160,7 @@ export class RlmRunner {
       loadContext({ sessions, sessionId: session.id, ...context, timeoutMs: b.stepTimeoutMs });
     const state: RunState = {
       sessionId: session.id,
+      backend: session.backend,
       snapshots: new Map(),
       refusals: 0,
       lastOutput: null,

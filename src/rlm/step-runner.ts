@@ -18,6 +18,7 @@ export interface InputValidator {
 /** A run's state that outlives one step. */
 export interface RunState {
   sessionId: string;
+  backend: string;
   /** SNAPSHOT names → snapshot ids. */
   snapshots: Map<string, string>;
   refusals: number;

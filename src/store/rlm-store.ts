@@ -23,6 +23,8 @@ export interface FinishRlmRun {
   tokensOut: number;
   iterations: number;
   finishedAtMs: number;
+  /** The backend the run's session got, once known (the request may have named none). */
+  backend?: string;
 }
 
 /** RLM runs and their steps, as rows: a run is replayed by reading its steps in order. */

@@ -95,6 +95,7 @@ export class SqliteRlmRows implements RlmStore {
         tokens_out: f.tokensOut,
         iterations: f.iterations,
         finished_at: f.finishedAtMs,
+        ...(f.backend ? { backend: f.backend } : {}),
       })
       .where('id', '=', f.id);
     guarded('record the end of the RLM run', () => this.#q.write(update));
