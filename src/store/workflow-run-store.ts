@@ -64,6 +64,8 @@ export interface WorkflowStepState {
   steps: Record<string, unknown>;
   /** The step's working directory in the sandbox. */
   workingDirectory: string;
+  /** The step's script as evaluated (a `run:` step): what a shell opened at the step shows. */
+  script?: string;
 }
 
 export interface WorkflowStepRow {

@@ -45,6 +45,9 @@ export interface StepEffects {
   env: Record<string, string>;
   path: string[];
   state: Record<string, string>;
+  /** Where the step ran and what (a `run:` step's script as evaluated), for a shell opened at it later. */
+  workingDirectory?: string;
+  script?: string;
 }
 
 /** Runs a step whose `if:` passed. Never throws: every failure is the step's result. */
@@ -111,11 +114,13 @@ export async function runStep(
     await ctx.sandbox.writeFile(scriptPath, script, { mode: 0o755 });
     const fullEnv: Record<string, string> = { ...env, ...files };
     if (ctx.path.length > 0) fullEnv.PATH = [...ctx.path, env.PATH ?? DEFAULT_PATH].join(':');
+    effects.script = script;
+    effects.workingDirectory = wd === '' ? ctx.workspace : wd.startsWith('/') ? wd : `${ctx.workspace}/${wd}`;
     const handle = ctx.sandbox.exec(
       {
         argv: shellArgv(shell, scriptPath),
         env: fullEnv,
-        cwd: wd === '' ? ctx.workspace : wd.startsWith('/') ? wd : `${ctx.workspace}/${wd}`,
+        cwd: effects.workingDirectory,
         limits: { timeoutMs: Math.max(1, ctx.timeoutMs) },
       },
       { onStdout: (c) => log.write('stdout', c), onStderr: (c) => log.write('stderr', c) },

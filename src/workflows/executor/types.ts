@@ -5,6 +5,7 @@ import type { SandboxManager } from '../../sandboxes/manager.js';
 import type { Contexts } from '../expressions.js';
 import type { Workflow } from '../model.js';
 import type { JobResult } from '../planner.js';
+import type { ExecuteHooks, LegResume, StepSnapshotter } from './hooks.js';
 
 export type StepStatus = 'success' | 'failure' | 'skipped' | 'cancelled';
 export type LogStream = 'stdout' | 'stderr';
@@ -46,6 +47,20 @@ export interface ExecuteOptions {
    * attached to the step's result as `advice`. Its failures never fail a step.
    */
   advisor?: StepAdvisor;
+  /** Told as legs and steps start and end (a recorder); a hook that throws never fails a step. */
+  hooks?: ExecuteHooks;
+  /**
+   * `every-step`: after each successful step the leg's sandbox is snapshotted (the richest kind its
+   * backend has) and handed to `snapshotter`; a failed snapshot is a warning on the step. @default 'none'
+   */
+  snapshots?: 'every-step' | 'none';
+  /** Where step snapshots go; without it no snapshot is taken. */
+  snapshotter?: StepSnapshotter;
+  /**
+   * Runs one leg from a step on (a retry): the other legs do not run, the leg starts from a snapshot
+   * with the state recorded before that step, and the earlier steps are carried over as they were.
+   */
+  resume?: LegResume;
 }
 
 /** The command knowledge graph's view of a step: the predicted success of its last command, and lessons. */
@@ -98,6 +113,10 @@ export interface StepRunResult {
   summary: string;
   /** The knowledge graph's prediction and lessons for the step, taken before it ran (with an advisor). */
   advice?: StepAdvice;
+  /** What went wrong around the step without failing it (its snapshot could not be taken). */
+  warning?: string;
+  /** Set on a step a resumed leg did not run again: the run whose result it carries. */
+  carriedFrom?: string;
 }
 
 export interface JobRunResult {

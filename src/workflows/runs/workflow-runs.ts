@@ -1,0 +1,292 @@
+/**
+ * Recorded workflow runs: each run and its jobs and steps are kept in the store as they go, with
+ * a snapshot after every successful step; a leg can be run again from a step (`retry`) without
+ * redoing the steps before it. Runs a process left unfinished when it died are marked failed, and
+ * step snapshots older than the retention are freed (the records stay).
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import { HearthError } from '../../errors/hearth-error.js';
+import { pidAlive } from '../../images/in-use.js';
+import type { SandboxManager } from '../../sandboxes/manager.js';
+import type {
+  WorkflowRunRow,
+  WorkflowRunSpec,
+  WorkflowRunStore,
+  WorkflowStepRow,
+} from '../../store/workflow-run-store.js';
+import { executeWorkflow } from '../executor/index.js';
+import type { ExecuteOptions, WorkflowRunResult } from '../executor/types.js';
+import type { Value } from '../expressions.js';
+import type { Workflow } from '../model.js';
+import { parseWorkflow } from '../parse.js';
+import { failedStepIndex, legResume, pickLeg, recordedRun } from './legs.js';
+import { RunRecorder } from './recorder.js';
+
+export interface WorkflowRunsOptions {
+  store: WorkflowRunStore;
+  manager: SandboxManager;
+  /** Step snapshots go in `<snapshotsDir>/<id>` (`<state>/workflow-snapshots`). */
+  snapshotsDir: string;
+  /** Step snapshots older than this are freed by `sweep`. @default 168 */
+  retentionHours?: number;
+  onWarning?: (msg: string) => void;
+}
+
+/** What a run runs, besides the workflow: the run's record keeps all of it but the secrets' values. */
+export interface RunRequest extends Partial<Omit<WorkflowRunSpec, 'workflowContent' | 'secretNames'>> {
+  workflowContent: string;
+  secrets?: Record<string, string>;
+  /** Variables every step gets (an --env-file); not recorded. */
+  env?: Record<string, string>;
+  /** @default 'every-step' */
+  snapshots?: 'every-step' | 'none';
+  onLog?: ExecuteOptions['onLog'];
+  signal?: AbortSignal;
+  advisor?: ExecuteOptions['advisor'];
+  maxParallelLegs?: number;
+}
+
+export interface RetryRequest {
+  /** A leg key or job id; @default the run's only leg, or its only failed one */
+  job?: string;
+  /** 1-based, as the summary numbers steps. @default the leg's failed step, else 1 */
+  fromStep?: number;
+  secrets?: Record<string, string>;
+  env?: Record<string, string>;
+  onLog?: ExecuteOptions['onLog'];
+  signal?: AbortSignal;
+}
+
+export interface RecordedRunResult {
+  runId: string;
+  result: WorkflowRunResult;
+}
+
+/** HEARTH_WORKFLOW_SNAPSHOT_RETENTION_HOURS, read once. */
+export function workflowRunsConfig(env: NodeJS.ProcessEnv = process.env): { retentionHours: number } {
+  const n = Number(env.HEARTH_WORKFLOW_SNAPSHOT_RETENTION_HOURS);
+  return { retentionHours: env.HEARTH_WORKFLOW_SNAPSHOT_RETENTION_HOURS && n >= 0 ? n : 168 };
+}
+
+export class WorkflowRuns {
+  readonly #o: WorkflowRunsOptions;
+
+  constructor(o: WorkflowRunsOptions) {
+    this.#o = o;
+  }
+
+  /** Marks runs whose process is gone as failed, then frees expired snapshots. */
+  async recover(): Promise<void> {
+    for (const run of await this.#o.store.unfinishedRuns()) {
+      if (run.ownerPid !== null && run.ownerPid !== process.pid && pidAlive(run.ownerPid)) continue;
+      if (run.ownerPid === process.pid) continue;
+      const error = `the process running it (pid ${run.ownerPid ?? 'unknown'}) ended before the run finished`;
+      await this.#o.store.updateRun(run.id, { status: 'failure', error, finishedAtMs: Date.now() });
+      const detail = await this.#o.store.getRunDetail(run.id);
+      for (const job of detail?.jobs ?? []) {
+        if (job.result === 'running') await this.#o.store.upsertJob({ ...job, result: 'failure', error });
+      }
+    }
+    await this.sweep();
+  }
+
+  /** Frees step snapshots past the retention (files, then rows); returns how many. */
+  async sweep(nowMs = Date.now()): Promise<number> {
+    const hours = this.#o.retentionHours ?? 168;
+    const old = await this.#o.store.listSnapshots({ createdBeforeMs: nowMs - hours * 3_600_000 });
+    for (const s of old) {
+      await rm(s.dir, { recursive: true, force: true });
+      await this.#o.store.deleteSnapshot(s.id);
+    }
+    return old.length;
+  }
+
+  /** Deletes a run's records and frees its snapshots. */
+  async deleteRun(id: string): Promise<void> {
+    await recordedRun(this.#o.store, id);
+    for (const s of await this.#o.store.listSnapshots({ runId: id })) {
+      await rm(s.dir, { recursive: true, force: true });
+      await this.#o.store.deleteSnapshot(s.id);
+    }
+    await this.#o.store.deleteRun(id);
+  }
+
+  /** Records and runs a workflow; throws only when the workflow is invalid (the run is recorded failed). */
+  async execute(req: RunRequest): Promise<RecordedRunResult> {
+    const spec = specOf(req);
+    const parsed = await this.#parse(spec, randomUUID());
+    if (req.workflow === undefined) spec.workflow = parsed.workflow.name;
+    return this.#run({ spec, workflow: parsed.workflow, runId: parsed.runId, req, retryOf: null });
+  }
+
+  /**
+   * Runs one leg of a recorded run again from a step, as a new run: the workflow file and the
+   * repository are read again at their recorded paths, the sandbox starts from the snapshot taken
+   * after the step before, and the earlier steps are carried over.
+   */
+  async retry(runId: string, req: RetryRequest = {}): Promise<RecordedRunResult> {
+    const old = await recordedRun(this.#o.store, runId);
+    const leg = pickLeg(old, req.job);
+    const content = old.workflowPath
+      ? await readFile(old.workflowPath, 'utf8').catch(() => old.workflowContent)
+      : old.workflowContent;
+    const spec: WorkflowRunSpec = {
+      ...old,
+      workflowContent: content,
+      secretNames: Object.keys(req.secrets ?? {}),
+    };
+    const newId = randomUUID();
+    const parsed = await this.#parse(spec, newId, runId);
+    const job = parsed.workflow.jobs.find((j) => j.id === leg.jobId);
+    if (!job) {
+      throw new HearthError(
+        'WORKFLOW_JOB_NOT_FOUND',
+        `the workflow ${old.workflowPath ?? old.workflow} no longer has job ${leg.jobId}`,
+      );
+    }
+    const fromStep = req.fromStep ?? (failedStepIndex(leg) ?? 0) + 1;
+    if (!Number.isInteger(fromStep) || fromStep < 1 || fromStep > job.steps.length) {
+      throw new HearthError(
+        'WORKFLOW_STEP_OUT_OF_RANGE',
+        `job ${leg.legKey} has steps 1 to ${job.steps.length}; there is no step ${fromStep}`,
+      );
+    }
+    const resume = await legResume(this.#o.store, old, leg, fromStep - 1);
+    // The one job, on its own: what it needed ran in the earlier run.
+    const workflow: Workflow = { ...parsed.workflow, jobs: [{ ...job, needs: [] }] };
+    return this.#run({
+      spec,
+      workflow,
+      runId: newId,
+      retryOf: runId,
+      req: { ...spec, ...req, workflowContent: content },
+      resume,
+      // Carried steps keep their state and snapshot: a retry of this retry resumes from them too.
+      carried: leg.steps
+        .filter((s) => s.index < resume.fromIndex)
+        .map((s) => ({ ...s, runId: newId, carriedFrom: s.carriedFrom ?? runId })),
+    });
+  }
+
+  async #parse(spec: WorkflowRunSpec, runId: string, retryOf?: string) {
+    try {
+      return {
+        runId,
+        workflow: await parseWorkflow({
+          file: spec.workflowPath ?? spec.workflow,
+          content: spec.workflowContent,
+        }),
+      };
+    } catch (err) {
+      // An invalid workflow is a run that failed at once: recorded, so it is listed with why.
+      const now = Date.now();
+      await this.#o.store.insertRun({
+        ...spec,
+        ...runRecordTimes(runId, now),
+        status: 'failure',
+        error: err instanceof Error ? err.message : String(err),
+        retryOf: retryOf ?? null,
+        ownerPid: null,
+        finishedAtMs: now,
+      });
+      throw err;
+    }
+  }
+
+  async #run(o: {
+    spec: WorkflowRunSpec;
+    workflow: Workflow;
+    runId: string;
+    retryOf: string | null;
+    req: RunRequest | (RetryRequest & WorkflowRunSpec);
+    resume?: Awaited<ReturnType<typeof legResume>>;
+    carried?: WorkflowStepRow[];
+  }): Promise<RecordedRunResult> {
+    const { store } = this.#o;
+    const now = Date.now();
+    const row: WorkflowRunRow = {
+      ...o.spec,
+      ...runRecordTimes(o.runId, now),
+      status: 'running',
+      error: null,
+      retryOf: o.retryOf,
+      ownerPid: process.pid,
+      finishedAtMs: null,
+    };
+    await store.insertRun(row);
+    for (const step of o.carried ?? []) await store.upsertStep(step);
+    const recorder = new RunRecorder({
+      store,
+      runId: o.runId,
+      snapshotsDir: this.#o.snapshotsDir,
+      ...(this.#o.onWarning ? { onWarning: this.#o.onWarning } : {}),
+    });
+    const snapshots = o.spec.snapshots;
+    try {
+      const result = await executeWorkflow({
+        manager: this.#o.manager,
+        workflow: o.workflow,
+        runId: o.runId,
+        repository: o.spec.repository,
+        ...(o.spec.repositoryDir ? { repositoryDir: o.spec.repositoryDir } : {}),
+        ...(o.spec.backend ? { backend: o.spec.backend } : {}),
+        image: o.spec.image,
+        contexts: contextsFor(o.spec, o.req.secrets ?? {}),
+        ...(o.req.env ? { env: o.req.env } : {}),
+        ...(o.req.onLog ? { onLog: o.req.onLog } : {}),
+        ...(o.req.signal ? { signal: o.req.signal } : {}),
+        ...('advisor' in o.req && o.req.advisor ? { advisor: o.req.advisor } : {}),
+        ...('maxParallelLegs' in o.req && o.req.maxParallelLegs
+          ? { maxParallelLegs: o.req.maxParallelLegs }
+          : {}),
+        hooks: recorder.hooks,
+        snapshots,
+        snapshotter: recorder.snapshotter,
+        ...(o.resume ? { resume: o.resume } : {}),
+      });
+      await store.updateRun(o.runId, { status: result.result, finishedAtMs: Date.now() });
+      return { runId: o.runId, result };
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      await store.updateRun(o.runId, { status: 'failure', error, finishedAtMs: Date.now() }).catch(() => {});
+      throw err;
+    }
+  }
+}
+
+function runRecordTimes(id: string, now: number) {
+  return { id, createdAtMs: now, startedAtMs: now };
+}
+
+function specOf(req: RunRequest): WorkflowRunSpec {
+  return {
+    workflow: req.workflow ?? req.workflowPath ?? 'workflow',
+    workflowPath: req.workflowPath ?? null,
+    workflowContent: req.workflowContent,
+    repositoryDir: req.repositoryDir ?? null,
+    repository: req.repository ?? 'local/repository',
+    event: req.event ?? 'push',
+    eventPayload: req.eventPayload ?? {},
+    inputs: req.inputs ?? {},
+    vars: req.vars ?? {},
+    secretNames: Object.keys(req.secrets ?? {}),
+    backend: req.backend ?? null,
+    image: req.image ?? 'default',
+    snapshots: req.snapshots ?? 'every-step',
+  };
+}
+
+/** The contexts a recorded run ran with: its event, inputs and vars, and the secrets given now. */
+function contextsFor(spec: WorkflowRunSpec, secrets: Record<string, string>) {
+  return {
+    github: {
+      event_name: spec.event,
+      event: (spec.eventPayload ?? {}) as Value,
+      repository: spec.repository,
+    },
+    inputs: spec.inputs,
+    vars: spec.vars,
+    secrets,
+  };
+}
