@@ -9,6 +9,7 @@ import { registerMcp } from './commands/mcp.js';
 import { registerRun } from './commands/run.js';
 import { registerServe } from './commands/serve.js';
 import { registerSession } from './commands/session.js';
+import { registerWorkflowRuns } from './commands/workflow-runs.js';
 
 const program = new Command()
   .name('hearth')
@@ -24,6 +25,7 @@ registerMcp(program);
 registerLearn(program);
 registerImages(program);
 registerDoctor(program);
+registerWorkflowRuns(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = toHearthError(err);

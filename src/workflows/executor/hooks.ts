@@ -3,60 +3,9 @@
  * snapshots go through, and what a resumed leg starts from. None of it may fail a step: a hook
  * that throws is logged on nothing and forgotten, a snapshot that fails is a warning.
  */
-import type { SnapshotInfo, SnapshotKind } from '../../backends/backend.js';
+import type { SnapshotKind } from '../../backends/backend.js';
 import type { ManagedSandbox } from '../../sandboxes/managed-sandbox.js';
-import type { Value } from '../expressions.js';
-import type { JobRunResult, StepRunResult } from './types.js';
-
-/** The state after a step: what a leg resumed at the next step starts with. */
-export interface StepState {
-  /** The env the next step sees before its own `env:` (workflow, job and GITHUB_ENV so far). */
-  env: Record<string, string>;
-  /** GITHUB_PATH additions so far, newest first. */
-  path: string[];
-  /** The `steps` context so far. */
-  steps: Record<string, Value>;
-  /** Where the step ran in the sandbox. */
-  workingDirectory: string;
-  /** The step's script as evaluated (a `run:` step). */
-  script?: string;
-}
-
-export interface ExecuteHooks {
-  onJobStart?(e: { legKey: string; name: string; sandboxId: string }): void | Promise<void>;
-  onStepStart?(e: { legKey: string; index: number; name: string }): void | Promise<void>;
-  /** After the step and its snapshot; `snapshotId` when one was taken. */
-  onStepEnd?(e: {
-    legKey: string;
-    step: StepRunResult;
-    state: StepState;
-    snapshotId?: string;
-  }): void | Promise<void>;
-  onJobEnd?(job: JobRunResult): void | Promise<void>;
-}
-
-/** Keeps step snapshots: `save` writes the backend's files into the directory it is given. */
-export interface StepSnapshotter {
-  /** Returns the snapshot's id; throws when it could not be kept (the step gets a warning). */
-  take(o: {
-    legKey: string;
-    stepIndex: number;
-    kind: SnapshotKind;
-    save: (dir: string) => Promise<SnapshotInfo>;
-  }): Promise<string>;
-}
-
-/** One leg run again from a step (0-based `fromIndex`). */
-export interface LegResume {
-  legKey: string;
-  fromIndex: number;
-  /** The snapshot taken after the step before; none starts a fresh sandbox (fromIndex 0). */
-  from?: SnapshotInfo;
-  /** The state after the step before; none is the job's own start. */
-  state?: Omit<StepState, 'workingDirectory' | 'script'>;
-  /** The results of the steps before `fromIndex`, as the earlier run had them. */
-  carried: StepRunResult[];
-}
+import type { ExecuteHooks, StepRunResult, StepSnapshotter, StepState } from './types.js';
 
 /** Calls a hook; whatever it throws or rejects with is dropped. */
 export async function callHook<T>(fn: ((e: T) => void | Promise<void>) | undefined, e: T): Promise<void> {

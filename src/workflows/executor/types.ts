@@ -1,11 +1,11 @@
 /**
  * What the workflow executor is given and what it returns: a run → its jobs (legs) → their steps.
  */
+import type { SnapshotInfo, SnapshotKind } from '../../backends/backend.js';
 import type { SandboxManager } from '../../sandboxes/manager.js';
-import type { Contexts } from '../expressions.js';
+import type { Contexts, Value } from '../expressions.js';
 import type { Workflow } from '../model.js';
 import type { JobResult } from '../planner.js';
-import type { ExecuteHooks, LegResume, StepSnapshotter } from './hooks.js';
 
 export type StepStatus = 'success' | 'failure' | 'skipped' | 'cancelled';
 export type LogStream = 'stdout' | 'stderr';
@@ -139,4 +139,54 @@ export interface WorkflowRunResult {
   /** Every leg that ran, in the order they finished, plus jobs that never ran (skipped, failed to plan). */
   jobs: JobRunResult[];
   durationMs: number;
+}
+
+/** The state after a step: what a leg resumed at the next step starts with. */
+export interface StepState {
+  /** The env the next step sees before its own `env:` (workflow, job and GITHUB_ENV so far). */
+  env: Record<string, string>;
+  /** GITHUB_PATH additions so far, newest first. */
+  path: string[];
+  /** The `steps` context so far. */
+  steps: Record<string, Value>;
+  /** Where the step ran in the sandbox. */
+  workingDirectory: string;
+  /** The step's script as evaluated (a `run:` step). */
+  script?: string;
+}
+
+export interface ExecuteHooks {
+  onJobStart?(e: { legKey: string; name: string; sandboxId: string }): void | Promise<void>;
+  onStepStart?(e: { legKey: string; index: number; name: string }): void | Promise<void>;
+  /** After the step and its snapshot; `snapshotId` when one was taken. */
+  onStepEnd?(e: {
+    legKey: string;
+    step: StepRunResult;
+    state: StepState;
+    snapshotId?: string;
+  }): void | Promise<void>;
+  onJobEnd?(job: JobRunResult): void | Promise<void>;
+}
+
+/** Keeps step snapshots: `save` writes the backend's files into the directory it is given. */
+export interface StepSnapshotter {
+  /** Returns the snapshot's id; throws when it could not be kept (the step gets a warning). */
+  take(o: {
+    legKey: string;
+    stepIndex: number;
+    kind: SnapshotKind;
+    save: (dir: string) => Promise<SnapshotInfo>;
+  }): Promise<string>;
+}
+
+/** One leg run again from a step (0-based `fromIndex`). */
+export interface LegResume {
+  legKey: string;
+  fromIndex: number;
+  /** The snapshot taken after the step before; none starts a fresh sandbox (fromIndex 0). */
+  from?: SnapshotInfo;
+  /** The state after the step before; none is the job's own start. */
+  state?: Omit<StepState, 'workingDirectory' | 'script'>;
+  /** The results of the steps before `fromIndex`, as the earlier run had them. */
+  carried: StepRunResult[];
 }

@@ -10,8 +10,7 @@ import type {
   WorkflowRunStore,
   WorkflowStepRow,
 } from '../../store/workflow-run-store.js';
-import type { LegResume } from '../executor/hooks.js';
-import type { StepRunResult, StepStatus } from '../executor/types.js';
+import type { LegResume, StepRunResult, StepStatus } from '../executor/types.js';
 
 export type RecordedLeg = WorkflowJobRow & { steps: WorkflowStepRow[] };
 
@@ -64,13 +63,13 @@ export async function snapshotBefore(
   run: WorkflowRunDetail,
   leg: RecordedLeg,
   fromIndex: number,
-): Promise<SnapshotInfo | undefined> {
+): Promise<{ info: SnapshotInfo; stepIndex: number } | undefined> {
   const step = (i: number) => leg.steps.find((s) => s.index === i);
   for (let i = fromIndex - 1; i >= 0; i--) {
     const s = step(i);
     if (s?.snapshotId) {
       const snap = await store.getSnapshot(s.snapshotId);
-      if (snap) return snap.info as SnapshotInfo;
+      if (snap) return { info: snap.info as SnapshotInfo, stepIndex: i };
     }
     if (s?.outcome !== 'skipped') {
       const why =
@@ -109,7 +108,7 @@ export async function legResume(
   return {
     legKey: leg.legKey,
     fromIndex,
-    ...(from ? { from } : {}),
+    ...(from ? { from: from.info } : {}),
     ...(prev?.state
       ? {
           state: {

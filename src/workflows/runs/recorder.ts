@@ -7,8 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WorkflowRunStore, WorkflowStepRow } from '../../store/workflow-run-store.js';
-import type { ExecuteHooks, StepSnapshotter, StepState } from '../executor/hooks.js';
-import type { JobRunResult, StepRunResult } from '../executor/types.js';
+import type {
+  ExecuteHooks,
+  JobRunResult,
+  StepRunResult,
+  StepSnapshotter,
+  StepState,
+} from '../executor/types.js';
 
 export interface RunRecorderOptions {
   store: WorkflowRunStore;
