@@ -13,6 +13,7 @@ const groups: Record<string, () => Promise<{ default: () => Promise<void> }>> = 
   sessions: () => import('./sessions.js'),
   e2b: () => import('./e2b.js'),
   learning: () => import('./learning.js'),
+  rlm: () => import('./rlm-bridge.js'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -7,7 +7,8 @@
  * - workdir: expects the container's /root as a working directory (act runs as root; hearth does not).
  * - runs-on, issue-1195: assert act's own actor and owner values (nektos/act).
  * - secrets, input-from-cli, workflow_dispatch, workflow_call_inputs, matrix-with-user-inclusions:
- *   need act's command-line inputs (secrets, event.json, --input, --matrix), which the CLI will give.
+ *   need act's command-line inputs (secrets, event.json, --input, --matrix): workflow-act-cli.test.ts
+ *   replays them through `hearth workflow run`.
  * - networking: needs apt and the network.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';

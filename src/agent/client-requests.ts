@@ -63,6 +63,11 @@ export class RequestTable {
     });
   }
 
+  /** Whether request `id` still waits for its result. */
+  has(id: number): boolean {
+    return this.#pending.has(id);
+  }
+
   /** A Data frame of file content on `channel`. */
   onFileData(channel: number, bytes: Buffer): void {
     const read = this.#pending.get(channel)?.read;

@@ -4,9 +4,11 @@
 import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { HearthError, toHearthError } from '../errors/hearth-error.js';
+import { GuestCallTable } from './client-calls.js';
 import { type ExecHandle, type ExecHandlers, PendingExec } from './client-exec.js';
 import { guestError, type OutputHandler, type ReadSink, RequestTable } from './client-requests.js';
 import { encodeData, encodeJson, FrameDecoder, FramingError } from './framing.js';
+import { GUEST_CALLS_CAPABILITY, type GuestCallHandler } from './guest-calls.js';
 import { checkResultValue, parseGuestMessage, protocolError } from './guest-messages.js';
 import {
   type ExecExit,
@@ -66,6 +68,10 @@ export class AgentClient {
   readonly #decoder = new FrameDecoder();
   readonly #requests = new RequestTable();
   readonly #execs = new Map<number, PendingExec>();
+  readonly #calls = new GuestCallTable(
+    (frame) => this.#write([frame]),
+    (channel) => this.#requests.has(channel),
+  );
   readonly #closeListeners: Array<(err?: Error) => void> = [];
   /**
    * Request ids start at a random point: a VM restored from a snapshot keeps the execs of the
@@ -106,7 +112,11 @@ export class AgentClient {
     try {
       const info = await client.#request(
         'hello',
-        { type: 'hello', protocolVersions: [...SUPPORTED_PROTOCOL_VERSIONS] },
+        {
+          type: 'hello',
+          protocolVersions: [...SUPPORTED_PROTOCOL_VERSIONS],
+          capabilities: [GUEST_CALLS_CAPABILITY],
+        },
         opts.helloTimeoutMs ?? 10_000,
       );
       if (!SUPPORTED_PROTOCOL_VERSIONS.includes(info.protocolVersion))
@@ -264,6 +274,19 @@ export class AgentClient {
     return this.#request(kind, msg, opts.timeoutMs, undefined, undefined, opts.onOutput);
   }
 
+  /**
+   * Sets who answers the calls code in this sandbox makes (`llm_query` …); undefined: every call is
+   * answered with an error saying no model is attached. Calls already running keep their handler.
+   */
+  setCallHandler(handler: GuestCallHandler | undefined): void {
+    this.#calls.setHandler(handler);
+  }
+
+  /** Calls from the guest waiting on the handler now. */
+  get callsInFlight(): number {
+    return this.#calls.inFlight;
+  }
+
   /** Asks the agent to stop everything and exit. */
   async shutdown(): Promise<void> {
     await this.#request('shutdown', { type: 'shutdown' });
@@ -313,6 +336,12 @@ export class AgentClient {
       return Promise.reject(tooLarge(err));
     }
     const answer = this.#requests.add(id, kind, timeoutMs, read, onOutput);
+    if (kind === 'repl-run') {
+      // A run that ended, however it did (its result, a timeout, a lost connection), takes the
+      // calls its code made with it.
+      const ended = () => this.#calls.runEnded(id);
+      answer.then(ended, ended);
+    }
     const frames = fileData ? encodeData(id, Stream.File, fileData) : [];
     frames.push(frame);
     this.#write(frames);
@@ -368,6 +397,10 @@ export class AgentClient {
       this.#countLog();
       return;
     }
+    if (msg.type === 'call') {
+      this.#calls.onCall(msg);
+      return;
+    }
     const exec = this.#execs.get(msg.id);
     if (msg.type === 'exit') {
       if (!exec || exec.done) throw protocolError(`an exit for ${msg.id}, which is no running exec`);
@@ -421,6 +454,7 @@ export class AgentClient {
     this.#closed = true;
     this.#readable.off('data', this.#onData);
     this.#requests.rejectAll(err);
+    this.#calls.close();
     for (const e of this.#execs.values()) e.fail(err);
     this.#execs.clear();
     for (const l of this.#closeListeners.splice(0)) {

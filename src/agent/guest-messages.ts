@@ -66,6 +66,12 @@ const Log = Type.Object(
   strict,
 );
 
+/** The envelope of a guest call; its method and params are checked by the call table (guest-calls.ts). */
+const Call = Type.Object(
+  { type: Type.Literal('call'), id: Id, channel: Id, method: Name, params: Type.Unknown() },
+  strict,
+);
+
 const FileStatSchema = Type.Object(
   {
     name: Text,
@@ -124,6 +130,7 @@ const MESSAGES: Record<GuestMessage['type'], Checker> = {
   result: TypeCompiler.Compile(Result),
   exit: TypeCompiler.Compile(Exit),
   log: TypeCompiler.Compile(Log),
+  call: TypeCompiler.Compile(Call),
 };
 const VALUES = Object.fromEntries(
   Object.entries(RESULT_VALUES).map(([k, s]) => [k, TypeCompiler.Compile(s)]),

@@ -29,6 +29,13 @@
  *     `repl-run` streams the code's output as Data frames (Stdout/Stderr) on channel = the
  *     request's id, then answers one `result` whose value is a `ReplRunResult`. The shapes of
  *     these values are TypeBox schemas in repl-schema.ts, their caps in repl-limits.ts.
+ *   - Guest calls (capability `guest-calls`, announced by both sides in `hello`): code running in
+ *     an interpreter context calls the host (`llm_query`, `llm_query_batched`, `rlm_query`). The
+ *     guest sends `call` (`id` from its own number space, `channel` = the repl-run whose code
+ *     made it, `method`, `params`); the host answers one `call-result` with that id, `ok: true`
+ *     with a `value` or `ok: false` with an `error`. A guest sends calls only to a host that
+ *     announced `guest-calls`; a host answers every call, with an error when no handler is set,
+ *     when the call is malformed or over its caps (guest-calls.ts), or when its run has ended.
  */
 
 import type { ReplContextInfo, ReplLanguage, ReplRunResult } from './repl-schema.js';
@@ -125,7 +132,13 @@ export interface HelloInfo {
 
 /** Host → guest. */
 export type HostMessage =
-  | { type: 'hello'; id: number; protocolVersions: number[] }
+  | {
+      type: 'hello';
+      id: number;
+      protocolVersions: number[];
+      /** What this host understands beyond the version (`guest-calls`); older hosts send none. */
+      capabilities?: string[];
+    }
   | ({ type: 'exec'; id: number } & ExecRequest)
   | { type: 'close-stdin'; id: number; channel: number }
   | { type: 'signal'; id: number; channel: number; signal: string }
@@ -159,7 +172,10 @@ export type HostMessage =
   | { type: 'repl-list'; id: number }
   | { type: 'repl-restart'; id: number; contextId: string }
   | { type: 'repl-delete'; id: number; contextId: string }
-  | { type: 'repl-interrupt'; id: number; contextId: string };
+  | { type: 'repl-interrupt'; id: number; contextId: string }
+  /** The answer to a guest's `call` (its id, in the guest's number space); sends no `result`. */
+  | { type: 'call-result'; id: number; ok: true; value: string | string[] }
+  | { type: 'call-result'; id: number; ok: false; error: WireError };
 
 export interface WireError {
   code: string;
@@ -171,7 +187,12 @@ export type GuestMessage =
   | { type: 'result'; id: number; ok: true; value: unknown }
   | { type: 'result'; id: number; ok: false; error: WireError }
   | ({ type: 'exit'; id: number } & ExecExit)
-  | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string };
+  | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string }
+  /**
+   * A request of the guest's own (guest-calls.ts): `id` is chosen by the guest, `channel` is the
+   * id of the repl-run whose code made the call. The host answers exactly one `call-result`.
+   */
+  | { type: 'call'; id: number; channel: number; method: string; params: unknown };
 
 /** The `value` of each request's successful `result`. */
 export interface ResultValues {

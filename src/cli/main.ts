@@ -9,6 +9,7 @@ import { registerMcp } from './commands/mcp.js';
 import { registerRun } from './commands/run.js';
 import { registerServe } from './commands/serve.js';
 import { registerSession } from './commands/session.js';
+import { registerWorkflow } from './commands/workflow.js';
 import { registerWorkflowRuns } from './commands/workflow-runs.js';
 
 const program = new Command()
@@ -23,6 +24,7 @@ registerJobs(program);
 registerSession(program);
 registerMcp(program);
 registerLearn(program);
+registerWorkflow(program);
 registerImages(program);
 registerDoctor(program);
 registerWorkflowRuns(program);

@@ -33,7 +33,9 @@ export async function openWorkflowHost(
   const store = await SqliteStore.open({ path: paths.db });
   const warn = o.onWarning ?? (() => {});
   const manager = new SandboxManager({
-    config: managerConfigFor(jobsConfig(env)),
+    // A command that runs one workflow and exits has no use for warm sandboxes: each would be
+    // started only to be thrown away. HEARTH_POOL_SIZE still sets one.
+    config: managerConfigFor(jobsConfig({ HEARTH_POOL_SIZE: '0', ...env })),
     ledger: store.ledger,
     rows: store.sandboxes,
     paths,

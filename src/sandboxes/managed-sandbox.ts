@@ -6,6 +6,7 @@ import {
   runToEnd,
 } from '../agent/client.js';
 import { ReplClient, type RunCodeOptions, type RunCodeOutcome } from '../agent/client-repl.js';
+import type { GuestCallHandler } from '../agent/guest-calls.js';
 import type { ExecLimits, ExecRequest, FileStat } from '../agent/protocol.js';
 import type { ReplContextInfo, ReplLanguage } from '../agent/repl-schema.js';
 import type { BackendName, Capability, Sandbox, SandboxSpec } from '../backends/backend.js';
@@ -208,6 +209,14 @@ export class ManagedSandbox {
   async remove(path: string, opts: { recursive?: boolean } = {}): Promise<void> {
     this.#assertAlive();
     return this.#sandbox.agent.remove(path, opts);
+  }
+
+  /**
+   * Sets who answers `llm_query`, `llm_query_batched` and `rlm_query` from code in this sandbox's
+   * interpreter contexts; undefined: those raise an error saying no model is attached.
+   */
+  setGuestCallHandler(handler: GuestCallHandler | undefined): void {
+    this.#sandbox.agent.setCallHandler(handler);
   }
 
   /** Round trip to the agent, in ms. */

@@ -24,6 +24,7 @@ import { snapshotRoutes } from './routes/session-snapshots.js';
 import { sessionSocketRoute } from './routes/session-socket.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { systemRoutes } from './routes/system.js';
+import { type WorkflowRunRoutesOptions, workflowRunRoutes } from './routes/workflow-runs.js';
 
 export interface AppOptions {
   service: JobService;
@@ -42,6 +43,8 @@ export interface AppOptions {
   sandboxTokens?: SandboxTokens;
   /** The GitHub webhook's secret and dispatcher; without them the webhook route answers 503. @default {} */
   github?: GitHubWebhookRouteOptions;
+  /** Workflow runs' records; without them /v1/runs is not served. */
+  workflowRuns?: WorkflowRunRoutesOptions;
   /** pino options, or false for none. @default false */
   logger?: boolean | object;
 }
@@ -88,6 +91,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   await app.register(async (scope) => interactiveRoute(scope, o.service));
   if (o.learning) await app.register(learningRoutes, { learning: o.learning });
   await app.register(githubWebhookRoutes, o.github ?? {});
+  if (o.workflowRuns) await app.register(workflowRunRoutes, o.workflowRuns);
   if (o.sessions) {
     await app.register(sessionRoutes, { api: o.sessions });
     await app.register(sessionFileRoutes, {

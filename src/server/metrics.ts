@@ -8,6 +8,9 @@ export class ServerMetrics implements JobMetrics {
   readonly #allocationSeconds: Histogram;
   readonly #jobs: Counter<'status'>;
   readonly #jobSeconds: Histogram;
+  readonly #workflowRuns: Counter<'result'>;
+  readonly #workflowRunSeconds: Histogram;
+  readonly #workflowJobSeconds: Histogram<'result'>;
 
   constructor() {
     const registers = [this.registry];
@@ -33,6 +36,26 @@ export class ServerMetrics implements JobMetrics {
       name: 'hearth_job_duration_seconds',
       help: 'Started → finished',
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    const workflowBuckets = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600];
+    this.#workflowRuns = new Counter({
+      name: 'hearth_workflow_runs_total',
+      help: 'Workflow runs finished (webhook-triggered), by result',
+      labelNames: ['result'],
+      registers,
+    });
+    this.#workflowRunSeconds = new Histogram({
+      name: 'hearth_workflow_run_duration_seconds',
+      help: 'A workflow run, first job started → last job ended',
+      buckets: workflowBuckets,
+      registers,
+    });
+    this.#workflowJobSeconds = new Histogram({
+      name: 'hearth_workflow_job_duration_seconds',
+      help: 'A workflow job (one matrix leg, one sandbox), sandbox acquired → released, by result',
+      labelNames: ['result'],
+      buckets: workflowBuckets,
       registers,
     });
   }
@@ -68,6 +91,17 @@ export class ServerMetrics implements JobMetrics {
   jobFinished(status: string, seconds: number): void {
     this.#jobs.inc({ status });
     this.#jobSeconds.observe(seconds);
+  }
+
+  /** A workflow run ended: its result and duration, and each of its jobs'. */
+  workflowRunFinished(run: {
+    result: string;
+    durationMs: number;
+    jobs: Array<{ result: string; durationMs: number }>;
+  }): void {
+    this.#workflowRuns.inc({ result: run.result });
+    this.#workflowRunSeconds.observe(run.durationMs / 1000);
+    for (const j of run.jobs) this.#workflowJobSeconds.observe({ result: j.result }, j.durationMs / 1000);
   }
 
   sandboxAllocated(seconds: number): void {

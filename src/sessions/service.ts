@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ExecHandle } from '../agent/client.js';
+import type { GuestCallHandler } from '../agent/guest-calls.js';
 import type {
   CodeContext,
   CodeRequest,
@@ -61,6 +62,8 @@ export class SessionService implements SessionsApi {
   #starting = 0;
   readonly #snapshots: SessionSnapshots;
   readonly #resuming = new Map<string, Promise<LiveSession>>();
+  /** Who answers each session's guest calls (llm_query …), kept across restores and resumes. */
+  readonly #guestCalls = new Map<string, GuestCallHandler>();
   #sweep: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
@@ -162,6 +165,17 @@ export class SessionService implements SessionsApi {
     const live = this.#live.get(id);
     if (live) await this.#o.manager.extend(live.sandbox, expiresAtMs);
     return this.getSession(id);
+  }
+
+  /**
+   * Sets who answers `llm_query`, `llm_query_batched` and `rlm_query` from code in the session's
+   * interpreter contexts (an RLM run sets it for its length); undefined: those raise an error
+   * saying no model is attached. It follows the session onto a restored or resumed sandbox.
+   */
+  setGuestCallHandler(sessionId: string, handler: GuestCallHandler | undefined): void {
+    if (handler) this.#guestCalls.set(sessionId, handler);
+    else this.#guestCalls.delete(sessionId);
+    this.#live.get(sessionId)?.sandbox.setGuestCallHandler(handler);
   }
 
   async deleteSession(id: string): Promise<void> {
@@ -559,6 +573,7 @@ export class SessionService implements SessionsApi {
   /** Tells the session when its current sandbox ends on its own (died, or its TTL passed). */
   #watch(live: LiveSession): void {
     const sandbox = live.sandbox;
+    sandbox.setGuestCallHandler(this.#guestCalls.get(live.row.id));
     sandbox.onEnd((reason, err) => {
       if (live.sandbox !== sandbox || reason === 'released') return;
       this.#live.delete(live.row.id);
@@ -574,6 +589,7 @@ export class SessionService implements SessionsApi {
   async #end(id: string): Promise<void> {
     const live = this.#live.get(id);
     this.#live.delete(id);
+    this.#guestCalls.delete(id);
     if (live) await live.exclusive(() => live.sandbox.release());
     await this.#snapshots.removeAll(id);
   }

@@ -44,6 +44,8 @@ export interface PlanOptions {
   contexts: Contexts;
   /** Legs running at once in this run. @default 4 */
   maxParallelLegs?: number;
+  /** Only the matrix legs whose values for these keys are among the listed ones; none left skips the job. */
+  matrixFilter?: Record<string, string[]>;
 }
 
 export interface JobState {
@@ -71,6 +73,7 @@ export class WorkflowPlan {
   readonly #defaults: RunDefaults;
   readonly #contexts: Contexts;
   readonly #maxLegs: number;
+  readonly #matrixFilter: Record<string, string[]> | undefined;
   readonly #running = new Map<string, JobRun>();
   #cancelled = false;
 
@@ -83,6 +86,7 @@ export class WorkflowPlan {
     this.#defaults = workflow.defaults;
     this.#contexts = opts.contexts;
     this.#maxLegs = Math.max(1, opts.maxParallelLegs ?? 4);
+    this.#matrixFilter = opts.matrixFilter;
     for (const job of workflow.jobs) {
       this.#jobs.set(job.id, {
         job,
@@ -197,6 +201,12 @@ export class WorkflowPlan {
         job.id,
         job.strategy ? await evaluateTemplate(job.strategy, { contexts, spliceArrays: true }) : undefined,
       );
+      const filter = this.#matrixFilter;
+      if (filter) strategy.legs = strategy.legs.filter((leg) => matrixMatches(leg, filter));
+      if (strategy.legs.length === 0) {
+        run.state.result = 'skipped';
+        return;
+      }
       run.failFast = strategy.failFast;
       run.maxParallel = strategy.maxParallel ?? Number.POSITIVE_INFINITY;
       run.total = strategy.legs.length;
@@ -239,6 +249,13 @@ export class WorkflowPlan {
       run.outcomes.some((o) => o.result === r && !(r === 'failure' && o.continueOnError));
     run.state.result = counts('failure') ? 'failure' : counts('cancelled') ? 'cancelled' : 'success';
   }
+}
+
+/** A key the filter names and the leg has must hold one of the filter's values (compared as text). */
+function matrixMatches(leg: MatrixValues, filter: Record<string, string[]>): boolean {
+  return Object.entries(filter).every(
+    ([key, values]) => !(key in leg) || values.includes(toText(leg[key] as Value)),
+  );
 }
 
 /** A leg's display name: its evaluated `name:`, or the job id with its matrix values, as GitHub shows them. */

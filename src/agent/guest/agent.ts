@@ -5,6 +5,7 @@
 import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { encodeData, encodeJson, FrameDecoder } from '../framing.js';
+import { GUEST_CALLS_CAPABILITY } from '../guest-calls.js';
 import {
   type ExecLimits,
   FrameKind,
@@ -15,6 +16,7 @@ import {
   Stream,
 } from '../protocol.js';
 import { AGENT_VERSION } from '../version.js';
+import { GuestCalls } from './calls.js';
 import type { Confinement } from './confine.js';
 import { GuestExec } from './exec.js';
 import type { ExecServer } from './exec-server.js';
@@ -49,6 +51,7 @@ export class GuestAgent {
   readonly #pendingWrites = new Map<number, { chunks: Buffer[]; bytes: number }>();
   readonly #files: GuestFiles;
   readonly #repl: GuestRepl;
+  readonly #calls = new GuestCalls((msg) => this.#send(msg));
   #transport!: Transport;
   #sandboxId: string | undefined;
 
@@ -63,6 +66,8 @@ export class GuestAgent {
           encodeData(channel, stream === 'stdout' ? Stream.Stdout : Stream.Stderr, bytes),
         ),
       onDrain: (l) => this.#transport.onDrain(l),
+      call: (channel, method, params) => this.#calls.call(channel, method, params),
+      runEnded: (channel) => this.#calls.cancelChannel(channel),
       ...(opts.confine.owner ? { user: opts.confine.owner } : {}),
     });
   }
@@ -116,6 +121,11 @@ export class GuestAgent {
       return;
     }
     const id = msg.id;
+    // An answer to one of the agent's own calls: it gets no result of its own.
+    if (msg.type === 'call-result') {
+      this.#calls.onAnswer(msg);
+      return;
+    }
     try {
       const value = this.#handle(msg);
       if (value instanceof Promise)
@@ -132,7 +142,7 @@ export class GuestAgent {
   #handle(msg: HostMessage): unknown {
     switch (msg.type) {
       case 'hello':
-        return this.#hello(msg.protocolVersions);
+        return this.#hello(msg.protocolVersions, msg.capabilities);
       case 'exec':
         return this.#exec(msg);
       case 'close-stdin':
@@ -181,14 +191,24 @@ export class GuestAgent {
     }
   }
 
-  #hello(versions: unknown): HelloInfo {
+  #hello(versions: unknown, hostCapabilities: unknown): HelloInfo {
     if (!Array.isArray(versions) || !versions.includes(PROTOCOL_VERSION))
       throw new GuestError('AGENT_UNKNOWN_VERSION', `this agent speaks protocol ${PROTOCOL_VERSION} only`);
+    // Calls go only to a host that said it answers them: an older host would end the connection.
+    this.#calls.enable(Array.isArray(hostCapabilities) && hostCapabilities.includes(GUEST_CALLS_CAPABILITY));
     const { shim, limits, confine } = this.#opts;
     return {
       agentVersion: AGENT_VERSION,
       protocolVersion: PROTOCOL_VERSION,
-      capabilities: ['exec', 'files', 'signal', 'snapshot-hooks', 'repl', shim ? 'exec-shim' : 'exec-direct'],
+      capabilities: [
+        'exec',
+        'files',
+        'signal',
+        'snapshot-hooks',
+        'repl',
+        GUEST_CALLS_CAPABILITY,
+        shim ? 'exec-shim' : 'exec-direct',
+      ],
       pid: process.pid,
       workDir: confine.workDir,
       limitMechanism: limits.mechanism,

@@ -2,7 +2,9 @@
  * One interpreter context inside the sandbox: a long-lived python3 or node process running a
  * driver (repl-python.py, repl-node.js), fed code on fd 3, answering on fd 4. Its stdout and stderr
  * are the current run's output, bounded; whatever it answers is re-checked and cut to REPL_LIMITS
- * here, since the program can write to fd 4 itself.
+ * here, since the program can write to fd 4 itself. While code runs, the driver may also ask on
+ * fd 4 (`{"call": n, "method", "params"}`: llm_query and its kin); the agent forwards the call to
+ * the host and writes the answer back on fd 3 (`{"call": n, "ok", "value" | "error"}`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
@@ -15,6 +17,10 @@ export interface ReplContextDeps {
   /** Forwards output on a channel; false when the host is slow (wait for `onDrain`). */
   sendOutput(channel: number, stream: 'stdout' | 'stderr', bytes: Buffer): boolean;
   onDrain(listener: () => void): void;
+  /** Forwards a call of the running code to the host (see calls.ts); rejects with what the code sees. */
+  call(channel: number, method: unknown, params: unknown): Promise<string | string[]>;
+  /** The run on `channel` ended: its calls still waiting are dropped. */
+  runEnded(channel: number): void;
   /** argv of the interpreter for each language, driver included. */
   command: Record<ReplLanguage, string[]>;
   env: Record<string, string>;
@@ -25,8 +31,13 @@ export interface ReplContextDeps {
   user?: { uid: number; gid: number };
 }
 
-/** Longest answer line accepted from a driver; past it the context is killed. */
-const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
+/**
+ * Longest line accepted from a driver (an answer, or a call of up to GUEST_CALL_LIMITS.maxCallChars
+ * characters with JSON's escapes); past it the context is killed.
+ */
+const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+/** Call answers written to a driver that has not read them yet; past it the context is killed. */
+const MAX_REPLY_BACKLOG_BYTES = 64 * 1024 * 1024;
 
 type Answer = { line: Record<string, unknown> } | { exited: string };
 
@@ -154,6 +165,7 @@ export class ReplContext {
     const got = await answer;
     clearTimeout(timer);
     clearTimeout(killTimer);
+    this.deps.runEnded(channel);
     // The driver flushed its output before answering: let the pipes' last bytes arrive first.
     await new Promise((r) => setImmediate(r));
     await new Promise((r) => setImmediate(r));
@@ -223,7 +235,8 @@ export class ReplContext {
         const parsed = JSON.parse(line) as unknown;
         const obj = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
         const tag = obj.ready === true ? 'ready' : obj.seq;
-        if (tag === this.#awaiting) this.#settle({ line: obj });
+        if (typeof obj.call === 'number') this.#call(obj);
+        else if (tag === this.#awaiting) this.#settle({ line: obj });
       } catch {
         // Not the driver's: the program wrote to fd 4 itself. Ignored.
       }
@@ -233,6 +246,36 @@ export class ReplContext {
       this.#pending = '';
       void this.kill();
     }
+  }
+
+  /**
+   * A call from the running code. Its answer goes back on fd 3 only while that run lasts: after
+   * it the driver reads fd 3 for code, and a late answer is dropped. A call between runs (from a
+   * thread the code left behind) is answered with an error at once, so that it does not wait forever.
+   */
+  #call(line: Record<string, unknown>): void {
+    const run = this.#run;
+    const n = line.call;
+    if (!Number.isSafeInteger(n)) return;
+    const reply = (answer: Record<string, unknown>): void => {
+      if (this.#run !== run || this.#dead) return;
+      const requests = this.#child?.stdio[3] as Writable | undefined;
+      // A program that floods calls and never reads their answers would grow this backlog
+      // without end: past the cap the interpreter is killed, as for an oversize answer line.
+      if (requests && requests.writableLength > MAX_REPLY_BACKLOG_BYTES) {
+        void this.kill();
+        return;
+      }
+      requests?.write(`${JSON.stringify({ call: n, ...answer })}\n`);
+    };
+    if (!run) {
+      reply({ ok: false, error: 'no code is running in this context: a call must come from a run' });
+      return;
+    }
+    this.deps.call(run.channel, line.method, line.params).then(
+      (value) => reply({ ok: true, value }),
+      (err: unknown) => reply({ ok: false, error: err instanceof Error ? err.message : String(err) }),
+    );
   }
 
   /** The next answer tagged `tag` (a run's seq, or 'ready'), or the interpreter's end. */

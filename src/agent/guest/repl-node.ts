@@ -10,6 +10,10 @@
  * Node's own REPL does it (internal/repl/await: the Node binary is the one shipped in the tools
  * layer, so its internals are the ones this was built against). `breakOnSigint` lets a SIGINT stop
  * a busy loop without losing the context; a SIGINT while an awaited promise hangs ends that run.
+ *
+ * `llm_query`, `llm_query_batched` and `rlm_query` (globals of the context, see repl-node-calls.ts)
+ * ask the host and return Promises: a call line goes out on fd 4 and its answer comes back on fd 3
+ * between the requests, so fd 3 is read line by line and answers are told from code by `call`.
  */
 import { writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -18,6 +22,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { inspect } from 'node:util';
 import { createContext, Script } from 'node:vm';
+import { installCalls } from './repl-node-calls.js';
 
 const ANSWERS_FD = 4;
 const caps = JSON.parse(process.env.HEARTH_REPL_CAPS ?? '{}') as Record<string, number>;
@@ -74,6 +79,10 @@ for (const name of GLOBALS)
   if (name in globalThis) sandbox[name] = (globalThis as Record<string, unknown>)[name];
 sandbox.console = console;
 sandbox.require = createRequire(join(process.cwd(), '[context].js'));
+const calls = installCalls(sandbox, {
+  caps,
+  write: answer,
+});
 const context = createContext(sandbox);
 (context as Record<string, unknown>).global = context;
 
@@ -182,30 +191,51 @@ function restoreEnv(saved: Map<string, string | undefined>): void {
   }
 }
 
-function answer(a: (Answer & { seq: unknown }) | { ready: true }): void {
+function answer(a: object): void {
   const line = Buffer.from(`${JSON.stringify(a)}\n`);
   for (let off = 0; off < line.length; ) off += writeSync(ANSWERS_FD, line, off);
 }
 
-async function main(): Promise<void> {
+type Request = { code?: unknown; seq?: unknown; env?: unknown };
+
+/** Runs the queued requests one after another; answers to calls are handed over as they come. */
+function main(): void {
   answer({ ready: true });
-  const requests = createInterface({ input: new Socket({ fd: 3, readable: true, writable: false }) });
-  for await (const line of requests) {
-    let request: { code?: unknown; seq?: unknown; env?: unknown };
+  const queue: Request[] = [];
+  let running = false;
+  let ended = false;
+  const next = async (): Promise<void> => {
+    if (running) return;
+    running = true;
+    for (let request = queue.shift(); request; request = queue.shift()) {
+      const saved = applyEnv(request.env);
+      try {
+        answer({ ...(await run(request.code as string)), seq: request.seq });
+      } finally {
+        restoreEnv(saved);
+      }
+    }
+    running = false;
+    if (ended) process.exit(0);
+  };
+  const lines = createInterface({ input: new Socket({ fd: 3, readable: true, writable: false }) });
+  lines.on('line', (line) => {
+    let msg: Request & { call?: unknown };
     try {
-      request = JSON.parse(line) as { code?: unknown; seq?: unknown; env?: unknown };
+      msg = JSON.parse(line) as Request & { call?: unknown };
     } catch {
-      continue;
+      return;
     }
-    if (typeof request.code !== 'string') continue;
-    const saved = applyEnv(request.env);
-    try {
-      answer({ ...(await run(request.code)), seq: request.seq });
-    } finally {
-      restoreEnv(saved);
-    }
-  }
-  process.exit(0);
+    if (typeof msg !== 'object' || msg === null) return;
+    if ('call' in msg) return calls.onAnswer(msg);
+    if (typeof msg.code !== 'string') return;
+    queue.push(msg);
+    void next();
+  });
+  lines.on('close', () => {
+    ended = true;
+    if (!running) process.exit(0);
+  });
 }
 
-void main();
+main();

@@ -13,6 +13,12 @@
 #
 # SIGINT raises KeyboardInterrupt only while code runs: an interrupt that lands between runs must
 # not end the loop. The agent sends it on timeout and kills the process if the code ignores it.
+#
+# llm_query, llm_query_batched and rlm_query (builtins) ask the host while code runs: a call line
+# {"call": n, "method", "params"} goes out on fd 4 and its answer {"call": n, "ok", "value" |
+# "error"} comes back on fd 3, between the requests. Every read of fd 3 goes through _await_line,
+# so that calls from several threads and the main loop never take each other's lines. A call
+# blocks its thread until the answer comes; an interrupt (or the run's timeout) ends the wait.
 import ast
 import base64
 import builtins
@@ -24,6 +30,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import traceback
 import types
 
@@ -36,6 +43,11 @@ _here = os.path.abspath(__file__)
 # rest), so a huge repr never crosses the pipe. The agent cuts again, exactly.
 _caps = json.loads(os.environ.pop("HEARTH_REPL_CAPS", "{}"))
 _display_caps = (_caps.pop("displays", 8), _caps.pop("displayChars", 524288))
+_call_caps = (
+    _caps.pop("promptChars", 1048576),
+    _caps.pop("callChars", 2097152),
+    _caps.pop("batchPrompts", 256),
+)
 # What the current run displayed, and their size so far.
 _displays = []
 _display_chars = 0
@@ -109,6 +121,158 @@ def _error(exc):
         tb = ""
     cap = _caps.get("error", 65536)
     return {"name": type(exc).__name__[:256], "value": value[:cap], "traceback": tb[-cap:]}
+
+
+# fd 3's lines as they are read: answers to calls by id (only for calls still waiting), and
+# requests for the main loop, in order.
+_cv = threading.Condition()
+_reading = False
+_eof = False
+_queued = []
+_waiting = set()
+_call_answers = {}
+_call_ids = iter(range(1, 1 << 62))
+_write_lock = threading.Lock()
+_NOTHING = object()
+
+
+def _take(want):
+    if want is None:
+        return _queued.pop(0) if _queued else ("" if _eof else _NOTHING)
+    if want in _call_answers:
+        return _call_answers.pop(want)
+    return None if _eof else _NOTHING
+
+
+def _file(line):
+    global _eof
+    if not line:
+        _eof = True
+        return
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        obj = None
+    if isinstance(obj, dict) and "call" in obj:
+        # Only the agent's answers count; anything else with a "call" (a program can open this
+        # pipe for writing through /proc) is dropped.
+        n = obj["call"]
+        if isinstance(n, int) and n in _waiting:
+            _call_answers[n] = obj
+    else:
+        _queued.append(line)
+
+
+def _await_line(want):
+    """The next request line (want=None; "" at the end) or the answer to call `want` (None at the end)."""
+    global _reading
+    while True:
+        with _cv:
+            while True:
+                got = _take(want)
+                if got is not _NOTHING:
+                    return got
+                if not _reading:
+                    _reading = True
+                    break
+                _cv.wait()
+        line = None
+        try:
+            line = _requests.readline()
+        finally:
+            with _cv:
+                _reading = False
+                if line is not None:
+                    _file(line)
+                _cv.notify_all()
+
+
+def _write_answer(obj):
+    text = json.dumps(obj, default=str) + "\n"
+    with _write_lock:
+        _answers.write(text)
+        _answers.flush()
+
+
+def _call(method, params):
+    with _cv:
+        n = next(_call_ids)
+        _waiting.add(n)
+    try:
+        _write_answer({"call": n, "method": method, "params": params})
+        answer = _await_line(n)
+    finally:
+        with _cv:
+            _waiting.discard(n)
+            _call_answers.pop(n, None)
+    if answer is None:
+        raise RuntimeError("%s: the agent went away" % method)
+    if answer.get("ok") is True:
+        return answer.get("value")
+    raise RuntimeError(str(answer.get("error", "%s failed" % method)))
+
+
+def _check_prompt(method, name, value):
+    if not isinstance(value, str):
+        raise TypeError("%s: %s must be a str, not %s" % (method, name, type(value).__name__))
+    if len(value) > _call_caps[0]:
+        raise ValueError("%s: %s is over %d characters" % (method, name, _call_caps[0]))
+
+
+def _check_model(method, model):
+    if model is not None and not isinstance(model, str):
+        raise TypeError("%s: model must be a str or None" % method)
+
+
+def llm_query(prompt, model=None):
+    """Asks the session's sub model; returns its answer as a str."""
+    _check_prompt("llm_query", "prompt", prompt)
+    _check_model("llm_query", model)
+    params = {"prompt": prompt} if model is None else {"prompt": prompt, "model": model}
+    value = _call("llm_query", params)
+    if not isinstance(value, str):
+        raise RuntimeError("llm_query: the host answered something that is not a str")
+    return value
+
+
+def llm_query_batched(prompts, model=None):
+    """Asks the sub model every prompt at once (the host runs them concurrently); answers in order."""
+    if isinstance(prompts, str) or not isinstance(prompts, (list, tuple)):
+        raise TypeError("llm_query_batched: prompts must be a list of str")
+    prompts = list(prompts)
+    if len(prompts) > _call_caps[2]:
+        raise ValueError("llm_query_batched: at most %d prompts in one call" % _call_caps[2])
+    for p in prompts:
+        _check_prompt("llm_query_batched", "each prompt", p)
+    if sum(len(p) for p in prompts) > _call_caps[1]:
+        raise ValueError("llm_query_batched: the prompts are over %d characters together" % _call_caps[1])
+    _check_model("llm_query_batched", model)
+    if not prompts:
+        return []
+    params = {"prompts": prompts} if model is None else {"prompts": prompts, "model": model}
+    value = _call("llm_query_batched", params)
+    if not isinstance(value, list) or len(value) != len(prompts) or not all(isinstance(v, str) for v in value):
+        raise RuntimeError("llm_query_batched: the host answered something that is not a list of str")
+    return value
+
+
+def rlm_query(prompt, context=None):
+    """Runs a sub-RLM one level deeper on `prompt` (with `context` loaded in its REPL); returns its answer."""
+    _check_prompt("rlm_query", "prompt", prompt)
+    if context is not None:
+        _check_prompt("rlm_query", "context", context)
+    if len(prompt) + len(context or "") > _call_caps[1]:
+        raise ValueError("rlm_query: prompt and context are over %d characters together" % _call_caps[1])
+    params = {"prompt": prompt} if context is None else {"prompt": prompt, "context": context}
+    value = _call("rlm_query", params)
+    if not isinstance(value, str):
+        raise RuntimeError("rlm_query: the host answered something that is not a str")
+    return value
+
+
+builtins.llm_query = llm_query
+builtins.llm_query_batched = llm_query_batched
+builtins.rlm_query = rlm_query
 
 
 def _figure_of(value):
@@ -287,11 +451,10 @@ def _run(code, env=None):
 
 
 def _main_loop():
-    _answers.write(json.dumps({"ready": True}) + "\n")
-    _answers.flush()
+    _write_answer({"ready": True})
     while True:
         try:
-            line = _requests.readline()
+            line = _await_line(None)
         except KeyboardInterrupt:
             continue
         if not line:
@@ -305,8 +468,7 @@ def _main_loop():
         answer["seq"] = seq
         while True:
             try:
-                _answers.write(json.dumps(answer, default=str) + "\n")
-                _answers.flush()
+                _write_answer(answer)
                 break
             except KeyboardInterrupt:
                 continue

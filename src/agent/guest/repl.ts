@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { GUEST_CALL_LIMITS as C } from '../guest-calls.js';
 import type { HostMessage } from '../protocol.js';
 import { REPL_LIMITS as L } from '../repl-limits.js';
 import type { ReplContextInfo, ReplLanguage, ReplRunResult } from '../repl-schema.js';
@@ -20,6 +21,8 @@ export interface GuestReplOptions {
   baseEnv: Record<string, string>;
   sendOutput: ReplContextDeps['sendOutput'];
   onDrain: ReplContextDeps['onDrain'];
+  call: ReplContextDeps['call'];
+  runEnded: ReplContextDeps['runEnded'];
   /** The uid and gid interpreters run as (a microVM's program user); undefined: the agent's own. */
   user?: ReplContextDeps['user'];
 }
@@ -35,6 +38,8 @@ export class GuestRepl {
     this.#deps = {
       sendOutput: opts.sendOutput,
       onDrain: opts.onDrain,
+      call: opts.call,
+      runEnded: opts.runEnded,
       ...(opts.user ? { user: opts.user } : {}),
       command: {
         python: ['python3', '-u', join(here, 'repl-python.py')],
@@ -53,6 +58,9 @@ export class GuestRepl {
           error: L.maxErrorTextChars,
           displays: L.maxDisplays,
           displayChars: L.maxDisplayChars,
+          promptChars: C.maxPromptChars,
+          callChars: C.maxCallChars,
+          batchPrompts: C.maxBatchPrompts,
         }),
       },
     };

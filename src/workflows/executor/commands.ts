@@ -1,8 +1,8 @@
 /**
  * Workflow commands a step prints on its output (`::set-output name=x::value`, `::set-env`,
- * `::add-path`, `::stop-commands::token` … `::token::`), as GitHub's runner still honours them:
- * set-output with a deprecation, set-env and add-path only when ACTIONS_ALLOW_UNSECURE_COMMANDS is
- * true. Other commands (debug, warning, group…) are log lines and change nothing.
+ * `::add-path`, `::add-mask::value`, `::stop-commands::token` … `::token::`), as GitHub's runner still
+ * honours them: set-output with a deprecation, set-env and add-path only when
+ * ACTIONS_ALLOW_UNSECURE_COMMANDS is true. Other commands (debug, warning, group…) are log lines.
  */
 
 export class WorkflowCommands {
@@ -12,9 +12,12 @@ export class WorkflowCommands {
   /** set-env and add-path are honoured (the step's env has ACTIONS_ALLOW_UNSECURE_COMMANDS=true). */
   allowUnsecure: boolean;
   #stopToken: string | undefined;
+  readonly #onMask: ((value: string) => void) | undefined;
 
-  constructor(opts: { allowUnsecure: boolean }) {
+  /** `onMask` gets each `::add-mask::` value: the run hides it from then on. */
+  constructor(opts: { allowUnsecure: boolean; onMask?: (value: string) => void }) {
     this.allowUnsecure = opts.allowUnsecure;
+    this.#onMask = opts.onMask;
   }
 
   /** Reads one output line; returns a note for the log when a command was refused. */
@@ -32,6 +35,9 @@ export class WorkflowCommands {
     switch (command) {
       case 'set-output':
         if (props.name) this.outputs[props.name] = value;
+        return undefined;
+      case 'add-mask':
+        this.#onMask?.(value);
         return undefined;
       case 'stop-commands':
         if (value !== '') this.#stopToken = value;

@@ -15,8 +15,16 @@ import { evaluateStringMap, evaluateTemplate, toText } from '../template.js';
 import { stepAdvice } from './advice.js';
 import { sandboxHashFiles } from './hash-files.js';
 import { callHook, endStep } from './hooks.js';
+import type { SecretMask } from './mask.js';
 import { runStep } from './step.js';
-import type { ExecuteOptions, JobRunResult, StepAdvisor, StepRunResult, StepStatus } from './types.js';
+import type {
+  ExecuteOptions,
+  JobRunResult,
+  RunEvent,
+  StepAdvisor,
+  StepRunResult,
+  StepStatus,
+} from './types.js';
 import { copyWorkspace } from './workspace.js';
 
 /** GitHub's default job timeout: 360 minutes. */
@@ -49,7 +57,8 @@ export type LegOptions = Pick<
   | 'snapshots'
   | 'snapshotter'
   | 'resume'
-> & { workspace: string };
+  | 'onEvent'
+> & { workspace: string; mask?: SecretMask };
 
 export async function runLeg(
   o: LegOptions,
@@ -153,6 +162,7 @@ export async function runLeg(
         const left = deadline - Date.now();
         // A step that runs in spite of a cancel (always()) gets its own signal: only its timeout stops it.
         const stepSignal = cancelled ? new AbortController().signal : ctrl.signal;
+        emit(o, { type: 'step-start', job: leg.key, step: name, index: step.index });
         const { result, effects } = await runStep(step, name, {
           sandbox,
           tempDir,
@@ -167,6 +177,7 @@ export async function runLeg(
           maxLogBytes: o.maxLogBytesPerStep ?? 65_536,
           onLine: (stream, line) => o.onLog?.(leg.key, name, stream, line),
           signal: stepSignal,
+          ...(o.mask ? { mask: o.mask } : {}),
           ...(advisor ? { advise: (script: string) => adviseOn(advisor, script) } : {}),
         });
         ran = effects;
@@ -204,6 +215,7 @@ export async function runLeg(
         },
       });
       steps.push(stepResult);
+      emit(o, { type: 'step-end', job: leg.key, step: stepResult });
       if (!sandbox.alive) {
         failed = true;
         error = sandbox.deathError?.message ?? 'the sandbox ended during the job';
@@ -246,6 +258,14 @@ export async function runLeg(
     clearTimeout(timer);
     run.signal.removeEventListener('abort', onAbort);
     await sandbox?.release();
+  }
+}
+
+function emit(o: LegOptions, event: RunEvent): void {
+  try {
+    o.onEvent?.(event);
+  } catch {
+    // A listener must not fail the job it watches.
   }
 }
 

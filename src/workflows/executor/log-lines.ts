@@ -9,11 +9,23 @@ export class StepLog {
   readonly #partial: Record<LogStream, string> = { stdout: '', stderr: '' };
   readonly #maxBytes: number;
   readonly #onLine: (stream: LogStream, line: string) => void;
+  readonly #mask: (line: string) => string;
+  readonly #onRaw: ((line: string) => void) | undefined;
   #kept = '';
 
-  constructor(maxBytes: number, onLine: (stream: LogStream, line: string) => void) {
+  /**
+   * `onRaw` reads each line as printed (the workflow commands, `::add-mask::` among them), before
+   * `mask` hides secrets from the line that `onLine` gets and the log keeps.
+   */
+  constructor(
+    maxBytes: number,
+    onLine: (stream: LogStream, line: string) => void,
+    opts: { mask?: (line: string) => string; onRaw?: (line: string) => void } = {},
+  ) {
     this.#maxBytes = maxBytes;
     this.#onLine = onLine;
+    this.#mask = opts.mask ?? ((line) => line);
+    this.#onRaw = opts.onRaw;
   }
 
   write(stream: LogStream, chunk: Buffer): void {
@@ -38,11 +50,17 @@ export class StepLog {
   }
 
   #emit(stream: LogStream, raw: string): void {
-    const line = raw.length > MAX_LINE_CHARS ? raw.slice(0, MAX_LINE_CHARS) : raw;
+    const cut = raw.length > MAX_LINE_CHARS ? raw.slice(0, MAX_LINE_CHARS) : raw;
+    try {
+      this.#onRaw?.(cut);
+    } catch {
+      // A listener must not fail the step it watches.
+    }
+    const line = this.#mask(cut);
     try {
       this.#onLine(stream, line);
     } catch {
-      // A listener must not fail the step it watches.
+      // Nor may the one that shows its lines.
     }
     this.#kept += `${line}\n`;
     if (this.#kept.length > this.#maxBytes * 2) this.#kept = this.#kept.slice(-this.#maxBytes);

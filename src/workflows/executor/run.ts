@@ -10,6 +10,7 @@ import { type Leg, legName, WorkflowPlan } from '../planner.js';
 import { evaluateStringMap, evaluateTemplate, toText } from '../template.js';
 import { callHook } from './hooks.js';
 import { runLeg } from './job.js';
+import { SecretMask } from './mask.js';
 import type { ExecuteOptions, JobRunResult, WorkflowRunResult } from './types.js';
 
 const DEFAULT_WORKSPACE = '/home/user';
@@ -30,9 +31,12 @@ export async function executeWorkflow(o: ExecuteOptions): Promise<WorkflowRunRes
     ...(isMap(given.github) ? given.github : {}),
   };
   const contexts: Contexts = { ...given, github, runner: { os: 'Linux', arch: 'X64', temp: '/tmp' } };
+  const mask = o.mask ?? new SecretMask();
+  mask.addAll(isMap(given.secrets) ? given.secrets : undefined);
   const plan = new WorkflowPlan(o.workflow, {
     contexts,
     ...(o.maxParallelLegs ? { maxParallelLegs: o.maxParallelLegs } : {}),
+    ...(o.matrixFilter ? { matrixFilter: o.matrixFilter } : {}),
   });
   let workflowEnv: Record<string, string> = {};
   const results: JobRunResult[] = [];
@@ -80,11 +84,17 @@ export async function executeWorkflow(o: ExecuteOptions): Promise<WorkflowRunRes
       const name = leg.job.name
         ? toText(await evaluateTemplate(leg.job.name, { contexts: legContexts }).catch(() => null))
         : '';
+      const displayName = legName(leg, name);
+      try {
+        o.onEvent?.({ type: 'job-start', job: leg.key, name: displayName });
+      } catch {
+        // A listener must not fail the run it watches.
+      }
       const r = await runLeg(
-        { ...o, workspace },
+        { ...o, workspace, mask },
         {
           leg,
-          name: legName(leg, name),
+          name: displayName,
           contexts: legContexts,
           workflowEnv: { CI: 'true', GITHUB_ACTIONS: 'true', GITHUB_WORKSPACE: workspace, ...workflowEnv },
           labels: { repository, workflow: o.workflow.name, workflow_job: leg.key, workflow_run: runId },
@@ -93,6 +103,11 @@ export async function executeWorkflow(o: ExecuteOptions): Promise<WorkflowRunRes
       );
       const { continueOnError, ...result } = r;
       results.push(result);
+      try {
+        o.onEvent?.({ type: 'job-end', job: result });
+      } catch {
+        // As above.
+      }
       await callHook(o.hooks?.onJobEnd, result);
       const outcome = r.result === 'skipped' ? 'success' : r.result;
       const { cancel } = plan.finished(leg.key, { result: outcome, outputs: r.outputs, continueOnError });

@@ -12,6 +12,7 @@ import { evaluateString, evaluateStringMap } from '../template.js';
 import { WorkflowCommands } from './commands.js';
 import { parseEnvFile, parsePathFile } from './env-files.js';
 import { StepLog } from './log-lines.js';
+import type { SecretMask } from './mask.js';
 import type { LogStream, StepAdvice, StepRunResult, StepStatus } from './types.js';
 
 /** Runner files a step may write; what it writes past this is not read. */
@@ -36,6 +37,8 @@ export interface StepContext {
   timeoutMs: number;
   maxLogBytes: number;
   onLine: (stream: LogStream, line: string) => void;
+  /** Hides the run's secrets and `::add-mask::` values from the step's log (live and kept). */
+  mask?: SecretMask;
   signal: AbortSignal;
   /** Asked with a `run:` step's script, as evaluated, before it runs: the knowledge graph's advice. */
   advise?: (script: string) => Promise<StepAdvice | undefined>;
@@ -57,11 +60,17 @@ export async function runStep(
   ctx: StepContext,
 ): Promise<{ result: Omit<StepRunResult, 'conclusion'>; effects: StepEffects }> {
   const started = performance.now();
-  const commands = new WorkflowCommands({ allowUnsecure: false });
-  const log: StepLog = new StepLog(ctx.maxLogBytes, (stream, line) => {
-    ctx.onLine(stream, line);
-    const refused = commands.line(line);
-    if (refused) queueMicrotask(() => log.note(refused));
+  const mask = ctx.mask;
+  const commands = new WorkflowCommands({
+    allowUnsecure: false,
+    ...(mask ? { onMask: (v: string) => mask.add(v) } : {}),
+  });
+  const log: StepLog = new StepLog(ctx.maxLogBytes, ctx.onLine, {
+    onRaw: (line) => {
+      const refused = commands.line(line);
+      if (refused) queueMicrotask(() => log.note(refused));
+    },
+    ...(mask ? { mask: (line: string) => mask.apply(line) } : {}),
   });
   const effects: StepEffects = { env: {}, path: [], state: {} };
   const base = { index: step.index, id: step.id, name, outputs: {}, summary: '' };
@@ -156,7 +165,7 @@ export async function runStep(
       exitCode: exit.exitCode,
       timedOut: exit.timedOut,
       outputs: { ...commands.outputs, ...outputs.values },
-      summary,
+      summary: mask ? mask.apply(summary) : summary,
     });
   } catch (err) {
     const error = toHearthError(err).message;

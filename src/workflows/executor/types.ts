@@ -6,6 +6,7 @@ import type { SandboxManager } from '../../sandboxes/manager.js';
 import type { Contexts, Value } from '../expressions.js';
 import type { Workflow } from '../model.js';
 import type { JobResult } from '../planner.js';
+import type { SecretMask } from './mask.js';
 
 export type StepStatus = 'success' | 'failure' | 'skipped' | 'cancelled';
 export type LogStream = 'stdout' | 'stderr';
@@ -61,7 +62,22 @@ export interface ExecuteOptions {
    * with the state recorded before that step, and the earlier steps are carried over as they were.
    */
   resume?: LegResume;
+  /**
+   * Hides values from every step's log, live and kept: the run adds its `secrets` context and each
+   * `::add-mask::` value. Given, it is shared with the caller (who masks what it prints). @default a new one
+   */
+  mask?: SecretMask;
+  /** Only the matrix legs whose values for these keys are among the listed ones (act's `--matrix k:v`). */
+  matrixFilter?: Record<string, string[]>;
+  /** A leg's start (before its sandbox) and end, and each step's start and end: for live progress. */
+  onEvent?: (event: RunEvent) => void;
 }
+
+export type RunEvent =
+  | { type: 'job-start'; job: string; name: string }
+  | { type: 'step-start'; job: string; step: string; index: number }
+  | { type: 'step-end'; job: string; step: StepRunResult }
+  | { type: 'job-end'; job: JobRunResult };
 
 /** The command knowledge graph's view of a step: the predicted success of its last command, and lessons. */
 export interface StepAdvisor {

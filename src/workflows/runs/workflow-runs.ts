@@ -16,12 +16,20 @@ import type {
   WorkflowStepRow,
 } from '../../store/workflow-run-store.js';
 import { executeWorkflow } from '../executor/index.js';
-import type { ExecuteOptions, WorkflowRunResult } from '../executor/types.js';
-import type { Value } from '../expressions.js';
+import type { WorkflowRunResult } from '../executor/types.js';
+import type { Contexts } from '../expressions.js';
 import type { Workflow } from '../model.js';
 import { parseWorkflow } from '../parse.js';
 import { failedStepIndex, legResume, pickLeg, recordedRun } from './legs.js';
 import { RunRecorder } from './recorder.js';
+import {
+  contextsFor,
+  passThrough,
+  type RunPassThrough,
+  type RunRequest,
+  runRecordTimes,
+  specOf,
+} from './run-spec.js';
 
 export interface WorkflowRunsOptions {
   store: WorkflowRunStore;
@@ -33,29 +41,13 @@ export interface WorkflowRunsOptions {
   onWarning?: (msg: string) => void;
 }
 
-/** What a run runs, besides the workflow: the run's record keeps all of it but the secrets' values. */
-export interface RunRequest extends Partial<Omit<WorkflowRunSpec, 'workflowContent' | 'secretNames'>> {
-  workflowContent: string;
-  secrets?: Record<string, string>;
-  /** Variables every step gets (an --env-file); not recorded. */
-  env?: Record<string, string>;
-  /** @default 'every-step' */
-  snapshots?: 'every-step' | 'none';
-  onLog?: ExecuteOptions['onLog'];
-  signal?: AbortSignal;
-  advisor?: ExecuteOptions['advisor'];
-  maxParallelLegs?: number;
-}
-
-export interface RetryRequest {
+export interface RetryRequest extends RunPassThrough {
   /** A leg key or job id; @default the run's only leg, or its only failed one */
   job?: string;
   /** 1-based, as the summary numbers steps. @default the leg's failed step, else 1 */
   fromStep?: number;
+  /** Never stored: a retry is given them again. */
   secrets?: Record<string, string>;
-  env?: Record<string, string>;
-  onLog?: ExecuteOptions['onLog'];
-  signal?: AbortSignal;
 }
 
 export interface RecordedRunResult {
@@ -115,9 +107,11 @@ export class WorkflowRuns {
   /** Records and runs a workflow; throws only when the workflow is invalid (the run is recorded failed). */
   async execute(req: RunRequest): Promise<RecordedRunResult> {
     const spec = specOf(req);
-    const parsed = await this.#parse(spec, randomUUID());
-    if (req.workflow === undefined) spec.workflow = parsed.workflow.name;
-    return this.#run({ spec, workflow: parsed.workflow, runId: parsed.runId, req, retryOf: null });
+    const runId = randomUUID();
+    const workflow = req.parsed ?? (await this.#parse(spec, runId));
+    if (req.workflow === undefined) spec.workflow = workflow.name;
+    const contexts = req.contexts ?? contextsFor(spec, req.secrets ?? {});
+    return this.#run({ spec, workflow, runId, contexts, pass: passThrough(req), retryOf: null });
   }
 
   /**
@@ -138,7 +132,7 @@ export class WorkflowRuns {
     };
     const newId = randomUUID();
     const parsed = await this.#parse(spec, newId, runId);
-    const job = parsed.workflow.jobs.find((j) => j.id === leg.jobId);
+    const job = parsed.jobs.find((j) => j.id === leg.jobId);
     if (!job) {
       throw new HearthError(
         'WORKFLOW_JOB_NOT_FOUND',
@@ -154,13 +148,14 @@ export class WorkflowRuns {
     }
     const resume = await legResume(this.#o.store, old, leg, fromStep - 1);
     // The one job, on its own: what it needed ran in the earlier run.
-    const workflow: Workflow = { ...parsed.workflow, jobs: [{ ...job, needs: [] }] };
+    const workflow: Workflow = { ...parsed, jobs: [{ ...job, needs: [] }] };
     return this.#run({
       spec,
       workflow,
       runId: newId,
       retryOf: runId,
-      req: { ...spec, ...req, workflowContent: content },
+      contexts: contextsFor(spec, req.secrets ?? {}),
+      pass: passThrough(req),
       resume,
       // Carried steps keep their state and snapshot: a retry of this retry resumes from them too.
       carried: leg.steps
@@ -169,15 +164,9 @@ export class WorkflowRuns {
     });
   }
 
-  async #parse(spec: WorkflowRunSpec, runId: string, retryOf?: string) {
+  async #parse(spec: WorkflowRunSpec, runId: string, retryOf?: string): Promise<Workflow> {
     try {
-      return {
-        runId,
-        workflow: await parseWorkflow({
-          file: spec.workflowPath ?? spec.workflow,
-          content: spec.workflowContent,
-        }),
-      };
+      return await parseWorkflow({ file: spec.workflowPath ?? spec.workflow, content: spec.workflowContent });
     } catch (err) {
       // An invalid workflow is a run that failed at once: recorded, so it is listed with why.
       const now = Date.now();
@@ -199,7 +188,8 @@ export class WorkflowRuns {
     workflow: Workflow;
     runId: string;
     retryOf: string | null;
-    req: RunRequest | (RetryRequest & WorkflowRunSpec);
+    contexts: Contexts;
+    pass: RunPassThrough;
     resume?: Awaited<ReturnType<typeof legResume>>;
     carried?: WorkflowStepRow[];
   }): Promise<RecordedRunResult> {
@@ -232,14 +222,8 @@ export class WorkflowRuns {
         ...(o.spec.repositoryDir ? { repositoryDir: o.spec.repositoryDir } : {}),
         ...(o.spec.backend ? { backend: o.spec.backend } : {}),
         image: o.spec.image,
-        contexts: contextsFor(o.spec, o.req.secrets ?? {}),
-        ...(o.req.env ? { env: o.req.env } : {}),
-        ...(o.req.onLog ? { onLog: o.req.onLog } : {}),
-        ...(o.req.signal ? { signal: o.req.signal } : {}),
-        ...('advisor' in o.req && o.req.advisor ? { advisor: o.req.advisor } : {}),
-        ...('maxParallelLegs' in o.req && o.req.maxParallelLegs
-          ? { maxParallelLegs: o.req.maxParallelLegs }
-          : {}),
+        contexts: o.contexts,
+        ...o.pass,
         hooks: recorder.hooks,
         snapshots,
         snapshotter: recorder.snapshotter,
@@ -253,40 +237,4 @@ export class WorkflowRuns {
       throw err;
     }
   }
-}
-
-function runRecordTimes(id: string, now: number) {
-  return { id, createdAtMs: now, startedAtMs: now };
-}
-
-function specOf(req: RunRequest): WorkflowRunSpec {
-  return {
-    workflow: req.workflow ?? req.workflowPath ?? 'workflow',
-    workflowPath: req.workflowPath ?? null,
-    workflowContent: req.workflowContent,
-    repositoryDir: req.repositoryDir ?? null,
-    repository: req.repository ?? 'local/repository',
-    event: req.event ?? 'push',
-    eventPayload: req.eventPayload ?? {},
-    inputs: req.inputs ?? {},
-    vars: req.vars ?? {},
-    secretNames: Object.keys(req.secrets ?? {}),
-    backend: req.backend ?? null,
-    image: req.image ?? 'default',
-    snapshots: req.snapshots ?? 'every-step',
-  };
-}
-
-/** The contexts a recorded run ran with: its event, inputs and vars, and the secrets given now. */
-function contextsFor(spec: WorkflowRunSpec, secrets: Record<string, string>) {
-  return {
-    github: {
-      event_name: spec.event,
-      event: (spec.eventPayload ?? {}) as Value,
-      repository: spec.repository,
-    },
-    inputs: spec.inputs,
-    vars: spec.vars,
-    secrets,
-  };
 }
