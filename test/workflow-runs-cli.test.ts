@@ -76,6 +76,7 @@ describe('hearth workflow runs, debug, retry, delete', () => {
         workflowContent: FOUR_STEPS,
         workflowPath: w.workflowPath,
         repositoryDir: w.repo,
+        secrets: { TOKEN: 's3cr3t-value' },
       })
     ).runId;
     const list = await hearth(['workflow', 'runs', '--json']);

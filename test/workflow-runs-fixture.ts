@@ -12,12 +12,17 @@ import { SandboxManager } from '../src/sandboxes/manager.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { WorkflowRuns } from '../src/workflows/runs/workflow-runs.js';
 
-/** Steps 1–2 append to counter.txt (and leave files); 3 reads the repository's config.txt; 4 checks the counter. */
+/**
+ * Steps 1–2 append to counter.txt (and leave files); 3 reads the repository's config.txt; 4 checks
+ * the counter and that the job's env has the TOKEN secret.
+ */
 export const FOUR_STEPS = `name: four
 on: push
 jobs:
   build:
     runs-on: ubuntu-latest
+    env:
+      TOKEN: \${{ secrets.TOKEN }}
     steps:
       - name: first
         run: echo one >> counter.txt && mkdir -p out && echo built > out/a.txt
@@ -28,7 +33,7 @@ jobs:
       - name: third
         run: test "$(cat config.txt)" = good && test "$FROM_TWO" = yes
       - name: fourth
-        run: test "$(wc -l < counter.txt)" -eq 2 && echo counted-twice
+        run: test "$(wc -l < counter.txt)" -eq 2 && test -n "$TOKEN" && echo counted-twice
 `;
 
 export interface RunsWorld {

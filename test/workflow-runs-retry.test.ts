@@ -41,7 +41,10 @@ describe('recorded workflow runs', () => {
     expect(run?.status).toBe('failure');
     expect(run?.workflow).toBe('four');
     expect(run?.secretNames).toEqual(['TOKEN']);
+    // The job's env held the secret: recorded masked, and named so that a retry takes it anew.
     expect(JSON.stringify(run)).not.toContain('hunter2');
+    expect(run?.jobs[0]?.steps[1]?.state?.env.TOKEN).toBe('***');
+    expect(run?.jobs[0]?.steps[1]?.state?.redacted).toEqual(['TOKEN']);
     const [job] = run?.jobs ?? [];
     expect(job?.legKey).toBe('build');
     expect(job?.result).toBe('failure');
@@ -71,6 +74,8 @@ describe('recorded workflow runs', () => {
     const ran: string[] = [];
     const { runId, result } = await w.runs.retry(failedRun, {
       fromStep: 3,
+      // Secrets are not stored: the retry is given them again, and the job's env takes them up.
+      secrets: { TOKEN: 'hunter2' },
       onLog: (_job, step, _stream, line) => ran.push(`${step}: ${line}`),
     });
     expect(result.result).toBe('success');

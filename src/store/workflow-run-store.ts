@@ -66,6 +66,8 @@ export interface WorkflowStepState {
   workingDirectory: string;
   /** The step's script as evaluated (a `run:` step): what a shell opened at the step shows. */
   script?: string;
+  /** Variables of `env` whose values held a secret: recorded masked, taken again on a retry. */
+  redacted?: string[];
 }
 
 export interface WorkflowStepRow {

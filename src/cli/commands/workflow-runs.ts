@@ -8,6 +8,7 @@ import { HearthError } from '../../errors/hearth-error.js';
 import type { ManagedSandbox } from '../../sandboxes/managed-sandbox.js';
 import type { WorkflowRunStatus } from '../../store/workflow-run-store.js';
 import { parseEnvFile } from '../../workflows/executor/env-files.js';
+import { SecretMask } from '../../workflows/executor/index.js';
 import type { WorkflowRunResult } from '../../workflows/executor/types.js';
 import { copyWorkspace } from '../../workflows/executor/workspace.js';
 import { debugTarget } from '../../workflows/runs/debug-target.js';
@@ -41,14 +42,6 @@ async function secretsOf(f: { secret: Record<string, string>; secretFile?: strin
       `--secret-file ${f.secretFile}: ${parsed.problems.join('; ')}`,
     );
   return { ...parsed.values, ...f.secret };
-}
-
-/** Replaces every secret's value in a line with ***. */
-function masker(secrets: Record<string, string>): (line: string) => string {
-  const values = Object.values(secrets)
-    .filter((v) => v.length > 0)
-    .sort((a, b) => b.length - a.length);
-  return (line) => values.reduce((l, v) => l.split(v).join('***'), line);
 }
 
 /** Opens the host, runs `fn`, closes it on every path; a HearthError is printed, exit code 2. */
@@ -143,12 +136,15 @@ export function registerWorkflowRuns(program: Command): void {
       ) =>
         withHost(async (host) => {
           const secrets = await secretsOf(f);
-          const mask = masker(secrets);
+          const secretMask = new SecretMask();
+          secretMask.addAll(secrets);
+          const mask = (text: string) => secretMask.apply(text);
           const fromStep = positiveInt('--from-step', f.fromStep);
           const { runId: id, result } = await host.runs.retry(runId, {
             ...(job ? { job } : {}),
             ...(fromStep ? { fromStep } : {}),
             secrets,
+            mask: secretMask,
             ...(f.json
               ? {}
               : {

@@ -112,7 +112,10 @@ export async function legResume(
     ...(prev?.state
       ? {
           state: {
-            env: prev.state.env,
+            // A variable recorded masked comes from the job's env again, with the secrets given now.
+            env: Object.fromEntries(
+              Object.entries(prev.state.env).filter(([k]) => !prev.state?.redacted?.includes(k)),
+            ),
             path: prev.state.path,
             steps: prev.state.steps as NonNullable<LegResume['state']>['steps'],
           },

@@ -21,6 +21,8 @@ export interface RunRecorderOptions {
   /** Where snapshot folders go: `<dir>/<snapshot id>`. */
   snapshotsDir: string;
   onWarning?: (msg: string) => void;
+  /** Hides secrets in what is recorded (the run's SecretMask). @default nothing hidden */
+  redact?: (text: string) => string;
 }
 
 /** A step's result as a row of `runId`. */
@@ -29,7 +31,9 @@ export function stepRow(
   legKey: string,
   step: StepRunResult,
   extra: { state: StepState | null; snapshotId: string | null; startedAtMs: number | null },
+  redact: (text: string) => string = (t) => t,
 ): WorkflowStepRow {
+  const outputs = Object.fromEntries(Object.entries(step.outputs).map(([k, v]) => [k, redact(v)]));
   return {
     runId,
     legKey,
@@ -41,14 +45,38 @@ export function stepRow(
     exitCode: step.exitCode,
     startedAtMs: extra.startedAtMs,
     durationMs: step.durationMs,
-    error: step.error ?? step.warning ?? null,
-    log: step.log,
-    summary: step.summary,
+    error: (step.error ?? step.warning) === undefined ? null : redact(step.error ?? step.warning ?? ''),
+    log: redact(step.log),
+    summary: redact(step.summary),
     advice: step.advice ?? null,
-    outputs: step.outputs,
+    outputs,
     snapshotId: extra.snapshotId,
-    state: extra.state,
+    state: extra.state && redactState(extra.state, redact),
     carriedFrom: step.carriedFrom ?? null,
+  };
+}
+
+/**
+ * The state with secrets hidden: a variable whose value held one is kept as masked and named in
+ * `redacted`, so a retry takes it from the job's env evaluated with the secrets given again.
+ */
+function redactState(
+  state: StepState,
+  redact: (text: string) => string,
+): StepState & { redacted?: string[] } {
+  const env: Record<string, string> = {};
+  const redacted: string[] = [];
+  for (const [k, v] of Object.entries(state.env)) {
+    env[k] = redact(v);
+    if (env[k] !== v) redacted.push(k);
+  }
+  const steps = JSON.parse(redact(JSON.stringify(state.steps))) as StepState['steps'];
+  return {
+    ...state,
+    env,
+    steps,
+    ...(state.script !== undefined ? { script: redact(state.script) } : {}),
+    ...(redacted.length > 0 ? { redacted } : {}),
   };
 }
 
@@ -94,11 +122,17 @@ export class RunRecorder {
     onStepEnd: (e) =>
       this.#write('step', () =>
         this.#o.store.upsertStep(
-          stepRow(this.#o.runId, e.legKey, e.step, {
-            state: e.state,
-            snapshotId: e.snapshotId ?? null,
-            startedAtMs: this.#stepStarts.get(`${e.legKey}#${e.step.index}`) ?? null,
-          }),
+          stepRow(
+            this.#o.runId,
+            e.legKey,
+            e.step,
+            {
+              state: e.state,
+              snapshotId: e.snapshotId ?? null,
+              startedAtMs: this.#stepStarts.get(`${e.legKey}#${e.step.index}`) ?? null,
+            },
+            this.#o.redact,
+          ),
         ),
       ),
     onJobEnd: (job: JobRunResult) => {
@@ -113,8 +147,10 @@ export class RunRecorder {
           sandboxId: job.sandboxId ?? started?.sandboxId ?? null,
           startedAtMs: started?.atMs ?? null,
           durationMs: job.durationMs,
-          error: job.error ?? null,
-          outputs: job.outputs,
+          error: job.error === undefined ? null : (this.#o.redact?.(job.error) ?? job.error),
+          outputs: Object.fromEntries(
+            Object.entries(job.outputs).map(([k, v]) => [k, this.#o.redact?.(v) ?? v]),
+          ),
         }),
       );
     },

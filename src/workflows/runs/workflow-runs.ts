@@ -15,7 +15,7 @@ import type {
   WorkflowRunStore,
   WorkflowStepRow,
 } from '../../store/workflow-run-store.js';
-import { executeWorkflow } from '../executor/index.js';
+import { executeWorkflow, SecretMask } from '../executor/index.js';
 import type { WorkflowRunResult } from '../executor/types.js';
 import type { Contexts } from '../expressions.js';
 import type { Workflow } from '../model.js';
@@ -24,6 +24,7 @@ import { failedStepIndex, legResume, pickLeg, recordedRun } from './legs.js';
 import { RunRecorder } from './recorder.js';
 import {
   contextsFor,
+  isMap,
   passThrough,
   type RunPassThrough,
   type RunRequest,
@@ -206,10 +207,14 @@ export class WorkflowRuns {
     };
     await store.insertRun(row);
     for (const step of o.carried ?? []) await store.upsertStep(step);
+    // One mask for the run's live lines and its records: secrets and ::add-mask:: values are never stored.
+    const mask = o.pass.mask ?? new SecretMask();
+    if (isMap(o.contexts.secrets)) mask.addAll(o.contexts.secrets);
     const recorder = new RunRecorder({
       store,
       runId: o.runId,
       snapshotsDir: this.#o.snapshotsDir,
+      redact: (text) => mask.apply(text),
       ...(this.#o.onWarning ? { onWarning: this.#o.onWarning } : {}),
     });
     const snapshots = o.spec.snapshots;
@@ -224,6 +229,7 @@ export class WorkflowRuns {
         image: o.spec.image,
         contexts: o.contexts,
         ...o.pass,
+        mask,
         hooks: recorder.hooks,
         snapshots,
         snapshotter: recorder.snapshotter,
