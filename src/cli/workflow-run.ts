@@ -10,12 +10,7 @@ import { basename, join, resolve } from 'node:path';
 import { BACKEND_NAMES } from '../backends/backend.js';
 import { toHearthError } from '../errors/hearth-error.js';
 import { BackendSet } from '../sandboxes/backend-set.js';
-import {
-  type ExecuteOptions,
-  executeWorkflow,
-  SecretMask,
-  type WorkflowRunResult,
-} from '../workflows/index.js';
+import { type ExecuteOptions, SecretMask, type WorkflowRunResult } from '../workflows/index.js';
 import { type ContextFlags, prepareRuns } from './workflow-contexts.js';
 import { dryRun } from './workflow-dryrun.js';
 import { openWorkflowHost, type WorkflowHost } from './workflow-host.js';
