@@ -14,6 +14,7 @@ const groups: Record<string, () => Promise<{ default: () => Promise<void> }>> = 
   e2b: () => import('./e2b.js'),
   learning: () => import('./learning.js'),
   rlm: () => import('./rlm-bridge.js'),
+  'workflow-snapshots': () => import('./workflow-snapshots.js'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
