@@ -101,6 +101,15 @@ describe('hearth workflow runs, debug, retry, delete', () => {
     expect(await w.store.sandboxes.listSandboxes()).toEqual([]);
   });
 
+  it('frees the debug sandbox when the CLI is killed', async (ctx) => {
+    if (w.skip) ctx.skip();
+    const t = inTerminal(['workflow', 'debug', failed], 'type exit', 'SIGTERM');
+    expect(t.output).toContain('type exit');
+    expect(t.exitCode).toBe(130);
+    expect(await w.store.sandboxes.listSandboxes()).toEqual([]);
+    expect(await settledLeftovers({ ownerPids: [t.pid], runDir: join(w.dir, 'run') })).toEqual([]);
+  });
+
   it('retries from step 3 after the fix and prints the carried-over steps', async (ctx) => {
     if (w.skip) ctx.skip();
     writeFileSync(join(w.repo, 'config.txt'), 'good\n');

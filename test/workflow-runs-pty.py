@@ -1,6 +1,7 @@
-"""Runs a command in a host pseudo-terminal: waits for `ready` in its output, types `input`, and
-prints JSON {output, exitCode} when it ends. Used by the workflow debug test (a real terminal)."""
-import json, os, pty, select, sys, time
+"""Runs a command in a host pseudo-terminal: waits for `ready` in its output, types `input` (or,
+when `input` is `SIGTERM`, sends the command that signal), and prints JSON {output, exitCode, pid}
+when it ends. Used by the workflow debug test (a real terminal)."""
+import json, os, pty, select, signal, sys, time
 
 argv, ready, typed = json.loads(sys.argv[1]), sys.argv[2].encode(), sys.argv[3].encode()
 pid, fd = pty.fork()
@@ -19,7 +20,11 @@ while time.time() < deadline:
         out += chunk
     if not sent and ready in out:
         time.sleep(0.3)
-        os.write(fd, typed)
+        if typed == b"SIGTERM":
+            time.sleep(1)
+            os.kill(pid, signal.SIGTERM)
+        else:
+            os.write(fd, typed)
         sent = True
 _, status = os.waitpid(pid, 0)
 code = os.waitstatus_to_exitcode(status)

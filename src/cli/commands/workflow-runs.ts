@@ -180,11 +180,13 @@ export function registerWorkflowRuns(program: Command): void {
         const release = () => void sandbox?.release().catch(() => {});
         // A killed CLI still frees the sandbox (closing the host releases what the manager holds).
         const onSignal = () => {
+          if (process.stdin.isTTY) process.stdin.setRawMode(false);
           release();
           void host.close().finally(() => process.exit(130));
         };
         process.once('SIGTERM', onSignal);
         process.once('SIGHUP', onSignal);
+        process.once('SIGINT', onSignal);
         try {
           sandbox = await host.manager.acquire({
             image: t.run.image,
@@ -205,6 +207,7 @@ export function registerWorkflowRuns(program: Command): void {
         } finally {
           process.off('SIGTERM', onSignal);
           process.off('SIGHUP', onSignal);
+          process.off('SIGINT', onSignal);
           await sandbox?.release();
         }
       }),
