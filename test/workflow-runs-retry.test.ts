@@ -192,6 +192,10 @@ describe('recorded workflow runs', () => {
       error: null,
       outputs: {},
     });
+    // Not deleted while it counts as running.
+    await expect(w.runs.deleteRun('crashed-run')).rejects.toSatisfy(
+      (e) => codeOf(e) === 'WORKFLOW_RUN_ACTIVE',
+    );
     await w.runs.recover();
     const run = await w.store.workflowRuns.getRunDetail('crashed-run');
     expect(run?.status).toBe('failure');

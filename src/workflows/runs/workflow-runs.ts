@@ -95,14 +95,19 @@ export class WorkflowRuns {
     return old.length;
   }
 
-  /** Deletes a run's records and frees its snapshots. */
-  async deleteRun(id: string): Promise<void> {
-    await recordedRun(this.#o.store, id);
+  /**
+   * Deletes a finished run's records and frees its snapshots (true); a run still queued or running
+   * is refused with WORKFLOW_RUN_ACTIVE, an unknown one with WORKFLOW_RUN_NOT_FOUND.
+   */
+  async deleteRun(id: string): Promise<boolean> {
+    const run = await recordedRun(this.#o.store, id);
+    if (run.status === 'queued' || run.status === 'running')
+      throw new HearthError('WORKFLOW_RUN_ACTIVE', `run ${id} is ${run.status}`);
     for (const s of await this.#o.store.listSnapshots({ runId: id })) {
       await rm(s.dir, { recursive: true, force: true });
       await this.#o.store.deleteSnapshot(s.id);
     }
-    await this.#o.store.deleteRun(id);
+    return this.#o.store.deleteRun(id);
   }
 
   /** Records and runs a workflow; throws only when the workflow is invalid (the run is recorded failed). */
