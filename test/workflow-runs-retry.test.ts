@@ -128,6 +128,40 @@ describe('recorded workflow runs', () => {
     expect((err as Error).message).toContain('snapshots were off');
   });
 
+  it('names the legs of a matrix job when the job is ambiguous, and retries one leg alone', async (ctx) => {
+    if (w.skip) ctx.skip();
+    writeFileSync(join(w.repo, 'config.txt'), 'bad\n');
+    const matrix = `on: push
+jobs:
+  m:
+    runs-on: x
+    strategy:
+      fail-fast: false
+      matrix:
+        n: [1, 2]
+    steps:
+      - run: echo "leg \${{ matrix.n }}" > leg.txt
+      - run: test "$(cat config.txt)" = good && cat leg.txt
+`;
+    const { runId } = await w.runs.execute({ workflowContent: matrix, repositoryDir: w.repo });
+    const keys = (await w.store.workflowRuns.getRunDetail(runId))?.jobs.map((j) => j.legKey).sort();
+    expect(keys).toEqual(['m[0]', 'm[1]']);
+    for (const job of [undefined, 'm']) {
+      const err = await w.runs.retry(runId, job ? { job } : {}).catch((e: unknown) => e);
+      expect(codeOf(err)).toBe('WORKFLOW_JOB_AMBIGUOUS');
+      expect((err as Error).message).toContain('m[0], m[1]');
+    }
+    writeFileSync(join(w.repo, 'config.txt'), 'good\n');
+    const lines: string[] = [];
+    const retry = await w.runs.retry(runId, {
+      job: 'm[1]',
+      onLog: (job, _s, _t, line) => lines.push(`${job} ${line}`),
+    });
+    expect(retry.result.result).toBe('success');
+    expect(retry.result.jobs.map((j) => j.key)).toEqual(['m[1]']);
+    expect(lines).toEqual(['m[1] leg 2']);
+  });
+
   it('frees snapshots past the retention and with a deleted run, keeping the records', async (ctx) => {
     if (w.skip) ctx.skip();
     const before = await w.store.workflowRuns.listSnapshots({});
