@@ -15,6 +15,7 @@ const groups: Record<string, () => Promise<{ default: () => Promise<void> }>> = 
   learning: () => import('./learning.js'),
   rlm: () => import('./rlm.js'),
   workflows: () => import('./workflows.js'),
+  'workflow-snapshots': () => import('./workflow-snapshots.js'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -11,6 +11,7 @@ import { registerRun } from './commands/run.js';
 import { registerServe } from './commands/serve.js';
 import { registerSession } from './commands/session.js';
 import { registerWorkflow } from './commands/workflow.js';
+import { registerWorkflowRuns } from './commands/workflow-runs.js';
 
 const program = new Command()
   .name('hearth')
@@ -28,6 +29,7 @@ registerWorkflow(program);
 registerRlm(program);
 registerImages(program);
 registerDoctor(program);
+registerWorkflowRuns(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = toHearthError(err);

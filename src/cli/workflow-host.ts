@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { hearthPaths } from '../config/paths.js';
 import { jobsConfig } from '../jobs/config.js';
 import { managerConfigFor } from '../jobs/service.js';
@@ -5,6 +6,7 @@ import { LearningService, learningConfig } from '../learning/service.js';
 import { SandboxManager } from '../sandboxes/manager.js';
 import { endDeadLocalLeases } from '../sandboxes/worker-id.js';
 import { SqliteStore } from '../store/sqlite-store.js';
+import { WorkflowRuns, workflowRunsConfig } from '../workflows/runs/workflow-runs.js';
 
 export interface WorkflowHost {
   /** The state directory's store: what the CLI records there, `hearth serve` and later commands see. */
@@ -12,6 +14,8 @@ export interface WorkflowHost {
   manager: SandboxManager;
   /** The command knowledge graph: it learns from the run's commands and advises its steps. */
   learning: LearningService;
+  /** Recorded runs: a run, a retry and their snapshots (`<state>/workflow-snapshots`). */
+  runs: WorkflowRuns;
   /** Stops the manager (its sandboxes are released), the graph, then the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -42,6 +46,13 @@ export async function openWorkflowHost(
     config: learningConfig(env),
     onWarning: warn,
   });
+  const runs = new WorkflowRuns({
+    store: store.workflowRuns,
+    manager,
+    snapshotsDir: join(paths.state, 'workflow-snapshots'),
+    ...workflowRunsConfig(env),
+    onWarning: (msg) => warn({}, msg),
+  });
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
@@ -53,9 +64,11 @@ export async function openWorkflowHost(
     await learning.start(manager.events);
     await endDeadLocalLeases(store.sandboxes);
     manager.start();
+    // Runs a killed earlier process left 'running' are marked failed; expired snapshots are freed.
+    await runs.recover();
   } catch (err) {
     await close();
     throw err;
   }
-  return { store, manager, learning, close };
+  return { store, manager, learning, runs, close };
 }

@@ -5,17 +5,12 @@
  * summary (or one JSON document) at the end. Exit code: 0 if every run succeeded, 1 if one did not,
  * 2 for bad flags or an invalid workflow.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { BACKEND_NAMES } from '../backends/backend.js';
 import { toHearthError } from '../errors/hearth-error.js';
 import { BackendSet } from '../sandboxes/backend-set.js';
-import {
-  type ExecuteOptions,
-  executeWorkflow,
-  SecretMask,
-  type WorkflowRunResult,
-} from '../workflows/index.js';
+import { type ExecuteOptions, SecretMask, type WorkflowRunResult } from '../workflows/index.js';
 import { type ContextFlags, prepareRuns } from './workflow-contexts.js';
 import { dryRun } from './workflow-dryrun.js';
 import { openWorkflowHost, type WorkflowHost } from './workflow-host.js';
@@ -40,19 +35,24 @@ export interface WorkflowRunFlags extends ContextFlags {
 }
 
 /**
- * The one place a workflow is executed: the knowledge graph advises each step unless told not to.
- * A recording wrapper (runs kept in the store) takes its place without changing the callers.
+ * The one place a workflow is executed: recorded in the store with a snapshot after each step
+ * (so `hearth workflow retry` and `debug` can take it up), the knowledge graph advising each step
+ * unless told not to.
  */
 export async function executeRun(
   host: WorkflowHost,
-  opts: Omit<ExecuteOptions, 'manager' | 'advisor'> & { advice: boolean },
+  opts: Omit<ExecuteOptions, 'manager' | 'advisor' | 'runId'> & { advice: boolean; workflowPath: string },
 ): Promise<WorkflowRunResult> {
-  const { advice, ...rest } = opts;
-  return executeWorkflow({
+  const { advice, workflowPath, workflow, contexts, ...rest } = opts;
+  const { result } = await host.runs.execute({
     ...rest,
-    manager: host.manager,
+    workflowPath,
+    workflowContent: readFileSync(workflowPath, 'utf8'),
+    parsed: workflow,
+    ...(contexts ? { contexts } : {}),
     ...(advice ? { advisor: host.learning.knowledge } : {}),
   });
+  return result;
 }
 
 export interface WorkflowRunOptions {
@@ -133,6 +133,7 @@ async function run(o: WorkflowRunOptions & { env: NodeJS.ProcessEnv }, mask: Sec
       const printer = new LivePrinter({ workflow: w.workflow.name, mask, out, json: f.json === true });
       const result = await executeRun(host, {
         workflow: w.workflow,
+        workflowPath: resolve(repoDir, w.file),
         repositoryDir: repoDir,
         repository: `local/${basename(repoDir)}`,
         contexts,
@@ -147,6 +148,7 @@ async function run(o: WorkflowRunOptions & { env: NodeJS.ProcessEnv }, mask: Sec
         ...(f.image ? { image: f.image } : {}),
       });
       reports.push({ file: w.file, event, run: result });
+      out.stderr(`hearth: run ${result.runId} recorded: hearth workflow retry|debug ${result.runId}\n`);
     }
   } finally {
     process.removeListener('SIGINT', onSignal);

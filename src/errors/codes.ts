@@ -67,6 +67,10 @@ export const ERROR_CODES = [
   'WORKFLOW_INVALID',
   'WORKFLOW_EXPRESSION',
   'WORKFLOW_RUN_NOT_FOUND',
+  'WORKFLOW_JOB_NOT_FOUND',
+  'WORKFLOW_JOB_AMBIGUOUS',
+  'WORKFLOW_STEP_OUT_OF_RANGE',
+  'WORKFLOW_SNAPSHOT_MISSING',
   'WORKFLOW_RUN_ACTIVE',
   'WORKFLOW_ACTION_UNAVAILABLE',
   'RLM_MODEL_MISSING',
@@ -142,6 +146,10 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   WORKFLOW_INVALID: 422,
   WORKFLOW_EXPRESSION: 422,
   WORKFLOW_RUN_NOT_FOUND: 404,
+  WORKFLOW_JOB_NOT_FOUND: 404,
+  WORKFLOW_JOB_AMBIGUOUS: 400,
+  WORKFLOW_STEP_OUT_OF_RANGE: 400,
+  WORKFLOW_SNAPSHOT_MISSING: 409,
   WORKFLOW_RUN_ACTIVE: 409,
   WORKFLOW_ACTION_UNAVAILABLE: 422,
   RLM_MODEL_MISSING: 400,
@@ -225,6 +233,13 @@ export const ERROR_HINTS: Record<ErrorCode, string> = {
   WORKFLOW_INVALID: 'Fix the workflow at the file, line and column the message names.',
   WORKFLOW_EXPRESSION:
     'Fix the expression the message quotes: its syntax, or the contexts and functions it uses.',
+  WORKFLOW_JOB_NOT_FOUND:
+    "Name a job of the run (its id or leg key); `hearth workflow runs --json` shows each run's jobs.",
+  WORKFLOW_JOB_AMBIGUOUS: 'The run has several jobs or matrix legs: name one of the keys the message lists.',
+  WORKFLOW_STEP_OUT_OF_RANGE:
+    "Give a step number from 1 to the job's number of steps, as the run's summary shows them.",
+  WORKFLOW_SNAPSHOT_MISSING:
+    'Run the workflow again with snapshots on (the default), or retry from step 1; retention (HEARTH_WORKFLOW_SNAPSHOT_RETENTION_HOURS) may have freed it.',
   WORKFLOW_RUN_NOT_FOUND: 'Check the run id; GET /v1/runs or `hearth workflow runs` lists them.',
   WORKFLOW_RUN_ACTIVE: 'Wait for the run to end (GET /v1/runs/:id), then try again.',
   WORKFLOW_ACTION_UNAVAILABLE:

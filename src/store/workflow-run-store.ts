@@ -64,6 +64,10 @@ export interface WorkflowStepState {
   steps: Record<string, unknown>;
   /** The step's working directory in the sandbox. */
   workingDirectory: string;
+  /** The step's script as evaluated (a `run:` step): what a shell opened at the step shows. */
+  script?: string;
+  /** Variables of `env` whose values held a secret: recorded masked, taken again on a retry. */
+  redacted?: string[];
 }
 
 export interface WorkflowStepRow {

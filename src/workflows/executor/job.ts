@@ -14,6 +14,7 @@ import type { Leg } from '../planner.js';
 import { evaluateStringMap, evaluateTemplate, toText } from '../template.js';
 import { stepAdvice } from './advice.js';
 import { sandboxHashFiles } from './hash-files.js';
+import { callHook, endStep } from './hooks.js';
 import type { SecretMask } from './mask.js';
 import { runStep } from './step.js';
 import type {
@@ -52,6 +53,10 @@ export type LegOptions = Pick<
   | 'onLog'
   | 'maxLogBytesPerStep'
   | 'advisor'
+  | 'hooks'
+  | 'snapshots'
+  | 'snapshotter'
+  | 'resume'
   | 'onEvent'
 > & { workspace: string; mask?: SecretMask; actionsDir?: string };
 
@@ -88,6 +93,8 @@ export async function runLeg(
     ctrl.abort();
   }, jobTimeoutMs);
   timer.unref();
+  // A resumed leg (a retry) starts from the state recorded before its first step to run.
+  const resume = o.resume?.legKey === leg.key ? o.resume : undefined;
   let sandbox: ManagedSandbox | undefined;
   const steps: StepRunResult[] = [];
   let failed = false;
@@ -99,13 +106,15 @@ export async function runLeg(
       labels: run.labels,
       slot: o.slot ?? 'long',
       signal: ctrl.signal,
+      ...(resume?.from ? { from: resume.from } : {}),
     });
+    await callHook(o.hooks?.onJobStart, { legKey: leg.key, name: run.name, sandboxId: sandbox.id });
     if (o.repositoryDir) await copyWorkspace(sandbox, o.repositoryDir, o.workspace);
     const tempDir = `/tmp/hearth-workflow/${sandbox.id}`;
     const hashFiles = sandboxHashFiles(sandbox, o.workspace);
-    const env = { ...jobEnv };
-    const path: string[] = [];
-    const stepsContext: Record<string, Value> = {};
+    const env = { ...jobEnv, ...resume?.state?.env };
+    const path: string[] = [...(resume?.state?.path ?? [])];
+    const stepsContext: Record<string, Value> = { ...resume?.state?.steps };
     // The knowledge graph's advice for each `run:` step, with the script of the step before it.
     let previousScript: string | undefined;
     const advisor = o.advisor;
@@ -115,6 +124,11 @@ export async function runLeg(
       return advice;
     };
     for (const step of leg.job.steps) {
+      const carried = resume && step.index < resume.fromIndex ? resume.carried[step.index] : undefined;
+      if (resume && step.index < resume.fromIndex) {
+        if (carried) steps.push(carried);
+        continue;
+      }
       const stepContexts: Contexts = {
         ...contexts,
         env: { ...env },
@@ -136,6 +150,8 @@ export async function runLeg(
         stepResult = stepOf(step.index, step.id, name, 'failure', e);
       }
       if (outcome === 'skipped') stepResult = stepOf(step.index, step.id, name, 'skipped');
+      await callHook(o.hooks?.onStepStart, { legKey: leg.key, index: step.index, name });
+      let ran: { workingDirectory?: string; script?: string } | undefined;
       if (!stepResult) {
         const stepMinutes = step.timeoutMinutes
           ? minutes(
@@ -165,6 +181,7 @@ export async function runLeg(
           ...(advisor ? { advise: (script: string) => adviseOn(advisor, script) } : {}),
           ...(o.actionsDir ? { actionsDir: o.actionsDir } : {}),
         });
+        ran = effects;
         Object.assign(env, effects.env);
         path.unshift(...effects.path.reverse());
         let coe = false;
@@ -178,8 +195,6 @@ export async function runLeg(
           conclusion: coe ? 'success' : result.outcome,
         };
       }
-      steps.push(stepResult);
-      emit(o, { type: 'step-end', job: leg.key, step: stepResult });
       if (stepResult.conclusion === 'failure' || stepResult.conclusion === 'cancelled') failed = true;
       if (step.hasUserId) {
         stepsContext[step.id] = {
@@ -188,6 +203,20 @@ export async function runLeg(
           conclusion: stepResult.conclusion,
         };
       }
+      const state = { env: { ...env }, path: [...path], steps: { ...stepsContext } };
+      stepResult = await endStep(o, {
+        legKey: leg.key,
+        sandbox,
+        step: stepResult,
+        ran: ran !== undefined,
+        state: {
+          ...state,
+          workingDirectory: ran?.workingDirectory ?? o.workspace,
+          ...(ran?.script !== undefined ? { script: ran.script } : {}),
+        },
+      });
+      steps.push(stepResult);
+      emit(o, { type: 'step-end', job: leg.key, step: stepResult });
       if (!sandbox.alive) {
         failed = true;
         error = sandbox.deathError?.message ?? 'the sandbox ended during the job';

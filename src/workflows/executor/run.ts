@@ -9,6 +9,7 @@ import type { Contexts, Value } from '../expressions.js';
 import { type Leg, legName, WorkflowPlan } from '../planner.js';
 import { evaluateStringMap, evaluateTemplate, toText } from '../template.js';
 import { completeGithub, githubEnv } from './github-env.js';
+import { callHook } from './hooks.js';
 import { runLeg } from './job.js';
 import { SecretMask } from './mask.js';
 import type { ExecuteOptions, JobRunResult, WorkflowRunResult } from './types.js';
@@ -66,6 +67,11 @@ export async function executeWorkflow(o: ExecuteOptions): Promise<WorkflowRunRes
   if (o.signal?.aborted) onCancel();
   const running = new Set<Promise<void>>();
   const start = (leg: Leg) => {
+    // A resumed run runs its one leg; the job's other matrix legs stand as they were.
+    if (o.resume && leg.key !== o.resume.legKey) {
+      plan.finished(leg.key, { result: 'success' });
+      return;
+    }
     const ctrl = new AbortController();
     if (o.signal?.aborted) ctrl.abort();
     controllers.set(leg.key, ctrl);
@@ -110,6 +116,7 @@ export async function executeWorkflow(o: ExecuteOptions): Promise<WorkflowRunRes
       } catch {
         // As above.
       }
+      await callHook(o.hooks?.onJobEnd, result);
       const outcome = r.result === 'skipped' ? 'success' : r.result;
       const { cancel } = plan.finished(leg.key, { result: outcome, outputs: r.outputs, continueOnError });
       for (const key of cancel) controllers.get(key)?.abort();
@@ -130,8 +137,10 @@ export async function executeWorkflow(o: ExecuteOptions): Promise<WorkflowRunRes
   }
   // Jobs that never got a leg (skipped by `if:`, failed to plan, cancelled before starting).
   for (const [id, state] of Object.entries(plan.jobs())) {
-    if (!results.some((r) => r.jobId === id))
-      results.push(notRun(id, state.result ?? 'cancelled', state.error));
+    if (results.some((r) => r.jobId === id) || (o.resume && o.resume.legKey.split('[')[0] !== id)) continue;
+    const result = notRun(id, state.result ?? 'cancelled', state.error);
+    results.push(result);
+    await callHook(o.hooks?.onJobEnd, result);
   }
   return {
     runId,

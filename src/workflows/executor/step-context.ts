@@ -47,6 +47,9 @@ export interface StepEffects {
   /** GITHUB_PATH entries in the order written (the oldest first). */
   path: string[];
   state: Record<string, string>;
+  /** Where the step ran and what (a `run:` step's script as evaluated), for a shell opened at it later. */
+  workingDirectory?: string;
+  script?: string;
 }
 
 export interface StepRun {

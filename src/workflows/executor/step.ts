@@ -69,16 +69,17 @@ export async function runStep(step: StepDefinition, name: string, ctx: StepConte
     const dir = `${ctx.tempDir}/${step.index}`;
     await ctx.sandbox.mkdir(dir, { recursive: true });
     const scriptPath = `${dir}/script${shell.extension}`;
+    const cwd = wd === '' ? ctx.workspace : wd.startsWith('/') ? wd : `${ctx.workspace}/${wd}`;
     const out = await execWithRunnerFiles(ctx, log, commands, {
       argv: shellArgv(shell, scriptPath),
       env,
-      cwd: wd === '' ? ctx.workspace : wd.startsWith('/') ? wd : `${ctx.workspace}/${wd}`,
+      cwd,
       dir,
       script: { path: scriptPath, text: script },
       // The knowledge graph learns a shell step's commands, not the shell that reads them from a file.
       ...(shell.extension === '.sh' ? { learnScript: script } : {}),
     });
-    effects = out.effects;
+    effects = { ...out.effects, script, workingDirectory: cwd };
     const ok = out.exitCode === 0 && !out.timedOut && !out.cancelled;
     return finish(out.cancelled ? 'cancelled' : ok ? 'success' : 'failure', {
       exitCode: out.exitCode,

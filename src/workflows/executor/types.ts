@@ -1,8 +1,9 @@
 /**
  * What the workflow executor is given and what it returns: a run → its jobs (legs) → their steps.
  */
+import type { SnapshotInfo, SnapshotKind } from '../../backends/backend.js';
 import type { SandboxManager } from '../../sandboxes/manager.js';
-import type { Contexts } from '../expressions.js';
+import type { Contexts, Value } from '../expressions.js';
 import type { Workflow } from '../model.js';
 import type { JobResult } from '../planner.js';
 import type { SecretMask } from './mask.js';
@@ -47,6 +48,20 @@ export interface ExecuteOptions {
    * attached to the step's result as `advice`. Its failures never fail a step.
    */
   advisor?: StepAdvisor;
+  /** Told as legs and steps start and end (a recorder); a hook that throws never fails a step. */
+  hooks?: ExecuteHooks;
+  /**
+   * `every-step`: after each successful step the leg's sandbox is snapshotted (the richest kind its
+   * backend has) and handed to `snapshotter`; a failed snapshot is a warning on the step. @default 'none'
+   */
+  snapshots?: 'every-step' | 'none';
+  /** Where step snapshots go; without it no snapshot is taken. */
+  snapshotter?: StepSnapshotter;
+  /**
+   * Runs one leg from a step on (a retry): the other legs do not run, the leg starts from a snapshot
+   * with the state recorded before that step, and the earlier steps are carried over as they were.
+   */
+  resume?: LegResume;
   /**
    * Hides values from every step's log, live and kept: the run adds its `secrets` context and each
    * `::add-mask::` value. Given, it is shared with the caller (who masks what it prints). @default a new one
@@ -119,6 +134,10 @@ export interface StepRunResult {
   summary: string;
   /** The knowledge graph's prediction and lessons for the step, taken before it ran (with an advisor). */
   advice?: StepAdvice;
+  /** What went wrong around the step without failing it (its snapshot could not be taken). */
+  warning?: string;
+  /** Set on a step a resumed leg did not run again: the run whose result it carries. */
+  carriedFrom?: string;
 }
 
 export interface JobRunResult {
@@ -141,4 +160,54 @@ export interface WorkflowRunResult {
   /** Every leg that ran, in the order they finished, plus jobs that never ran (skipped, failed to plan). */
   jobs: JobRunResult[];
   durationMs: number;
+}
+
+/** The state after a step: what a leg resumed at the next step starts with. */
+export interface StepState {
+  /** The env the next step sees before its own `env:` (workflow, job and GITHUB_ENV so far). */
+  env: Record<string, string>;
+  /** GITHUB_PATH additions so far, newest first. */
+  path: string[];
+  /** The `steps` context so far. */
+  steps: Record<string, Value>;
+  /** Where the step ran in the sandbox. */
+  workingDirectory: string;
+  /** The step's script as evaluated (a `run:` step). */
+  script?: string;
+}
+
+export interface ExecuteHooks {
+  onJobStart?(e: { legKey: string; name: string; sandboxId: string }): void | Promise<void>;
+  onStepStart?(e: { legKey: string; index: number; name: string }): void | Promise<void>;
+  /** After the step and its snapshot; `snapshotId` when one was taken. */
+  onStepEnd?(e: {
+    legKey: string;
+    step: StepRunResult;
+    state: StepState;
+    snapshotId?: string;
+  }): void | Promise<void>;
+  onJobEnd?(job: JobRunResult): void | Promise<void>;
+}
+
+/** Keeps step snapshots: `save` writes the backend's files into the directory it is given. */
+export interface StepSnapshotter {
+  /** Returns the snapshot's id; throws when it could not be kept (the step gets a warning). */
+  take(o: {
+    legKey: string;
+    stepIndex: number;
+    kind: SnapshotKind;
+    save: (dir: string) => Promise<SnapshotInfo>;
+  }): Promise<string>;
+}
+
+/** One leg run again from a step (0-based `fromIndex`). */
+export interface LegResume {
+  legKey: string;
+  fromIndex: number;
+  /** The snapshot taken after the step before; none starts a fresh sandbox (fromIndex 0). */
+  from?: SnapshotInfo;
+  /** The state after the step before; none is the job's own start. */
+  state?: Omit<StepState, 'workingDirectory' | 'script'>;
+  /** The results of the steps before `fromIndex`, as the earlier run had them. */
+  carried: StepRunResult[];
 }
