@@ -169,6 +169,7 @@ export class WebhookDispatcher {
         payload: d.payload,
         workflows: workflows.matched,
         deliveryId: d.id,
+        repositoryDir: dir,
       });
       pending = undefined;
       await finish('launched', `request ${result.id}: ${workflows.matched.map((w) => w.path).join(', ')}`);

@@ -17,6 +17,8 @@ export interface LaunchRequest {
   workflows: RequestedWorkflow[];
   /** X-GitHub-Delivery, when it came from a webhook. */
   deliveryId?: string;
+  /** The repository checked out at `sha`; it is kept until the launch's `finished` settles. */
+  repositoryDir: string;
 }
 
 /** How a launched run ended, for the commit status. */

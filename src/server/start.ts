@@ -20,6 +20,7 @@ import { SqliteStore } from '../store/sqlite-store.js';
 import { buildApp } from './app.js';
 import { isLoopback } from './browser-guard.js';
 import { ServerMetrics } from './metrics.js';
+import { workflowServerParts } from './workflow-parts.js';
 
 export interface ServeOptions {
   /** `HEARTH_HOST`; @default 127.0.0.1 */
@@ -108,9 +109,18 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     config: learningConfig(env),
     onWarning: (obj, msg) => app?.log.warn(obj, msg),
   });
+  const workflows = workflowServerParts({
+    store: store.workflowRuns,
+    manager,
+    stateDir: paths.state,
+    metrics,
+    env,
+    onWarning: (obj, msg) => app?.log.warn(obj, msg),
+  });
   const github = githubWebhookParts({
     config: githubConfig(env),
     store: store.github,
+    launcher: workflows.launcher,
     onWarning: (obj, msg) => app?.log.warn(obj, msg),
   });
   try {
@@ -140,6 +150,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
       learning,
       rlm,
       github,
+      workflowRuns: workflows.routes,
       ...(env.HEARTH_MAX_FILE_BYTES
         ? { maxFileBytes: positiveInt('HEARTH_MAX_FILE_BYTES', env.HEARTH_MAX_FILE_BYTES) }
         : {}),
@@ -158,6 +169,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     await sessions.start();
     manager.start();
     // Deliveries a stopped server acknowledged but did not handle.
+    await workflows.start();
     await github.dispatcher?.resume();
     service.retention.start();
     void service.backends.default().catch(() => {});
@@ -186,6 +198,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
       close: () =>
         (closing ??= (async () => {
           const stopping = a.close();
+          workflows.stop();
           await github.dispatcher?.close();
           await ss.close();
           await s.close({ graceMs });
@@ -201,6 +214,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     };
   } catch (err) {
     await app?.close().catch(() => {});
+    workflows.stop();
     await github.dispatcher?.close().catch(() => {});
     await sessions?.close().catch(() => {});
     await service?.close({ graceMs: 0 }).catch(() => {});

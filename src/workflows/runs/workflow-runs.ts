@@ -5,6 +5,7 @@
  * step snapshots older than the retention are freed (the records stay).
  */
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { HearthError } from '../../errors/hearth-error.js';
 import { pidAlive } from '../../images/in-use.js';
@@ -151,6 +152,19 @@ export class WorkflowRuns {
         'WORKFLOW_STEP_OUT_OF_RANGE',
         `job ${leg.legKey} has steps 1 to ${job.steps.length}; there is no step ${fromStep}`,
       );
+    }
+    // A webhook's checkout is removed when its run ends: the snapshots are what is left of it.
+    if (spec.repositoryDir && !existsSync(spec.repositoryDir)) {
+      if (fromStep === 1) {
+        throw new HearthError(
+          'WORKFLOW_SNAPSHOT_MISSING',
+          `the repository run ${runId} ran on (${spec.repositoryDir}) is gone, and step 1 has no snapshot before it`,
+          {
+            hint: 'Retry from a later step, or run the workflow again (push again, or hearth workflow run).',
+          },
+        );
+      }
+      spec.repositoryDir = null;
     }
     const resume = await legResume(this.#o.store, old, leg, fromStep - 1);
     // The one job, on its own: what it needed ran in the earlier run.
