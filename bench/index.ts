@@ -16,6 +16,7 @@ const groups: Record<string, () => Promise<{ default: () => Promise<void> }>> = 
   rlm: () => import('./rlm.js'),
   workflows: () => import('./workflows.js'),
   'workflow-snapshots': () => import('./workflow-snapshots.js'),
+  'workflow-webhook': () => import('./workflow-webhook.js'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
