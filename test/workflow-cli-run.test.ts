@@ -252,3 +252,22 @@ describe.skipIf(skip)('secret files', () => {
     }
   });
 });
+
+describe.skipIf(skip)('actions', () => {
+  it('--actions-dir: a uses: owner/repo@ref action is taken from the directory, with its inputs and outputs', async () => {
+    const dir = tempRepository({
+      '.github/workflows/a.yml': `name: a\non: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - id: greet\n        uses: acme/greet@v1\n        with: { who: hearth }\n      - run: echo "said=\${{ steps.greet.outputs.said }}"\n`,
+      'actions/acme/greet@v1/action.yml': `name: greet\ninputs:\n  who: { required: true }\noutputs:\n  said: { value: "\${{ steps.s.outputs.said }}" }\nruns:\n  using: composite\n  steps:\n    - id: s\n      shell: bash\n      run: echo "said=hello \${{ inputs.who }}" >> "$GITHUB_OUTPUT"\n`,
+    });
+    try {
+      const r = await cli(['run', '--actions-dir', 'actions'], dir);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('said=hello hearth');
+      const missing = await cli(['run', '--actions-dir', 'elsewhere'], dir);
+      expect(missing.code).toBe(1);
+      expect(all(missing)).toMatch(/acme\/greet@v1.*elsewhere/s);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -29,6 +29,7 @@ export interface WorkflowRunFlags extends ContextFlags {
   directory?: string;
   backend?: string;
   image?: string;
+  actionsDir?: string;
   json?: boolean;
   /** False with --no-advice. */
   advice: boolean;
@@ -146,6 +147,7 @@ async function run(o: WorkflowRunOptions & { env: NodeJS.ProcessEnv }, mask: Sec
         ...(matrixFilter ? { matrixFilter } : {}),
         ...(f.backend ? { backend: f.backend } : {}),
         ...(f.image ? { image: f.image } : {}),
+        ...(f.actionsDir ? { actionsDir: resolve(f.actionsDir) } : {}),
       });
       reports.push({ file: w.file, event, run: result });
       out.stderr(`hearth: run ${result.runId} recorded: hearth workflow retry|debug ${result.runId}\n`);

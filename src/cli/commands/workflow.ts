@@ -40,6 +40,10 @@ export function registerWorkflow(program: Command): void {
     .option('-C, --directory <dir>', 'the repository (default the current directory)')
     .option('--backend <name>', 'the sandbox backend: bwrap, gvisor or qemu (default the configured one)')
     .option('--image <name>', 'the sandbox image (default "default")')
+    .option(
+      '--actions-dir <dir>',
+      'where `uses: owner/repo@ref` actions are found, as <dir>/<owner>/<repo>@<ref>/ (default HEARTH_ACTIONS_DIR)',
+    )
     .option('--json', 'print one JSON document (runs, jobs, steps, advice) on stdout; live lines on stderr')
     .option('--no-advice', "leave out the knowledge graph's predictions and lessons")
     // A bad flag is a usage error like any other: exit code 2 (commander would use 1, a failed run's code).

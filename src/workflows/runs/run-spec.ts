@@ -11,7 +11,7 @@ import type { Workflow } from '../model.js';
 export type RunPassThrough = Partial<
   Pick<
     ExecuteOptions,
-    'env' | 'onLog' | 'onEvent' | 'signal' | 'mask' | 'advisor' | 'maxParallelLegs' | 'matrixFilter'
+    'env' | 'onLog' | 'onEvent' | 'signal' | 'mask' | 'advisor' | 'maxParallelLegs' | 'matrixFilter' | 'actionsDir'
   >
 >;
 
@@ -92,6 +92,7 @@ export function passThrough(r: RunPassThrough): RunPassThrough {
     'advisor',
     'maxParallelLegs',
     'matrixFilter',
+    'actionsDir',
   ] as const;
   const out: Record<string, unknown> = {};
   for (const k of keys) if (r[k] !== undefined) out[k] = r[k];
