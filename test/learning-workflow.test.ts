@@ -7,14 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hearthPaths } from '../src/config/paths.js';
-import { jobsConfig } from '../src/jobs/config.js';
-import { managerConfigFor } from '../src/jobs/service.js';
 import { LearningService } from '../src/learning/service.js';
-import { SandboxManager } from '../src/sandboxes/manager.js';
+import type { SandboxManager } from '../src/sandboxes/manager.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { executeWorkflow } from '../src/workflows/executor/index.js';
 import { parseWorkflow } from '../src/workflows/parse.js';
+import { bwrapManager } from './bwrap-world.js';
 import { settledLeftovers } from './leak-check.js';
 
 let dir: string;
@@ -37,12 +35,7 @@ jobs:
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hearth-learning-workflow-'));
   store = await SqliteStore.open({ path: join(dir, 'hearth.db') });
-  manager = new SandboxManager({
-    config: { ...managerConfigFor({ ...jobsConfig(), defaultBackend: 'bwrap' }), poolSize: 0 },
-    ledger: store.ledger,
-    rows: store.sandboxes,
-    paths: { ...hearthPaths(), db: join(dir, 'hearth.db'), snapshots: join(dir, 'snapshots') },
-  });
+  manager = bwrapManager(store, dir);
   learning = new LearningService({ store: store.learning });
   await learning.start(manager.events);
 });

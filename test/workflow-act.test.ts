@@ -17,15 +17,13 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hearthPaths } from '../src/config/paths.js';
-import { jobsConfig } from '../src/jobs/config.js';
-import { managerConfigFor } from '../src/jobs/service.js';
-import { SandboxManager } from '../src/sandboxes/manager.js';
+import type { SandboxManager } from '../src/sandboxes/manager.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { executeWorkflow } from '../src/workflows/executor/index.js';
 import type { Value } from '../src/workflows/expressions.js';
 import { parseWorkflow } from '../src/workflows/parse.js';
 import { ACT } from './act-corpus.js';
+import { bwrapManager } from './bwrap-world.js';
 import { settledLeftovers } from './leak-check.js';
 
 /** Need act's command-line inputs; replayed by test/workflow-act-cli.test.ts. */
@@ -125,12 +123,7 @@ let skip: string | undefined;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hearth-wf-act-'));
   store = await SqliteStore.open({ path: join(dir, 'hearth.db') });
-  manager = new SandboxManager({
-    config: { ...managerConfigFor({ ...jobsConfig(), defaultBackend: 'bwrap' }), poolSize: 0 },
-    ledger: store.ledger,
-    rows: store.sandboxes,
-    paths: { ...hearthPaths(), db: join(dir, 'hearth.db') },
-  });
+  manager = bwrapManager(store, dir);
   const probe = (await manager.backends.default()).probe;
   if (!probe.usable) skip = probe.reason;
   if (ALL.length === 0) skip = `no act corpus at ${ACT}`;

@@ -8,14 +8,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hearthPaths } from '../src/config/paths.js';
-import { jobsConfig } from '../src/jobs/config.js';
-import { managerConfigFor } from '../src/jobs/service.js';
-import { SandboxManager } from '../src/sandboxes/manager.js';
+import type { SandboxManager } from '../src/sandboxes/manager.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { parseActionFile } from '../src/workflows/executor/action-file.js';
 import { executeWorkflow } from '../src/workflows/executor/index.js';
 import { parseWorkflow } from '../src/workflows/parse.js';
+import { bwrapManager } from './bwrap-world.js';
 import { settledLeftovers } from './leak-check.js';
 
 let dir: string;
@@ -152,12 +150,7 @@ beforeAll(async () => {
   put(repo, REPO_FILES);
   put(actionsDir, ACTION_FILES);
   store = await SqliteStore.open({ path: join(dir, 'hearth.db') });
-  manager = new SandboxManager({
-    config: { ...managerConfigFor({ ...jobsConfig(), defaultBackend: 'bwrap' }), poolSize: 0 },
-    ledger: store.ledger,
-    rows: store.sandboxes,
-    paths: { ...hearthPaths(), db: join(dir, 'hearth.db') },
-  });
+  manager = bwrapManager(store, dir);
   const probe = (await manager.backends.default()).probe;
   if (!probe.usable) skip = probe.reason;
 });

@@ -8,11 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inputsContext, matrixFlags, parseDotenv, secretFlags } from '../src/cli/workflow-inputs.js';
-import { hearthPaths } from '../src/config/paths.js';
 import { HearthError } from '../src/errors/hearth-error.js';
-import { jobsConfig } from '../src/jobs/config.js';
-import { managerConfigFor } from '../src/jobs/service.js';
-import { SandboxManager } from '../src/sandboxes/manager.js';
+import type { SandboxManager } from '../src/sandboxes/manager.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import {
   executeWorkflow,
@@ -21,6 +18,7 @@ import {
   SecretMask,
   WorkflowPlan,
 } from '../src/workflows/index.js';
+import { bwrapManager } from './bwrap-world.js';
 import { settledLeftovers } from './leak-check.js';
 
 let dir: string;
@@ -30,12 +28,7 @@ let manager: SandboxManager;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hearth-wf-cli-inputs-'));
   store = await SqliteStore.open({ path: join(dir, 'hearth.db') });
-  manager = new SandboxManager({
-    config: { ...managerConfigFor({ ...jobsConfig(), defaultBackend: 'bwrap' }), poolSize: 0 },
-    ledger: store.ledger,
-    rows: store.sandboxes,
-    paths: { ...hearthPaths(), db: join(dir, 'hearth.db') },
-  });
+  manager = bwrapManager(store, dir);
 });
 
 afterAll(async () => {

@@ -271,3 +271,24 @@ describe.skipIf(skip)('actions', () => {
     }
   });
 });
+
+describe.skipIf(skip)('step snapshots', () => {
+  it('--snapshots none records a run without snapshots; a mode other than every-step or none exits 2', async () => {
+    const dir = tempRepository({
+      '.github/workflows/n.yml':
+        'name: n\non: push\njobs:\n  n:\n    runs-on: x\n    steps:\n      - run: echo one\n',
+    });
+    try {
+      const bad = await cli(['run', '--snapshots', 'sometimes'], dir);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/every-step, none/);
+      const r = await cli(['run', '--snapshots', 'none'], dir);
+      expect(r.code).toBe(0);
+      const listed = await cli(['runs', '--json', '--limit', '1'], dir);
+      const [run] = JSON.parse(listed.stdout) as Array<{ workflow: string; snapshots: string }>;
+      expect(run).toMatchObject({ workflow: 'n', snapshots: 'none' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

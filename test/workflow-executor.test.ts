@@ -7,14 +7,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hearthPaths } from '../src/config/paths.js';
-import { jobsConfig } from '../src/jobs/config.js';
-import { managerConfigFor } from '../src/jobs/service.js';
-import { SandboxManager } from '../src/sandboxes/manager.js';
+import type { SandboxManager } from '../src/sandboxes/manager.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { executeWorkflow } from '../src/workflows/executor/index.js';
 import { hashFilesInDirectory } from '../src/workflows/hash-files.js';
 import { parseWorkflow } from '../src/workflows/parse.js';
+import { bwrapManager } from './bwrap-world.js';
 import { settledLeftovers } from './leak-check.js';
 
 let dir: string;
@@ -24,14 +22,7 @@ let manager: SandboxManager;
 let skip: string | undefined;
 
 function newManager(slots?: number) {
-  const config = managerConfigFor({ ...jobsConfig(), defaultBackend: 'bwrap' });
-  const paths = { ...hearthPaths(), db: join(dir, 'hearth.db'), snapshots: join(dir, 'snapshots') };
-  return new SandboxManager({
-    config: { ...config, poolSize: 0, ...(slots ? { slots } : {}) },
-    ledger: store.ledger,
-    rows: store.sandboxes,
-    paths,
-  });
+  return bwrapManager(store, dir, slots);
 }
 
 /** Every sandbox a manager allocated (seen on an exec) and every one it released, in order. */

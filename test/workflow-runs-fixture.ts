@@ -5,12 +5,10 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hearthPaths } from '../src/config/paths.js';
-import { jobsConfig } from '../src/jobs/config.js';
-import { managerConfigFor } from '../src/jobs/service.js';
-import { SandboxManager } from '../src/sandboxes/manager.js';
+import type { SandboxManager } from '../src/sandboxes/manager.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { WorkflowRuns } from '../src/workflows/runs/workflow-runs.js';
+import { bwrapManager } from './bwrap-world.js';
 
 /**
  * Steps 1–2 append to counter.txt (and leave files); 3 reads the repository's config.txt; 4 checks
@@ -57,13 +55,7 @@ export async function openRunsWorld(o: { retentionHours?: number } = {}): Promis
   writeFileSync(workflowPath, FOUR_STEPS);
   writeFileSync(join(repo, 'config.txt'), 'bad\n');
   const store = await SqliteStore.open({ path: join(dir, 'hearth.db') });
-  const config = managerConfigFor({ ...jobsConfig(), defaultBackend: 'bwrap' });
-  const manager = new SandboxManager({
-    config: { ...config, poolSize: 0 },
-    ledger: store.ledger,
-    rows: store.sandboxes,
-    paths: { ...hearthPaths(), db: join(dir, 'hearth.db'), snapshots: join(dir, 'snapshots') },
-  });
+  const manager = bwrapManager(store, dir);
   const probe = (await manager.backends.default()).probe;
   const snapshotsDir = join(dir, 'workflow-snapshots');
   const runs = new WorkflowRuns({

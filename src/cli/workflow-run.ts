@@ -11,6 +11,7 @@ import { BACKEND_NAMES } from '../backends/backend.js';
 import { toHearthError } from '../errors/hearth-error.js';
 import { BackendSet } from '../sandboxes/backend-set.js';
 import { type ExecuteOptions, SecretMask, type WorkflowRunResult } from '../workflows/index.js';
+import { type SnapshotMode, snapshotMode } from '../workflows/runs/workflow-runs.js';
 import { type ContextFlags, prepareRuns } from './workflow-contexts.js';
 import { dryRun } from './workflow-dryrun.js';
 import { openWorkflowHost, type WorkflowHost } from './workflow-host.js';
@@ -30,6 +31,7 @@ export interface WorkflowRunFlags extends ContextFlags {
   backend?: string;
   image?: string;
   actionsDir?: string;
+  snapshots?: string;
   json?: boolean;
   /** False with --no-advice. */
   advice: boolean;
@@ -104,6 +106,12 @@ async function run(o: WorkflowRunOptions & { env: NodeJS.ProcessEnv }, mask: Sec
     mask,
     warn: (message) => out.stderr(`hearth: warning: ${message}\n`),
   });
+  let snapshots: SnapshotMode;
+  try {
+    snapshots = snapshotMode(f.snapshots, env);
+  } catch (err) {
+    throw usage((err as Error).message);
+  }
   if (f.backend !== undefined && !BackendSet.isKnown(f.backend))
     throw usage(`--backend ${f.backend} is not one of ${BACKEND_NAMES.join(', ')}`);
   const dry = f.dryrun || f.dryRun;
@@ -148,6 +156,7 @@ async function run(o: WorkflowRunOptions & { env: NodeJS.ProcessEnv }, mask: Sec
         ...(f.backend ? { backend: f.backend } : {}),
         ...(f.image ? { image: f.image } : {}),
         ...(f.actionsDir ? { actionsDir: resolve(f.actionsDir) } : {}),
+        snapshots,
       });
       reports.push({ file: w.file, event, run: result });
       out.stderr(`hearth: run ${result.runId} recorded: hearth workflow retry|debug ${result.runId}\n`);

@@ -17,6 +17,8 @@ export interface RunLauncherOptions {
   backend?: string;
   /** `HEARTH_GITHUB_IMAGE`; @default 'default' */
   image?: string;
+  /** Whether a snapshot follows each successful step (`HEARTH_WORKFLOW_SNAPSHOTS`). @default 'every-step' */
+  snapshots?: 'every-step' | 'none';
   /** Told of each run as it ends (the server's Prometheus metrics). */
   onRunFinished?: (result: WorkflowRunResult) => void;
   onWarning?: (obj: object, msg: string) => void;
@@ -56,6 +58,7 @@ export class RunLauncher implements WorkflowLauncher {
             signal: this.#stop.signal,
             ...(this.#o.backend ? { backend: this.#o.backend } : {}),
             ...(this.#o.image ? { image: this.#o.image } : {}),
+            ...(this.#o.snapshots ? { snapshots: this.#o.snapshots } : {}),
           });
           this.#o.onRunFinished?.(result);
           if (result.result !== 'success' && conclusion === 'success') conclusion = 'failure';

@@ -11,14 +11,14 @@ export function wantsEventStream(req: FastifyRequest): boolean {
 }
 
 /**
- * Answers a command or code run as server-sent events: `stdout` {data} and `stderr` {data} as the
- * output comes, then `result` with the whole result, or `error` {code, message, hint}. A reader that
- * goes away or stops reading aborts the run.
+ * Answers a run as server-sent events: what `run` sends as it goes (`send(event, data)`), then
+ * `result` with what it returns, or `error` {code, message, hint}. A reader that goes away or falls
+ * more than MAX_PENDING_BYTES behind aborts the run through `signal`.
  */
-export async function streamRun<T>(
+export async function streamEvents<T>(
   req: FastifyRequest,
   reply: FastifyReply,
-  run: (handlers: OutputHandlers) => Promise<T>,
+  run: (send: (event: string, data: unknown) => void, signal: AbortSignal) => Promise<T>,
 ): Promise<void> {
   reply.hijack();
   const res = reply.raw;
@@ -35,16 +35,30 @@ export async function streamRun<T>(
     }
   };
   try {
-    const result = await run({
-      onStdout: (data) => send('stdout', { data }),
-      onStderr: (data) => send('stderr', { data }),
-      signal: ctrl.signal,
-    });
-    send('result', result);
+    send('result', await run(send, ctrl.signal));
   } catch (err) {
     send('error', { error: toApiError(err).toJSON() });
   } finally {
     req.raw.socket.off('close', onClose);
     if (!res.writableEnded) res.end();
   }
+}
+
+/**
+ * Answers a command or code run as server-sent events: `stdout` {data} and `stderr` {data} as the
+ * output comes, then `result` with the whole result, or `error` {code, message, hint}. A reader that
+ * goes away or stops reading aborts the run.
+ */
+export function streamRun<T>(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  run: (handlers: OutputHandlers) => Promise<T>,
+): Promise<void> {
+  return streamEvents(req, reply, (send, signal) =>
+    run({
+      onStdout: (data) => send('stdout', { data }),
+      onStderr: (data) => send('stderr', { data }),
+      signal,
+    }),
+  );
 }

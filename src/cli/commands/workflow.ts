@@ -41,6 +41,10 @@ export function registerWorkflow(program: Command): void {
     .option('--backend <name>', 'the sandbox backend: bwrap, gvisor or qemu (default the configured one)')
     .option('--image <name>', 'the sandbox image (default "default")')
     .option(
+      '--snapshots <mode>',
+      'every-step: a snapshot after each successful step, for debug and retry; none (default HEARTH_WORKFLOW_SNAPSHOTS, else every-step)',
+    )
+    .option(
       '--actions-dir <dir>',
       'where `uses: owner/repo@ref` actions are found, as <dir>/<owner>/<repo>@<ref>/ (default HEARTH_ACTIONS_DIR)',
     )

@@ -2,18 +2,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { RlmRun, RlmRunRequest } from '../../api/rlm.js';
 import type { RlmService } from '../../rlm/service.js';
-import { toApiError } from '../errors.js';
 import { ErrorSchema } from '../schemas.js';
-import { wantsEventStream } from '../session-stream.js';
-import { SSE_HEADERS } from '../sse.js';
+import { streamEvents, wantsEventStream } from '../session-stream.js';
 
 export interface RlmRoutesOptions {
   rlm: RlmService;
 }
 
 const errors = { 400: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 503: ErrorSchema };
-/** Events a reader may fall behind by before it is cut (the run is cancelled with it). */
-const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 
 /**
  * Recursive-language-model runs. POST waits for the run and answers it, or — with `Accept:
@@ -45,35 +41,15 @@ export const rlmRoutes: FastifyPluginAsyncTypebox<RlmRoutesOptions> = async (app
           req.raw.socket.off('close', onClose);
         }
       }
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, SSE_HEADERS);
-      const ctrl = new AbortController();
-      const onClose = () => ctrl.abort();
-      req.raw.socket.once('close', onClose);
-      const send = (event: string, data: unknown) => {
-        if (res.writableEnded || res.destroyed) return;
-        res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-        if (res.writableLength > MAX_PENDING_BYTES) {
-          ctrl.abort();
-          res.destroy();
-        }
-      };
-      try {
-        const run = await rlm.start(input, {
-          signal: ctrl.signal,
+      await streamEvents(req, reply, (send, signal) =>
+        rlm.start(input, {
+          signal,
           events: {
             onRun: (r) => send('run', r),
             onStep: (step, depth) => send('step', { depth, ...step }),
           },
-        });
-        send('result', run);
-      } catch (err) {
-        send('error', { error: toApiError(err).toJSON() });
-      } finally {
-        req.raw.socket.off('close', onClose);
-        if (!res.writableEnded) res.end();
-      }
+        }),
+      );
       return reply;
     },
   );

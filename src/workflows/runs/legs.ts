@@ -26,7 +26,13 @@ export async function recordedRun(store: WorkflowRunStore, runId: string): Promi
  */
 export function pickLeg(run: WorkflowRunDetail, job?: string): RecordedLeg {
   const legs = run.jobs.filter((j) => j.steps.length > 0 || j.sandboxId !== null);
-  const keys = legs.map((l) => l.legKey).join(', ') || 'none';
+  // Named in the order users count legs (m[2] before m[10]), not the order they happened to start.
+  const byKey = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
+  const keys =
+    legs
+      .map((l) => l.legKey)
+      .sort(byKey)
+      .join(', ') || 'none';
   if (job !== undefined) {
     const exact = legs.find((l) => l.legKey === job);
     if (exact) return exact;
@@ -35,7 +41,10 @@ export function pickLeg(run: WorkflowRunDetail, job?: string): RecordedLeg {
     if (ofJob.length > 1)
       throw new HearthError(
         'WORKFLOW_JOB_AMBIGUOUS',
-        `job ${job} of run ${run.id} ran as ${ofJob.length} legs: name one of ${ofJob.map((l) => l.legKey).join(', ')}`,
+        `job ${job} of run ${run.id} ran as ${ofJob.length} legs: name one of ${ofJob
+          .map((l) => l.legKey)
+          .sort(byKey)
+          .join(', ')}`,
       );
     throw new HearthError('WORKFLOW_JOB_NOT_FOUND', `run ${run.id} has no job ${job}; its jobs: ${keys}`);
   }

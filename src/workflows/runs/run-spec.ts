@@ -11,7 +11,15 @@ import type { Workflow } from '../model.js';
 export type RunPassThrough = Partial<
   Pick<
     ExecuteOptions,
-    'env' | 'onLog' | 'onEvent' | 'signal' | 'mask' | 'advisor' | 'maxParallelLegs' | 'matrixFilter' | 'actionsDir'
+    | 'env'
+    | 'onLog'
+    | 'onEvent'
+    | 'signal'
+    | 'mask'
+    | 'advisor'
+    | 'maxParallelLegs'
+    | 'matrixFilter'
+    | 'actionsDir'
   >
 >;
 

@@ -63,6 +63,23 @@ export function workflowRunsConfig(env: NodeJS.ProcessEnv = process.env): { rete
   return { retentionHours: env.HEARTH_WORKFLOW_SNAPSHOT_RETENTION_HOURS && n >= 0 ? n : 168 };
 }
 
+export type SnapshotMode = 'every-step' | 'none';
+
+/**
+ * Whether a snapshot follows each successful step: `value` (a flag), else `HEARTH_WORKFLOW_SNAPSHOTS`,
+ * else every step. A step snapshot costs milliseconds on bwrap but seconds and a memory image on a VM,
+ * so runs that will never be debugged or retried can turn them off.
+ */
+export function snapshotMode(value: string | undefined, env: NodeJS.ProcessEnv = process.env): SnapshotMode {
+  const v = value ?? env.HEARTH_WORKFLOW_SNAPSHOTS ?? 'every-step';
+  if (v === 'every-step' || v === 'none') return v;
+  throw new HearthError(
+    'VALIDATION_FAILED',
+    `snapshots '${v}' is not one of every-step, none (${value === undefined ? 'HEARTH_WORKFLOW_SNAPSHOTS' : '--snapshots'})`,
+    { hint: 'Use every-step (a snapshot after each successful step, for debug and retry) or none.' },
+  );
+}
+
 export class WorkflowRuns {
   readonly #o: WorkflowRunsOptions;
 
