@@ -1,13 +1,9 @@
 import type { Command } from 'commander';
 import type { SessionsApi } from '../../api/sessions-api.js';
-import { hearthPaths } from '../../config/paths.js';
-import { LearningService, learningConfig } from '../../learning/service.js';
 import { serveStdio } from '../../mcp/stdio.js';
-import { rlmConfig } from '../../rlm/config.js';
-import { RlmService } from '../../rlm/service.js';
+import type { RlmService } from '../../rlm/service.js';
 import { SessionsClient } from '../../sdk/sessions-client.js';
-import { SqliteStore } from '../../store/sqlite-store.js';
-import { openEmbeddedSessions } from '../embedded-sessions.js';
+import { openEmbeddedRlm } from '../embedded-rlm.js';
 
 /** The sessions the MCP tools act on: the server at HEARTH_URL, else a service in this process. */
 async function openSessions(): Promise<{ api: SessionsApi; rlm?: RlmService; close: () => Promise<void> }> {
@@ -17,28 +13,8 @@ async function openSessions(): Promise<{ api: SessionsApi; rlm?: RlmService; clo
   // stdout carries the protocol: warnings go to stderr.
   const onWarning = (obj: object, msg: string) =>
     process.stderr.write(`hearth mcp: ${msg} ${JSON.stringify(obj)}\n`);
-  const embedded = await openEmbeddedSessions({ onWarning });
-  // RLM runs of the rlm_query tool are recorded in the state database, for rlm_status and later.
-  const store = await SqliteStore.open({ path: hearthPaths().db });
-  const learning = new LearningService({ store: store.learning, config: learningConfig() });
-  await learning.start();
-  const rlm = new RlmService({
-    sessions: embedded.api,
-    store: store.rlm,
-    config: rlmConfig(),
-    validator: learning,
-    ...(learning.config.defaultStrictness ? { defaultStrictness: learning.config.defaultStrictness } : {}),
-    onWarning,
-  });
-  return {
-    api: embedded.api,
-    rlm,
-    close: async () => {
-      await embedded.close();
-      await learning.close();
-      await store.close();
-    },
-  };
+  const { sessions, rlm, close } = await openEmbeddedRlm({ onWarning, anyContextFile: false });
+  return { api: sessions.api, rlm, close };
 }
 
 /** `hearth mcp`: the MCP server over stdio, for MCP clients that start it as a child process. */

@@ -1,14 +1,9 @@
 import type { Command } from 'commander';
 import type { Strictness } from '../../api/learning.js';
 import type { RlmRun, RlmStep } from '../../api/rlm.js';
-import { hearthPaths } from '../../config/paths.js';
 import { HearthError } from '../../errors/hearth-error.js';
-import { LearningService, learningConfig } from '../../learning/service.js';
 import { STRICTNESS } from '../../learning/validator.js';
-import { rlmConfig } from '../../rlm/config.js';
-import { RlmService } from '../../rlm/service.js';
-import { SqliteStore } from '../../store/sqlite-store.js';
-import { openEmbeddedSessions } from '../embedded-sessions.js';
+import { openEmbeddedRlm } from '../embedded-rlm.js';
 import { action, positiveInt, printJson } from '../session-common.js';
 
 interface RlmFlags {
@@ -84,29 +79,12 @@ export function registerRlm(program: Command): void {
         }
         const warn = (obj: object, msg: string) =>
           process.stderr.write(`hearth rlm: ${msg} ${JSON.stringify(obj)}\n`);
-        const store = await SqliteStore.open({ path: hearthPaths().db });
-        const learning = new LearningService({ store: store.learning, config: learningConfig() });
-        const embedded = await openEmbeddedSessions({ onWarning: warn }).catch(async (err) => {
-          await store.close();
-          throw err;
-        });
+        const { rlm, close } = await openEmbeddedRlm({ onWarning: warn, anyContextFile: true });
         const stop = new AbortController();
         const onSignal = () => stop.abort();
         process.once('SIGINT', onSignal);
         process.once('SIGTERM', onSignal);
         try {
-          await learning.start();
-          const rlm = new RlmService({
-            sessions: embedded.api,
-            store: store.rlm,
-            config: rlmConfig(),
-            validator: learning,
-            anyContextFile: true,
-            ...(learning.config.defaultStrictness
-              ? { defaultStrictness: learning.config.defaultStrictness }
-              : {}),
-            onWarning: warn,
-          });
           const run: RlmRun = await rlm.run(
             {
               query,
@@ -144,9 +122,7 @@ export function registerRlm(program: Command): void {
         } finally {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
-          await embedded.close();
-          await learning.close();
-          await store.close();
+          await close();
         }
       }),
     );
