@@ -225,6 +225,13 @@ describe('rlm MCP tools', () => {
       expect((await call('rlm_code', { sessionId, code: 'print(sum(context["rows"]))' })).json.stdout).toBe(
         '6\n',
       );
+      // The client is the root model; its code asks the sub model over the sandbox's own channel.
+      expect(ctx.json.subModel).toBe(true);
+      const asked = await call('rlm_code', {
+        sessionId,
+        code: 'print(llm_query("FIND needle\\nhay\\na needle here\\nhay"), llm_query_batched(["FIND x\\nno", "FIND y\\nyes y"]))',
+      });
+      expect(asked.json.stdout).toBe("a needle here ['NONE', 'yes y']\n");
       expect(
         (await call('rlm_bash', { sessionId, cmd: 'echo one > /work/f.txt && cat /work/f.txt' })).json.stdout,
       ).toBe('one\n');

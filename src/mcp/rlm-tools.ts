@@ -67,9 +67,9 @@ export type RlmToolName = keyof typeof RLM_TOOL_SCHEMAS;
 
 export const RLM_TOOL_DESCRIPTIONS: Record<RlmToolName, string> = {
   rlm_context:
-    'Load a large input into a sandbox session as the Python variable `context` (and a file), without it passing through your prompt. Returns the session id.',
+    'Load a large input into a sandbox session as the Python variable `context` (and a file), without it passing through your prompt. Returns the session id, and `subModel`: whether code in the session can call llm_query(prompt), llm_query_batched(prompts) and rlm_query(prompt, context) (true when the server has a model configured).',
   rlm_code:
-    'Run Python in the session holding `context`; variables persist between calls. Returns what it printed.',
+    'Run Python in the session holding `context`; variables persist between calls, and llm_query / llm_query_batched ask the sub model. Returns what it printed.',
   rlm_bash: 'Run a shell command in the session. Returns the exit code and output.',
   rlm_snapshot:
     'save: snapshot the session under a name; rollback: return to a named snapshot (files, and on VMs the REPL variables); list: the names.',
@@ -94,7 +94,7 @@ async function snapshotByName(api: SessionsApi, sessionId: string, name: string)
 }
 
 export const RLM_TOOL_HANDLERS: Handlers = {
-  rlm_context: async (api, _rlm, a) => {
+  rlm_context: async (api, rlm, a) => {
     const source =
       typeof a.context === 'string'
         ? { kind: 'text' as const, text: a.context }
@@ -104,7 +104,9 @@ export const RLM_TOOL_HANDLERS: Handlers = {
       a.sessionId ??
       (await api.createSession({ language: 'python', ...(a.backend ? { backend: a.backend } : {}) })).id;
     const loaded = await loadContext({ sessions: api, sessionId, ...read, timeoutMs: 120_000 });
-    return json({ sessionId, ...loaded });
+    // The client is the root model; the code it runs may still ask the sub model.
+    const subModel = rlm.attachSubModel(sessionId);
+    return json({ sessionId, ...loaded, subModel });
   },
   rlm_code: async (api, _rlm, a) => {
     const r = await api.runCode(a.sessionId, {

@@ -6,9 +6,10 @@ import type { Strictness } from '../api/learning.js';
 import type { RlmRun, RlmRunRequest } from '../api/rlm.js';
 import { HearthError } from '../errors/hearth-error.js';
 import type { RlmStore } from '../store/rlm-store.js';
-import { budgetsFrom } from './budgets.js';
+import { BudgetTracker, budgetsFrom } from './budgets.js';
 import { modelsFor, type RlmConfig } from './config.js';
 import { contextSource, readContext } from './context.js';
+import { guestCallHandler } from './guest-handler.js';
 import { LlmClient, type LlmPort } from './llm-client.js';
 import { type RlmEvents, type RlmRunInput, RlmRunner } from './runner.js';
 import type { RlmSessions } from './sessions-port.js';
@@ -33,6 +34,7 @@ export interface RlmServiceOptions {
 export class RlmService {
   readonly #o: RlmServiceOptions;
   readonly #runner: RlmRunner;
+  readonly #llm: LlmPort;
 
   constructor(o: RlmServiceOptions) {
     this.#o = o;
@@ -42,6 +44,7 @@ export class RlmService {
         ...(o.config.baseUrl ? { baseUrl: o.config.baseUrl } : {}),
         ...(o.config.apiKey ? { apiKey: o.config.apiKey } : {}),
       });
+    this.#llm = llm;
     this.#runner = new RlmRunner({
       sessions: o.sessions,
       llm,
@@ -87,6 +90,41 @@ export class RlmService {
       ...(req.backend ? { backend: req.backend } : {}),
       ...(req.validate ? { strictness: req.validate } : {}),
     };
+  }
+
+  /**
+   * Gives a session the sandbox's llm_query, llm_query_batched and rlm_query outside a run: for the
+   * rlm_context tool's sessions, whose root model is the MCP client. Calls spend from budgets of
+   * their own (the seed's defaults, an hour of time); rlm_query starts a run one level down. Nothing
+   * is attached when no model is configured or the sessions are remote (their calls then say so).
+   * The handler goes with the session.
+   */
+  attachSubModel(sessionId: string, req: { subModel?: string } = {}): boolean {
+    const sessions = this.#o.sessions;
+    if (typeof sessions.setGuestCallHandler !== 'function') return false;
+    let models: { rootModel: string; subModel: string };
+    try {
+      models = modelsFor(this.#o.config, req);
+    } catch {
+      return false;
+    }
+    const tracker = new BudgetTracker(budgetsFrom({ maxSeconds: 3600 }));
+    sessions.setGuestCallHandler(
+      sessionId,
+      guestCallHandler({
+        llm: this.#llm,
+        subModel: models.subModel,
+        tracker,
+        onCall: () => {},
+        depth: 0,
+        subRun: async ({ query, context, signal }) => {
+          const run = await this.run({ query, context, ...models }, { signal });
+          tracker.spend(run.tokensIn, run.tokensOut);
+          return run.answer ?? '';
+        },
+      }),
+    );
+    return true;
   }
 
   async get(id: string): Promise<RlmRun> {
