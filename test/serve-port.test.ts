@@ -1,5 +1,5 @@
 /** `hearth serve` on a port something else holds: a clear error naming the port, not INTERNAL. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +33,28 @@ describe('startServer', () => {
       expect((await fetch(`${server.url}/health`)).status).toBe(200);
     } finally {
       await server.close();
+    }
+  });
+
+  test('a HEARTH_WORKFLOW_SNAPSHOTS that is not every-step or none is refused before anything is opened', async () => {
+    const state = join(dir, 'bad-snapshots');
+    const saved = process.env.HEARTH_WORKFLOW_SNAPSHOTS;
+    process.env.HEARTH_WORKFLOW_SNAPSHOTS = 'sometimes';
+    try {
+      const paths = hearthPaths({
+        ...process.env,
+        HEARTH_STATE_DIR: state,
+        HEARTH_RUN_DIR: '',
+        HEARTH_DB: '',
+      });
+      await expect(startServer({ port: 0, paths, logger: false })).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
+        message: expect.stringContaining('HEARTH_WORKFLOW_SNAPSHOTS'),
+      });
+      expect(existsSync(paths.db)).toBe(false);
+    } finally {
+      if (saved === undefined) delete process.env.HEARTH_WORKFLOW_SNAPSHOTS;
+      else process.env.HEARTH_WORKFLOW_SNAPSHOTS = saved;
     }
   });
 });

@@ -153,7 +153,7 @@ export class WebhookDispatcher {
     let pending: { sha: string; workflows: RequestedWorkflow[] } | undefined;
     try {
       dir = await mkdtemp(join(this.#o.workDir ?? tmpdir(), 'hearth-github-'));
-      const { sha, workflows } = await this.#match(d.runnable, dir);
+      const { sha, workflows, contents } = await this.#match(d.runnable, dir);
       if (!workflows.matched.length) {
         await finish('no-match', workflows.reasons.join('; ') || 'the repository has no workflows');
         return;
@@ -170,6 +170,7 @@ export class WebhookDispatcher {
         workflows: workflows.matched,
         deliveryId: d.id,
         repositoryDir: dir,
+        workflowContents: contents,
       });
       pending = undefined;
       await finish('launched', `request ${result.id}: ${workflows.matched.map((w) => w.path).join(', ')}`);
@@ -204,12 +205,15 @@ export class WebhookDispatcher {
     }
     const matched: RequestedWorkflow[] = [];
     const reasons: string[] = [];
+    const contents: Record<string, string> = {};
     for (const wf of await readWorkflows(dir)) {
       const decision = triggersFor(wf.yaml, trigger, wf.path);
-      if (decision.matched) matched.push({ path: wf.path, name: wf.name });
-      else reasons.push(`${wf.path}: ${decision.reason}`);
+      if (decision.matched) {
+        matched.push({ path: wf.path, name: wf.name });
+        contents[wf.path] = wf.yaml;
+      } else reasons.push(`${wf.path}: ${decision.reason}`);
     }
-    return { sha, workflows: { matched, reasons } };
+    return { sha, workflows: { matched, reasons }, contents };
   }
 
   /** A status per workflow; a failure to report is logged, it does not fail the run. */

@@ -19,6 +19,8 @@ export interface LaunchRequest {
   deliveryId?: string;
   /** The repository checked out at `sha`; it is kept until the launch's `finished` settles. */
   repositoryDir: string;
+  /** The text of each matched workflow file, by path, as read (bounded, no symlinks) to match it. */
+  workflowContents: Record<string, string>;
 }
 
 /** How a launched run ended, for the commit status. */

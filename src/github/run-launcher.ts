@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { WorkflowRunResult } from '../workflows/executor/types.js';
 import type { Value } from '../workflows/expressions.js';
 import type { RunRequest } from '../workflows/runs/run-spec.js';
@@ -46,7 +44,8 @@ export class RunLauncher implements WorkflowLauncher {
       for (const w of r.workflows) {
         if (this.#stop.signal.aborted) return 'error';
         try {
-          const content = await readFile(join(dir, w.path), 'utf8');
+          const content = r.workflowContents[w.path];
+          if (content === undefined) throw new Error(`${w.path} was not read when it was matched`);
           const { result } = await this.#o.runs.execute({
             workflow: w.name,
             workflowContent: content,

@@ -17,6 +17,7 @@ import { sessionsConfig } from '../sessions/config.js';
 import { SessionService } from '../sessions/service.js';
 import { reaperLeases } from '../store/reaper-leases.js';
 import { SqliteStore } from '../store/sqlite-store.js';
+import { snapshotMode } from '../workflows/runs/workflow-runs.js';
 import { buildApp } from './app.js';
 import { isLoopback } from './browser-guard.js';
 import { ServerMetrics } from './metrics.js';
@@ -88,6 +89,8 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     });
   }
   const paths = opts.paths ?? hearthPaths();
+  // Settings are checked before anything is opened, so a bad one leaves nothing behind.
+  const workflowSnapshots = snapshotMode(undefined, env);
   const store = await SqliteStore.open({ path: paths.db });
   const metrics = new ServerMetrics();
   const graceMs = opts.shutdownGraceMs ?? Number(env.HEARTH_SHUTDOWN_GRACE_MS ?? 10_000);
@@ -113,6 +116,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<RunningServe
     store: store.workflowRuns,
     manager,
     stateDir: paths.state,
+    snapshots: workflowSnapshots,
     metrics,
     env,
     onWarning: (obj, msg) => app?.log.warn(obj, msg),

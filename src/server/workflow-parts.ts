@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { RunLauncher } from '../github/run-launcher.js';
 import type { SandboxManager } from '../sandboxes/manager.js';
 import type { WorkflowRunStore } from '../store/workflow-run-store.js';
-import { snapshotMode, WorkflowRuns, workflowRunsConfig } from '../workflows/runs/workflow-runs.js';
+import { type SnapshotMode, WorkflowRuns, workflowRunsConfig } from '../workflows/runs/workflow-runs.js';
 import type { ServerMetrics } from './metrics.js';
 import type { WorkflowRunRoutesOptions } from './routes/workflow-runs.js';
 
@@ -25,6 +25,8 @@ export function workflowServerParts(o: {
   store: WorkflowRunStore;
   manager: SandboxManager;
   stateDir: string;
+  /** Whether webhook runs snapshot each step (`HEARTH_WORKFLOW_SNAPSHOTS`, checked by the caller). */
+  snapshots: SnapshotMode;
   metrics: ServerMetrics;
   env: NodeJS.ProcessEnv;
   onWarning: (obj: object, msg: string) => void;
@@ -40,7 +42,7 @@ export function workflowServerParts(o: {
     runs,
     ...(o.env.HEARTH_GITHUB_BACKEND ? { backend: o.env.HEARTH_GITHUB_BACKEND } : {}),
     ...(o.env.HEARTH_GITHUB_IMAGE ? { image: o.env.HEARTH_GITHUB_IMAGE } : {}),
-    snapshots: snapshotMode(undefined, o.env),
+    snapshots: o.snapshots,
     onRunFinished: (result) => o.metrics.workflowRunFinished(result),
     onWarning: o.onWarning,
   });
